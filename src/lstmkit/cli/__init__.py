@@ -1,0 +1,1 @@
+"""The `lstmkit` command."""

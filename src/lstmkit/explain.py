@@ -1,0 +1,28 @@
+"""`explain(module)`: which kernel runs each LSTM in a model, and why."""
+from torch import nn
+
+
+def explain(module: nn.Module, *, masked: bool = False, file=None) -> str:
+    """Print and return, per LSTM in `module`, the kernel that runs it and the reason.
+
+    Args:
+        module: any torch module; every lstmkit LSTM inside it is reported.
+        masked: report the choice for masked (padded) input (keyword-only).
+
+    Example:
+        >>> import lstmkit
+        >>> _ = lstmkit.explain(lstmkit.nn.LSTM(4, 8))
+        LSTM: native: fastest kernel that supports this configuration
+    """
+    from .errors import KernelUnavailable
+    lines = []
+    for name, sub in module.named_modules():
+        if hasattr(sub, "select_kernel"):
+            try:
+                _, reason = sub.select_kernel(masked=masked)
+            except KernelUnavailable as e:
+                reason = f"error: {e}"
+            lines.append(f"{name or type(sub).__name__}: {reason}")
+    text = "\n".join(lines) if lines else "no lstmkit LSTM layers in this module"
+    print(text, file=file)
+    return text

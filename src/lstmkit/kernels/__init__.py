@@ -1,0 +1,72 @@
+"""LSTM kernels behind one interface; `select` is the only place that decides which one runs.
+
+Every kernel has `name`, `unsupported(config, device) -> str | None` (why it cannot run a
+configuration, or None) and `run(x, hx, weights, config, training, mask=None, lengths=None)`:
+
+    x        (T, B, I) time-major input
+    hx       (h0 (L*D, B, P or H), c0 (L*D, B, H))
+    weights  one `cells.LayerWeights` per layer and direction, in torch's order (l0, l0_reverse, l1, ...)
+    mask     (T, B) bool: False steps change no state and output zeros (any padding, e.g. left)
+    lengths  (B,) int64 on the CPU: right-padded sequences, the case PackedSequence describes
+
+and returns (y (T, B, D*P or D*H), (h_n, c_n)).
+"""
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import KernelUnavailable
+from . import fused, native, reference
+
+KERNELS = {k.name: k for k in (native, fused, reference)}
+# Fastest first: native is torch's fused op (oneDNN / cuDNN); fused is ours; reference is the oracle.
+AUTO_ORDER = ("native", "fused", "reference")
+ENGINES = ("auto", *KERNELS)
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """What a kernel must support to run one LSTM stack."""
+    num_layers: int = 1
+    bidirectional: bool = False
+    proj_size: int = 0
+    bias: bool = True
+    dropout: float = 0.0  # between layers, as in torch.nn.LSTM
+    recurrent_dropout: float = 0.0  # variational: one mask on h per sequence (Gal & Ghahramani 2016)
+    masked: bool = False  # an arbitrary (T, B) step mask rather than right padding
+    dtype: torch.dtype = torch.float32
+
+
+def select(config: KernelConfig, device, engine: str = "auto"):
+    """Choose the kernel that runs `config` on `device`.
+
+    Args:
+        config: the stack's configuration.
+        device: a torch.device or string.
+        engine: "auto" (the fastest kernel that supports the configuration) or a kernel's name.
+
+    Returns:
+        (kernel module, reason) — the reason says why it was chosen or why faster ones were passed over.
+
+    Raises:
+        KernelUnavailable: a kernel asked for by name cannot run the configuration.
+        ValueError: an unknown engine name.
+    """
+    device = torch.device(device)
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "auto":
+        why_not = KERNELS[engine].unsupported(config, device)
+        if why_not:
+            raise KernelUnavailable(f"engine={engine!r} cannot run this configuration: {why_not}")
+        return KERNELS[engine], f"{engine}: requested by name"
+    passed = []
+    for name in AUTO_ORDER:
+        why_not = KERNELS[name].unsupported(config, device)
+        if why_not is None:
+            reason = f"{name}: fastest kernel that supports this configuration"
+            if passed:
+                reason += " (passed over " + "; ".join(passed) + ")"
+            return KERNELS[name], reason
+        passed.append(f"{name}: {why_not}")
+    raise KernelUnavailable("no kernel runs this configuration: " + "; ".join(passed))

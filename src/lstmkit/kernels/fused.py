@@ -1,0 +1,169 @@
+"""lstmkit's fast kernel: the `cells.lstm` math with a hand-written backward pass (BPTT).
+
+Forward: the input projection of all T steps is one GEMM into a preallocated (T, B, 4H) buffer;
+each step adds h_{t-1} W_hh^T in place, applies one sigmoid to (o, i, f) and one tanh to g
+(internal gate order, see `gates.py`), and updates c and h with out= operations.
+
+Backward: per step only the pointwise gate derivatives and one GEMM `dG_t W_hh`; every factor of
+the gate derivatives that does not depend on the incoming gradient is computed for all steps at
+once before the loop. dW_ih, dW_hh, dW_hr, the biases and dx are then one GEMM each over all steps.
+
+With o, i, f, g the activated gates, c_p the previous cell state, τ = tanh(c_t) and dh the gradient
+reaching h_t (through the projection when there is one, as dr = dh W_hr):
+    d(o_pre) = dr ⊙ τ ⊙ o(1-o)                    = dr ⊙ L
+    dc      += dr ⊙ o ⊙ (1-τ²)                    = dr ⊙ K
+    d(i_pre, f_pre, g_pre) = dc ⊙ (g i(1-i), c_p f(1-f), i(1-g²)) = dc ⊙ M
+    dc_{t-1} = dc ⊙ f,   dh_{t-1} = dG_t W_hh (⊙ the recurrent-dropout mask)
+"""
+import torch
+
+from .. import gates
+from .stack import lengths_to_mask, run_stack
+
+name = "fused"
+
+
+def unsupported(config, device):
+    """The fused kernel runs every LSTM configuration on any device torch's GEMMs run on."""
+    if not config.dtype.is_floating_point:
+        return f"dtype {config.dtype} is not a floating-point type"
+    return None
+
+
+def run(x, hx, weights, config, training, mask=None, lengths=None):
+    """See `lstmkit.kernels` for the contract."""
+    if lengths is not None:
+        mask = lengths_to_mask(lengths, x.shape[0], x.device)
+    return run_stack(layer, x, hx, weights, config, training, mask)
+
+
+def layer(x, h0, c0, w, reverse, mask, hmask):
+    """One layer and direction: (T, B, I) -> (T, B, P), h_n (B, P), c_n (B, H)."""
+    return _FusedLSTM.apply(x, h0, c0, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh,
+                            w.weight_hr, reverse, mask, hmask)
+
+
+class _FusedLSTM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, mask, hmask):
+        T, B, _ = x.shape
+        H = w_hh.shape[0] // 4
+        W_ih = gates.to_internal(w_ih)  # (4H, I), rows (o, i, f, g)
+        W_hh = gates.to_internal(w_hh)  # (4H, P)
+        W_hhT = W_hh.t().contiguous()  # (P, 4H): transposed once per call, not per step
+        G = x.new_empty(T, B, 4 * H)  # pre-activations, then activated gates in place
+        x2 = x.reshape(T * B, -1)
+        if b_ih is None:
+            torch.mm(x2, W_ih.t(), out=G.view(T * B, 4 * H))
+        else:
+            torch.addmm(gates.to_internal(b_ih + b_hh), x2, W_ih.t(), out=G.view(T * B, 4 * H))
+        C = x.new_empty(T, B, H)  # cell state after each step (carried through masked steps)
+        TC = x.new_empty(T, B, H)  # tanh(c_t) of the step's new cell
+        R = x.new_empty(T, B, H) if w_hr is not None else None  # o ⊙ tanh(c) before the projection
+        Y = x.new_empty(T, B, w_hh.shape[1])  # outputs (T, B, P)
+        S = Y if mask is None else x.new_empty(T, B, w_hh.shape[1])  # hidden state after each step
+        sig, tanh_g = G[:, :, :3 * H], G[:, :, 3 * H:]
+        O, I, Fg = G[:, :, :H], G[:, :, H:2 * H], G[:, :, 2 * H:3 * H]
+        h, c = h0, c0
+        for t in _steps(T, reverse):
+            G[t].addmm_(h if hmask is None else h * hmask, W_hhT)
+            sig[t].sigmoid_()
+            tanh_g[t].tanh_()
+            c_t, r_t = C[t], (Y[t] if R is None else R[t])
+            torch.mul(Fg[t], c, out=c_t)
+            c_t.addcmul_(I[t], tanh_g[t])
+            torch.tanh(c_t, out=TC[t])
+            torch.mul(O[t], TC[t], out=r_t)
+            if R is not None:
+                torch.mm(r_t, w_hr.t(), out=Y[t])
+            if mask is not None:
+                m = mask[t][:, None]  # (B, 1)
+                torch.where(m, Y[t], h, out=S[t])
+                torch.where(m, c_t, c, out=c_t)
+                Y[t].mul_(m)
+            h, c = S[t], C[t]
+        ctx.reverse = reverse
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, G, C, TC, R, S, mask, hmask, W_ih, W_hh)
+        ctx.has_bias = b_ih is not None
+        return Y, h.clone(), c.clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dY, dh_n, dc_n):
+        x, h0, c0, w_ih, w_hh, w_hr, G, C, TC, R, S, mask, hmask, W_ih, W_hh = ctx.saved_tensors
+        T, B, H = C.shape
+        steps = list(_steps(T, ctx.reverse))
+        dY = torch.zeros_like(S) if dY is None else dY.contiguous()
+        dh = torch.zeros_like(h0) if dh_n is None else dh_n.clone()
+        dc = torch.zeros_like(c0) if dc_n is None else dc_n.clone()
+        C_prev = _shift(C, c0, ctx.reverse)  # (T, B, H): the cell state each step started from
+        K, L, M, Fg = _gate_factors(G, TC, C_prev)
+        dG = torch.empty_like(G)  # (T, B, 4H) pre-activation gradients, internal order
+        dG4 = dG.view(T, B, 4, H)
+        DH = torch.empty_like(S) if R is not None else None  # dh_t, for dW_hr
+        if mask is None:
+            dh = dh + dY[steps[-1]]
+        for k, t in enumerate(reversed(steps)):
+            if mask is not None:
+                m = mask[t][:, None].to(dY.dtype)  # (B, 1)
+                dh_state, dc_state = dh, dc
+                dh = (dh + dY[t]) * m
+                dc = dc * m
+            if DH is not None:
+                DH[t] = dh
+            dr = dh if w_hr is None else dh @ w_hr  # (B, H)
+            torch.mul(dr, L[t], out=dG4[t, :, 0])
+            dc.addcmul_(dr, K[t])
+            torch.mul(dc[:, None], M[t], out=dG4[t, :, 1:])
+            dc.mul_(Fg[t])
+            last = k == T - 1
+            if mask is None and hmask is None and not last:
+                dh = torch.addmm(dY[steps[-2 - k]], dG[t], W_hh)  # (B, P)
+            else:
+                dh = dG[t] @ W_hh
+                if hmask is not None:
+                    dh.mul_(hmask)
+                if mask is not None:
+                    dh.addcmul_(dh_state, 1 - m)
+                    dc.addcmul_(dc_state, 1 - m)
+                elif not last:
+                    dh += dY[steps[-2 - k]]
+        dx, dw_ih, dw_hh, db, dw_hr = _weight_grads(ctx, x, h0, S, R, DH, dG, W_ih, hmask)
+        return dx, dh, dc, dw_ih, dw_hh, db, db, dw_hr, None, None, None
+
+
+def _steps(T, reverse):
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def _shift(X, first, reverse):
+    """The value each step started from: X one step back in processing order, `first` at the start."""
+    if reverse:
+        return torch.cat([X[1:], first[None]])
+    return torch.cat([first[None], X[:-1]])
+
+
+def _gate_factors(G, TC, C_prev):
+    """The factors of the gate derivatives that do not depend on the gradient, for all steps."""
+    H = TC.shape[-1]
+    O, I, Fg, Gc = (G[:, :, k * H:(k + 1) * H] for k in range(4))
+    L = TC * O * (1 - O)
+    K = O * (1 - TC * TC)
+    M = torch.stack([Gc * I * (1 - I), C_prev * Fg * (1 - Fg), I * (1 - Gc * Gc)], dim=2)  # (T, B, 3, H)
+    return K, L, M, Fg
+
+
+def _weight_grads(ctx, x, h0, S, R, DH, dG, W_ih, hmask):
+    """dx and every weight gradient, one GEMM each over all steps; returned in public gate order."""
+    T, B, H4 = dG.shape
+    dG2 = dG.view(T * B, H4)
+    needs = ctx.needs_input_grad
+    H_prev = _shift(S, h0, ctx.reverse)  # (T, B, P): the h each step multiplied by W_hh
+    if hmask is not None:
+        H_prev = H_prev * hmask
+    dx = (dG2 @ W_ih).view_as(x) if needs[0] else None
+    dw_ih = gates.from_internal(dG2.t() @ x.reshape(T * B, -1)) if needs[3] else None
+    dw_hh = gates.from_internal(dG2.t() @ H_prev.reshape(T * B, -1)) if needs[4] else None
+    db = gates.from_internal(dG2.sum(0)) if ctx.has_bias else None
+    dw_hr = DH.reshape(T * B, -1).t() @ R.reshape(T * B, -1) if R is not None and needs[7] else None
+    return dx, dw_ih, dw_hh, db, dw_hr

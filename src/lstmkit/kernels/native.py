@@ -1,0 +1,40 @@
+"""torch's own fused LSTM op: oneDNN on CPU, cuDNN on GPU, for the configurations it supports."""
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+name = "native"
+_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def unsupported(config, device):
+    """Why torch's op cannot run `config`, or None."""
+    if config.recurrent_dropout > 0:
+        return "recurrent dropout is not part of torch's LSTM op"
+    if config.masked:
+        return "an arbitrary step mask (e.g. left padding) is not part of torch's LSTM op"
+    if config.dtype not in _DTYPES:
+        return f"dtype {config.dtype} is not supported"
+    if config.dtype == torch.float16 and torch.device(device).type == "cpu":
+        return "float16 is not supported on the CPU"
+    return None
+
+
+def run(x, hx, weights, config, training, mask=None, lengths=None):
+    """See `lstmkit.kernels` for the contract."""
+    flat = []
+    for w in weights:
+        flat += [w.weight_ih, w.weight_hh]
+        if config.bias:
+            flat += [w.bias_ih, w.bias_hh]
+        if config.proj_size:
+            flat.append(w.weight_hr)
+    args = (config.bias, config.num_layers, config.dropout, training, config.bidirectional)
+    if lengths is None:
+        y, h, c = torch.lstm(x, hx, flat, *args, False)
+        return y, (h, c)
+    packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+    order, unorder = packed.sorted_indices, packed.unsorted_indices
+    hx = (hx[0].index_select(1, order), hx[1].index_select(1, order))
+    y, h, c = torch.lstm(packed.data, packed.batch_sizes, hx, flat, *args)
+    y, _ = pad_packed_sequence(packed._replace(data=y), total_length=x.shape[0])
+    return y, (h.index_select(1, unorder), c.index_select(1, unorder))

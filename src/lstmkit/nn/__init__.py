@@ -1,0 +1,5 @@
+"""torch-style modules: drop-in replacements for torch.nn.LSTM and torch.nn.LSTMCell."""
+from .cell import LSTMCell
+from .lstm import LSTM
+
+__all__ = ["LSTM", "LSTMCell"]

@@ -1,0 +1,103 @@
+"""Model directories: config.json + model.safetensors (+ preprocessing.json), written atomically.
+
+Never pickle: loading a model must not be able to run code. Every file is written into a temporary
+directory next to the target, which is then renamed into place, so a crash never leaves a
+half-written model and an existing model is replaced only once the new one is complete.
+"""
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import ModelFileError
+
+FORMAT = "lstmkit-model"
+FORMAT_VERSION = 1
+CONFIG, WEIGHTS, PREPROCESSING = "config.json", "model.safetensors", "preprocessing.json"
+
+
+def write_model_dir(path, config: dict, state_dict: dict, preprocessing: dict | None = None) -> Path:
+    """Write a model directory atomically.
+
+    Args:
+        path: the directory to create or replace.
+        config: JSON-serialisable architecture description; `format` keys are added.
+        state_dict: name -> tensor; saved as safetensors (contiguous CPU copies).
+        preprocessing: optional JSON-serialisable scaler / vocabulary / feature settings.
+
+    Returns:
+        The directory as a Path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        import lstmkit
+
+        full = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                "lstmkit_version": lstmkit.__version__, "torch_version": torch.__version__, **config}
+        (tmp / CONFIG).write_text(json.dumps(full, indent=2, ensure_ascii=False))
+        tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+        save_file(tensors, str(tmp / WEIGHTS))
+        if preprocessing is not None:
+            (tmp / PREPROCESSING).write_text(json.dumps(preprocessing, indent=2, ensure_ascii=False))
+        old = path.with_name(f".{path.name}.old")
+        if path.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_model_dir(path) -> tuple[dict, dict, dict | None]:
+    """Read a model directory written by `write_model_dir`.
+
+    Returns:
+        (config, state_dict, preprocessing or None).
+
+    Raises:
+        ModelFileError: the directory is missing, or a file is truncated, corrupted or foreign.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFileError(f"model: expected a model directory with {CONFIG} and {WEIGHTS}, "
+                             f"got {str(path)!r} (not a directory)")
+    config = _read_json(path / CONFIG, "config")
+    if config.get("format") != FORMAT:
+        raise ModelFileError(f"model: {path / CONFIG} is not an lstmkit model config "
+                             f"(expected format {FORMAT!r}, got {config.get('format')!r})")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(f"model: {path} was written by a newer lstmkit "
+                             f"(format version {config['format_version']} > {FORMAT_VERSION})")
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise ModelFileError(f"model: missing weights file {weights}")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelFileError(f"model: {weights} is truncated or not a safetensors file ({e})") from None
+    prep = _read_json(path / PREPROCESSING, "preprocessing") if (path / PREPROCESSING).exists() else None
+    return config, state, prep
+
+
+def _read_json(file: Path, what: str) -> dict:
+    if not file.is_file():
+        raise ModelFileError(f"model: missing {what} file {file}")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"model: {file} is truncated or not JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ModelFileError(f"model: {file} should hold a JSON object, got {type(data).__name__}")
+    return data
