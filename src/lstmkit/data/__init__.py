@@ -1,0 +1,1 @@
+"""Data: windows, scalers, tokenizers, audio features, dataset loaders, bundled small data sets."""

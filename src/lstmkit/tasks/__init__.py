@@ -1,0 +1,1 @@
+"""Ready pipelines: forecast, classify, translate, transcribe."""

@@ -1,0 +1,1 @@
+"""Plots: training curves, forecasts, attention, gate activations."""
