@@ -96,8 +96,7 @@ class _FusedLSTM(torch.autograd.Function):
         dY = torch.zeros_like(S) if dY is None else dY.contiguous()
         dh = torch.zeros_like(h0) if dh_n is None else dh_n.clone()
         dc = torch.zeros_like(c0) if dc_n is None else dc_n.clone()
-        C_prev = _shift(C, c0, ctx.reverse)  # (T, B, H): the cell state each step started from
-        K, L, M, Fg = _gate_factors(G, TC, C_prev)
+        K, L, M, Fg = _gate_factors(G, TC, C, c0, ctx.reverse)
         dG = torch.empty_like(G)  # (T, B, 4H) pre-activation gradients, internal order
         dG4 = dG.view(T, B, 4, H)
         DH = torch.empty_like(S) if R is not None else None  # dh_t, for dW_hr
@@ -136,20 +135,36 @@ def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _shift(X, first, reverse):
-    """The value each step started from: X one step back in processing order, `first` at the start."""
-    if reverse:
-        return torch.cat([X[1:], first[None]])
-    return torch.cat([first[None], X[:-1]])
+def _recurrent_weight_grad(dG, S, h0, hmask, reverse):
+    """Σ_t dG_t^T h_{t-1}: one GEMM over the steps that follow another, plus the first step's h0."""
+    T, B, H4 = dG.shape
+    first, rest, prev = (T - 1, slice(0, -1), slice(1, None)) if reverse else (0, slice(1, None), slice(0, -1))
+    h_prev, h_first = S[prev], h0
+    if hmask is not None:
+        h_prev, h_first = h_prev * hmask, h0 * hmask
+    dw = dG[rest].reshape(-1, H4).t() @ h_prev.reshape((T - 1) * B, -1)  # (4H, P)
+    return dw.addmm_(dG[first].t(), h_first)
 
 
-def _gate_factors(G, TC, C_prev):
-    """The factors of the gate derivatives that do not depend on the gradient, for all steps."""
-    H = TC.shape[-1]
+def _gate_factors(G, TC, C, c0, reverse):
+    """The factors of the gate derivatives that do not depend on the gradient, for all steps.
+
+    Returns K, L (T, B, H), M (T, B, 3, H) as in the module docstring, and the forget gate F.
+    """
+    T, B, H = TC.shape
     O, I, Fg, Gc = (G[:, :, k * H:(k + 1) * H] for k in range(4))
-    L = TC * O * (1 - O)
-    K = O * (1 - TC * TC)
-    M = torch.stack([Gc * I * (1 - I), C_prev * Fg * (1 - Fg), I * (1 - Gc * Gc)], dim=2)  # (T, B, 3, H)
+    L = torch.mul(TC, O)
+    K = torch.addcmul(O, L, TC, value=-1)  # o - o τ² = o (1 - τ²)
+    L.addcmul_(L, O, value=-1)  # τ o - τ o² = τ o (1 - o)
+    M = G.new_empty(T, B, 3, H)
+    torch.mul(Gc, I, out=M[:, :, 0])
+    M[:, :, 0].addcmul_(M[:, :, 0], I, value=-1)  # g i (1 - i)
+    f1f = torch.addcmul(Fg, Fg, Fg, value=-1)  # f (1 - f)
+    # c_p: the cell state each step started from, one step back in processing order.
+    prev, first, rest = (slice(1, None), T - 1, slice(0, -1)) if reverse else (slice(0, -1), 0, slice(1, None))
+    torch.mul(C[prev], f1f[rest], out=M[rest, :, 1])
+    torch.mul(c0, f1f[first], out=M[first, :, 1])
+    torch.addcmul(I, I, Gc * Gc, value=-1, out=M[:, :, 2])  # i (1 - g²)
     return K, L, M, Fg
 
 
@@ -158,12 +173,9 @@ def _weight_grads(ctx, x, h0, S, R, DH, dG, W_ih, hmask):
     T, B, H4 = dG.shape
     dG2 = dG.view(T * B, H4)
     needs = ctx.needs_input_grad
-    H_prev = _shift(S, h0, ctx.reverse)  # (T, B, P): the h each step multiplied by W_hh
-    if hmask is not None:
-        H_prev = H_prev * hmask
     dx = (dG2 @ W_ih).view_as(x) if needs[0] else None
     dw_ih = gates.from_internal(dG2.t() @ x.reshape(T * B, -1)) if needs[3] else None
-    dw_hh = gates.from_internal(dG2.t() @ H_prev.reshape(T * B, -1)) if needs[4] else None
+    dw_hh = gates.from_internal(_recurrent_weight_grad(dG, S, h0, hmask, ctx.reverse)) if needs[4] else None
     db = gates.from_internal(dG2.sum(0)) if ctx.has_bias else None
     dw_hr = DH.reshape(T * B, -1).t() @ R.reshape(T * B, -1) if R is not None and needs[7] else None
     return dx, dw_ih, dw_hh, db, dw_hr

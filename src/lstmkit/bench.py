@@ -1,0 +1,174 @@
+"""Kernel timings next to torch.nn.LSTM and a plain autograd loop, measured side by side in one run.
+
+Times on shared machines vary from run to run; ratios measured in the same run, with the
+contenders alternated, hold. Nothing here asserts a time.
+"""
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from . import nn as lnn
+
+SHAPES = {  # name: (I, H, B, T)
+    "S1": (1, 50, 32, 50),  # the classic Keras example
+    "S2": (128, 256, 64, 100),
+    "S3": (512, 1024, 64, 100),
+    "S4": (64, 256, 1, 1000),
+}
+CONTENDERS = ("torch.nn.LSTM", "auto", "native", "fused", "reference", "plain loop")
+
+
+@dataclass
+class Row:
+    shape: str
+    mode: str  # "forward" (inference) or "train" (forward + backward)
+    contender: str
+    seconds: float
+    gflops: float
+    ratio: float  # time / torch.nn.LSTM's time in the same run
+    peak_fraction: float  # GFLOP/s / best measured matmul GFLOP/s
+
+
+class PlainLoop(torch.nn.Module):
+    """What one writes by hand: torch.nn.LSTMCell stepped in a Python loop, autograd for BPTT."""
+
+    def __init__(self, lstm: torch.nn.LSTM):
+        super().__init__()
+        self.cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size)
+        self.cell.load_state_dict({k[:-3]: v for k, v in lstm.state_dict().items()})
+
+    def forward(self, x):
+        h = c = x.new_zeros(x.shape[1], self.cell.hidden_size)
+        ys = []
+        for x_t in x:
+            h, c = self.cell(x_t, (h, c))
+            ys.append(h)
+        return torch.stack(ys), (h[None], c[None])
+
+
+def lstm_flops(I, H, B, T, mode):
+    """2*T*B*4H*(I+H) per forward; three times that for forward + backward."""
+    f = 2 * T * B * 4 * H * (I + H)
+    return f if mode == "forward" else 3 * f
+
+
+def matmul_peak(repeats=5):
+    """Best GFLOP/s torch.mm reaches here on a large square GEMM and on the S3 recurrent-step shape."""
+    best = 0.0
+    for m, k, n in ((2048, 2048, 2048), (64, 1024, 4096), (6400, 512, 4096)):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        torch.mm(a, b)
+        t = _median(lambda: torch.mm(a, b), repeats)
+        best = max(best, 2 * m * k * n / t / 1e9)
+    return best
+
+
+def _median(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _modules(I, H):
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(I, H)
+    mods = {"torch.nn.LSTM": ref, "plain loop": PlainLoop(ref)}
+    for engine in ("auto", "native", "fused", "reference"):
+        m = lnn.LSTM(I, H, engine=engine)
+        m.load_state_dict(ref.state_dict())
+        mods[engine] = m
+    return mods
+
+
+def _step(module, x, mode):
+    if mode == "forward":
+        with torch.inference_mode():
+            module(x)
+        return
+    y, (h, c) = module(x)
+    (y.sum() + h.sum()).backward()
+
+
+def bench_shape(name, mode, repeats, contenders=CONTENDERS, peak=1.0):
+    """Median seconds per call for each contender, alternating contenders within each repeat."""
+    I, H, B, T = SHAPES[name]
+    mods = _modules(I, H)
+    x = torch.randn(T, B, I, requires_grad=(mode == "train"))
+    slow = {"reference", "plain loop"}
+    times = {c: [] for c in contenders}
+    for c in contenders:
+        _step(mods[c], x, mode)  # warm-up
+    for r in range(repeats):
+        for c in contenders:
+            if c in slow and r >= max(2, repeats // 2):
+                continue  # the slow loops are stable; fewer repeats keep the run short
+            t0 = time.perf_counter()
+            _step(mods[c], x, mode)
+            times[c].append(time.perf_counter() - t0)
+    base = statistics.median(times["torch.nn.LSTM"])
+    flops = lstm_flops(I, H, B, T, mode)
+    rows = []
+    for c in contenders:
+        t = statistics.median(times[c])
+        g = flops / t / 1e9
+        rows.append(Row(name, mode, c, t, g, t / base, g / peak))
+    return rows
+
+
+def to_markdown(rows, peak, meta):
+    lines = [f"# Engine benchmark\n", f"{meta}\n",
+             f"Best measured matmul rate (torch.mm) in this run: **{peak:.0f} GFLOP/s**. "
+             "FLOPs: 2·T·B·4H·(I+H) per forward, 3x for forward+backward. ratio = time / torch.nn.LSTM's "
+             "time in the same run (lower is faster).\n"]
+    for name, (I, H, B, T) in SHAPES.items():
+        sub = [r for r in rows if r.shape == name]
+        if not sub:
+            continue
+        lines.append(f"\n## {name}: I={I} H={H} B={B} T={T}\n")
+        lines.append("| mode | contender | ms | GFLOP/s | ratio vs torch.nn.LSTM | of peak matmul |")
+        lines.append("|---|---|---:|---:|---:|---:|")
+        for r in sub:
+            lines.append(f"| {r.mode} | {r.contender} | {r.seconds * 1e3:.2f} | {r.gflops:.1f} | "
+                         f"{r.ratio:.2f}x | {r.peak_fraction:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(shapes=tuple(SHAPES), modes=("forward", "train"), repeats=7, threads=2, out_dir=None, log=print):
+    """Run the benchmark and write engine.md and engine.json to `out_dir` (when given).
+
+    Returns:
+        (rows, peak GFLOP/s).
+    """
+    torch.set_num_threads(threads)
+    peak = matmul_peak()
+    log(f"matmul peak: {peak:.0f} GFLOP/s ({threads} threads)")
+    rows = []
+    for name in shapes:
+        for mode in modes:
+            for r in bench_shape(name, mode, repeats, peak=peak):
+                rows.append(r)
+                log(f"{name} {mode:7s} {r.contender:14s} {r.seconds * 1e3:9.2f} ms  {r.gflops:7.1f} GFLOP/s"
+                    f"  {r.ratio:5.2f}x")
+    if out_dir is not None:
+        meta = (f"torch {torch.__version__}, {threads} threads, {platform.processor() or platform.machine()}, "
+                f"float32, CPU; median of {repeats} alternated repeats.")
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_atomic(out / "engine.md", to_markdown(rows, peak, meta))
+        _write_atomic(out / "engine.json", json.dumps(
+            {"peak_gflops": peak, "meta": meta, "rows": [asdict(r) for r in rows]}, indent=1))
+    return rows, peak
+
+
+def _write_atomic(path: Path, text: str):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
