@@ -1,0 +1,156 @@
+"""The Keras-style layer base class, `Input`, and activations and initializers by Keras name.
+
+Shapes given to and returned by `build` / `compute_output_shape` include the batch axis as None,
+as in Keras: `LSTM(50, input_shape=(None, 1))` is built for (None, None, 1).
+"""
+import re
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import LstmkitError
+
+
+class Layer(nn.Module):
+    """A Keras-style layer: built lazily from the first input's shape, passes masks along.
+
+    Subclasses define `build(input_shape)` (create weights), `forward(x, mask=None)`,
+    `compute_output_shape`, `compute_mask` where they change the mask, `get_config` and
+    `weight_layout`: (attribute, transposed) pairs giving Keras' weight order and layout.
+
+    Args:
+        input_shape: the input's shape without the batch axis, e.g. (None, 1) for any length.
+        name: the layer's name in summaries (default: from the class, e.g. 'lstm').
+    """
+    weight_layout: tuple = ()
+
+    def __init__(self, input_shape=None, name=None):
+        super().__init__()
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.name, self.built = name, False
+
+    def build(self, input_shape):
+        self.built = True
+
+    def maybe_build(self, x: torch.Tensor):
+        """Build from the first input (lazy build) on its device."""
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+            self.to(x.device)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_mask(self, x, mask):
+        """The mask for this layer's output, given its input and input mask (default: unchanged)."""
+        return mask
+
+    def check_data(self, x: torch.Tensor, name: str):
+        """Check a whole input array once before fit/predict (default: nothing to check)."""
+
+    def get_config(self) -> dict:
+        config = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as numpy arrays, in Keras' order and layout (kernels as (in, out))."""
+        out = []
+        for attr, transposed in self.weight_layout:
+            w = getattr(self, attr, None)
+            if w is not None:
+                w = w.detach().cpu()
+                out.append((w.t() if transposed else w).numpy().copy())
+        return out
+
+    def set_weights(self, weights):
+        """Set the weights from arrays in Keras' order and layout (as `get_weights` returns)."""
+        params = [(getattr(self, a), t) for a, t in self.weight_layout if getattr(self, a, None) is not None]
+        if len(weights) != len(params):
+            raise LstmkitError(f"set_weights: layer {self.name!r} expects {len(params)} arrays, "
+                               f"got {len(weights)}")
+        with torch.no_grad():
+            for (p, transposed), w in zip(params, weights):
+                w = torch.as_tensor(np.asarray(w), dtype=p.dtype)
+                w = w.t() if transposed else w
+                if w.shape != p.shape:
+                    want = tuple(p.t().shape if transposed else p.shape)
+                    raise LstmkitError(f"set_weights: layer {self.name!r} expects an array of shape "
+                                       f"{want}, got {tuple(np.shape(w.t() if transposed else w))}")
+                p.copy_(w)
+
+
+def default_name(layer) -> str:
+    """'LSTM' -> 'lstm', 'TimeDistributed' -> 'time_distributed', as Keras names layers."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(layer).__name__).lower()
+
+
+def check_features(x, expected, layer):
+    """x's last axis must hold the `expected` features the layer was built for."""
+    if x.shape[-1] != expected:
+        raise LstmkitError(f"{layer.name or default_name(layer)}: expected inputs with {expected} "
+                           f"features in the last axis (the layer was built for them), got shape "
+                           f"{tuple(x.shape)}")
+
+
+class Input:
+    """Declares a Sequential model's input shape (without the batch axis), as Keras' `Input`.
+
+    Example:
+        >>> from lstmkit.models import Sequential
+        >>> from lstmkit.layers import Input, Dense
+        >>> model = Sequential([Input(shape=(3,)), Dense(1)])
+    """
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+ACTIVATIONS = {
+    "linear": lambda x: x, "relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+    "softmax": lambda x: F.softmax(x, dim=-1), "elu": F.elu, "selu": F.selu, "gelu": F.gelu,
+    "softplus": F.softplus, "softsign": F.softsign, "swish": F.silu, "silu": F.silu,
+    "exponential": torch.exp, "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
+    "hard_sigmoid": lambda x: F.relu6(x + 3) / 6,
+}
+
+
+def activation(name):
+    """An activation function by Keras name (None means linear)."""
+    if name is None:
+        return ACTIVATIONS["linear"]
+    if name not in ACTIVATIONS:
+        raise LstmkitError(f"activation: unknown name {name!r}; known: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def _truncated(t, std):
+    # Keras' *_normal initializers draw from a normal truncated at 2 std
+    return nn.init.trunc_normal_(t, 0.0, std, -2 * std, 2 * std)
+
+
+# Each takes a tensor in torch's (out, in) layout: torch's fan_in/fan_out then equal Keras' for the
+# transposed (in, out) kernel, so the distributions are Keras'.
+INITIALIZERS = {
+    "glorot_uniform": nn.init.xavier_uniform_,
+    "glorot_normal": lambda t: _truncated(t, (2 / sum(nn.init._calculate_fan_in_and_fan_out(t))) ** 0.5 / .8796),
+    "he_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="relu"),
+    "he_normal": lambda t: _truncated(t, (2 / nn.init._calculate_fan_in_and_fan_out(t)[0]) ** 0.5 / .8796),
+    "lecun_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="linear"),
+    "orthogonal": nn.init.orthogonal_,
+    "zeros": nn.init.zeros_, "ones": nn.init.ones_,
+    "uniform": lambda t: nn.init.uniform_(t, -0.05, 0.05),
+    "random_uniform": lambda t: nn.init.uniform_(t, -0.05, 0.05),
+    "random_normal": lambda t: nn.init.normal_(t, 0.0, 0.05),
+}
+
+
+def initialize(tensor, name, arg):
+    """Fill `tensor` in place with the Keras initializer `name`; `arg` names the argument in errors."""
+    if name not in INITIALIZERS:
+        raise LstmkitError(f"{arg}: unknown initializer {name!r}; known: {', '.join(INITIALIZERS)}")
+    with torch.no_grad():
+        INITIALIZERS[name](tensor)

@@ -1,0 +1,219 @@
+"""Callbacks, as in Keras: hooks called by `Model.fit` at the start and end of training, epochs and
+batches. Set `self.model.stop_training = True` to stop after the current epoch."""
+import copy
+import csv
+import io
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from ..errors import LstmkitError
+
+
+class Callback:
+    """Base class; override the hooks you need. `self.model` and `self.params` are set by fit.
+
+    Example:
+        >>> class Print(Callback):
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         print(epoch, logs["loss"])
+    """
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_train_batch_begin(self, batch, logs=None): pass
+    def on_train_batch_end(self, batch, logs=None): pass
+
+
+def uses_batch_hooks(callbacks) -> bool:
+    """Whether any callback overrides a per-batch hook (fit skips the calls, and a sync, otherwise)."""
+    def overrides(cb, hook):
+        fn = getattr(cb, hook)
+        return getattr(fn, "__func__", fn) is not getattr(Callback, hook)
+    return any(overrides(cb, h) for cb in callbacks
+               for h in ("on_train_batch_begin", "on_train_batch_end"))
+
+
+class History(Callback):
+    """Returned by fit: `.history` maps 'loss', metrics and 'val_*' to one value per epoch."""
+
+    def __init__(self):
+        self.history, self.epoch = {}, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+
+class _Monitor(Callback):
+    """Shared by the callbacks that watch one logged value for improvement."""
+
+    def __init__(self, monitor, mode, min_delta):
+        if mode not in ("auto", "min", "max"):
+            raise LstmkitError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":  # Keras' rule: accuracy-like values improve upwards
+            mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+        self.monitor, self.mode, self.min_delta = monitor, mode, abs(min_delta)
+        self.best = math.inf if mode == "min" else -math.inf
+
+    def _current(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"{type(self).__name__}: monitor {self.monitor!r} is not in the logs "
+                          f"(available: {', '.join(logs or {})}); it does nothing", stacklevel=3)
+        return value
+
+    def _improved(self, value):
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+
+class EarlyStopping(_Monitor):
+    """Stop when `monitor` has not improved for `patience` epochs.
+
+    Args:
+        monitor: a logged value ('val_loss' by default).
+        patience: epochs without improvement before stopping.
+        restore_best_weights: at the end, put back the weights of the best epoch.
+        min_delta, mode: what counts as an improvement ('auto' maximises accuracies).
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
+                 restore_best_weights=False):
+        super().__init__(monitor, mode, min_delta)
+        self.patience, self.verbose, self.restore_best_weights = patience, verbose, restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._current(logs)
+        if value is None:
+            return
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = copy.deepcopy(self.model.state_dict())
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch, self.model.stop_training = epoch, True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        if self.stopped_epoch and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping (best {self.monitor} "
+                  f"{self.best:.6g} at epoch {self.best_epoch + 1})")
+
+
+class ModelCheckpoint(_Monitor):
+    """Save the model (`model.save`) after epochs; `filepath` may hold `{epoch}` and log keys,
+    e.g. 'ckpt/{epoch:02d}-{val_loss:.3f}'. With `save_best_only`, only when `monitor` improves."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, mode="auto"):
+        super().__init__(monitor, mode, 0.0)
+        self.filepath, self.verbose, self.save_best_only = str(filepath), verbose, save_best_only
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_best_only:
+            value = self._current(logs)
+            if value is None or not self._improved(value):
+                return
+            self.best = value
+        path = self.filepath.format(epoch=epoch + 1, **(logs or {}))
+        self.model.save(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved model to {path}")
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiply the learning rate by `factor` when `monitor` stalls for `patience` epochs."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        if not 0 < factor < 1:
+            raise LstmkitError(f"factor: expected a number in (0, 1), got {factor!r}")
+        super().__init__(monitor, mode, min_delta)
+        self.factor, self.patience, self.verbose = factor, patience, verbose
+        self.cooldown, self.min_lr = cooldown, min_lr
+        self.wait = self.cooldown_left = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        groups = self.model.optimizer.param_groups
+        if logs is not None:
+            logs["learning_rate"] = groups[0]["lr"]
+        value = self._current(logs)
+        if value is None:
+            return
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.wait = 0
+        if self._improved(value):
+            self.best, self.wait = value, 0
+        elif self.cooldown_left == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                for g in groups:
+                    g["lr"] = max(g["lr"] * self.factor, self.min_lr)
+                self.cooldown_left, self.wait = self.cooldown, 0
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: learning rate reduced to {groups[0]['lr']:.3g}")
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch (epoch and every logged value); the file is rewritten atomically
+    after each epoch, so it is always complete."""
+
+    def __init__(self, filename, separator=",", append=False):
+        self.path, self.separator, self.append = Path(filename), separator, append
+
+    def on_train_begin(self, logs=None):
+        self.rows = []
+        if self.append and self.path.exists():
+            with open(self.path, newline="") as f:
+                self.rows = list(csv.DictReader(f, delimiter=self.separator))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append({"epoch": epoch, **(logs or {})})
+        keys = list(dict.fromkeys(k for row in self.rows for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, keys, delimiter=self.separator, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        _write_atomic(self.path, buf.getvalue())
+
+
+def _write_atomic(path: Path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, e.g.
+    `LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs))`."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_batch_begin=None,
+                 on_train_batch_end=None, on_train_begin=None, on_train_end=None):
+        for hook, fn in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
+                         ("on_train_batch_begin", on_train_batch_begin),
+                         ("on_train_batch_end", on_train_batch_end),
+                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
+            if fn is not None:
+                setattr(self, hook, fn)

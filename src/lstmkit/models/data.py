@@ -1,0 +1,118 @@
+"""Turning what users pass to fit / evaluate / predict into tensors, with clear errors, and cutting
+them into batches with as little per-batch work as possible."""
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import DataError
+
+
+def as_inputs(x, name="x") -> tuple[torch.Tensor, ...]:
+    """x as a tuple of tensors: one array, or a tuple/list of arrays for a multi-input model."""
+    if isinstance(x, (tuple, list)) and x and all(_is_array(a) for a in x):
+        return tuple(as_tensor(a, f"{name}[{k}]") for k, a in enumerate(x))
+    return (as_tensor(x, name),)
+
+
+def _is_array(a):
+    return isinstance(a, (np.ndarray, torch.Tensor))
+
+
+def as_tensor(a, name) -> torch.Tensor:
+    """A numpy array or tensor (or nested list of numbers) as a tensor: float64 becomes float32, as in
+    Keras; integers stay int64 (class ids, token ids); bool becomes float32. NaN/inf raise DataError."""
+    if isinstance(a, torch.Tensor):
+        t = a.detach()
+    else:
+        try:
+            arr = np.asarray(a)
+        except (ValueError, TypeError) as e:
+            raise DataError(f"{name}: expected a numpy array or tensor, got {type(a).__name__} ({e})") from None
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise DataError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.dim() == 0:
+        raise DataError(f"{name}: expected an array with a sample axis, got a scalar")
+    if t.dtype == torch.float64 or t.dtype == torch.bool:
+        t = t.float()
+    elif not t.is_floating_point():
+        t = t.long()
+    if t.is_floating_point():
+        _check_finite(t, name)
+    return t
+
+
+def _check_finite(t, name):
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        sample = int(bad.reshape(len(t), -1).any(1).nonzero()[0])
+        raise DataError(f"{name}: expected finite numbers, found NaN or inf "
+                        f"({int(bad.sum())} values; first in sample {sample})")
+
+
+def check_lengths(xs, y, x_name="x", y_name="y"):
+    """Every input and y must hold the same number of samples."""
+    n = len(xs[0])
+    for k, t in enumerate(xs[1:], 1):
+        if len(t) != n:
+            raise DataError(f"{x_name}: every input must have the same number of samples; "
+                            f"{x_name}[0] has {n}, {x_name}[{k}] has {len(t)}")
+    if y is not None and len(y) != n:
+        raise DataError(f"{x_name} and {y_name}: expected the same number of samples, "
+                        f"got {n} and {len(y)}")
+    if n == 0:
+        raise DataError(f"{x_name}: expected at least one sample, got 0")
+
+
+def is_dataset(x) -> bool:
+    return isinstance(x, (Dataset, DataLoader))
+
+
+def as_loader(data, batch_size, shuffle) -> DataLoader:
+    """A Dataset becomes a DataLoader; a DataLoader is used as it is."""
+    if isinstance(data, DataLoader):
+        return data
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
+
+
+def split_last(xs, y, fraction):
+    """Keras' validation_split: the last `fraction` of the samples (before shuffling) validate."""
+    if not 0 <= fraction < 1:
+        raise DataError(f"validation_split: expected a fraction in [0, 1), got {fraction!r}")
+    n = len(xs[0])
+    n_val = int(n * fraction)
+    if fraction > 0 and (n_val == 0 or n_val == n):
+        raise DataError(f"validation_split: {fraction} of {n} samples leaves no training or no "
+                        "validation samples")
+    cut = n - n_val
+    return (tuple(t[:cut] for t in xs), y[:cut]), (tuple(t[cut:] for t in xs), y[cut:])
+
+
+def place(tensors, device):
+    """Move the whole data set to the model's device once, so batches are slices, not copies."""
+    return tuple(t.to(device) if t is not None else None for t in tensors)
+
+
+def batches(xs, y, batch_size, shuffle, weights=None):
+    """Yield (xs, y, weights) batches. Shuffling permutes the whole epoch once (one gather) so each
+    batch is a view; without shuffling batches are views of the inputs."""
+    n = len(xs[0])
+    if shuffle:
+        perm = torch.randperm(n).to(xs[0].device)
+        xs = tuple(t[perm] for t in xs)
+        y = y[perm] if y is not None else None
+        weights = weights[perm] if weights is not None else None
+    for start in range(0, n, batch_size):
+        s = slice(start, start + batch_size)
+        yield (tuple(t[s] for t in xs), y[s] if y is not None else None,
+               weights[s] if weights is not None else None)
+
+
+def loader_batches(loader, device):
+    """Yield (xs, y, None) from a DataLoader of (x, y) items (x may be a tuple of inputs)."""
+    for item in loader:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise DataError("x: a Dataset/DataLoader must yield (x, y) pairs")
+        x, y = item
+        xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+        yield tuple(as_tensor(t, "x").to(device) for t in xs), as_tensor(y, "y").to(device), None

@@ -1,0 +1,60 @@
+"""`save_model` / `load_model`: a model directory (config.json + model.safetensors, see
+`lstmkit.saving`) holding the architecture, the weights and, when given by name, the compile settings."""
+import torch
+
+from .. import saving
+from ..errors import LstmkitError, ModelFileError
+from .sequential import Sequential
+
+
+def save_model(model, path):
+    """Write `model` (a Sequential, or a Model subclass with get_config/from_config) to `path`.
+
+    Example:
+        >>> model.save("airline-model")  # doctest: +SKIP
+    """
+    config = {"model": {"class_name": type(model).__name__, "config": model.get_config(),
+                        "compile": model._compile_config}}
+    return saving.write_model_dir(path, config, model.state_dict())
+
+
+def load_model(path, custom_objects=None, compile=True):
+    """Load a model written by `model.save(path)`; it predicts exactly what the saved one did.
+
+    Args:
+        path: the model directory.
+        custom_objects: {class name: Model subclass} for models other than Sequential.
+        compile: re-compile with the saved optimizer, loss and metrics names (optimizer state is not saved).
+
+    Raises:
+        ModelFileError: the directory is missing, truncated, corrupted or not a Keras-style lstmkit model.
+    """
+    config, state, _ = saving.read_model_dir(path)
+    spec = config.get("model")
+    classes = {"Sequential": Sequential, **(custom_objects or {})}
+    if not isinstance(spec, dict) or spec.get("class_name") not in classes:
+        name = spec.get("class_name") if isinstance(spec, dict) else None
+        raise ModelFileError(f"model: {path} does not hold a Keras-style lstmkit model "
+                             f"(class {name!r}; known: {', '.join(classes)})")
+    try:
+        model = classes[spec["class_name"]].from_config(spec["config"])
+    except (LstmkitError, KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"model: the architecture in {path}/config.json is damaged ({e})") from None
+    _load_state(model, state, path)
+    if compile and spec.get("compile"):
+        model.compile(**spec["compile"])
+    return model
+
+
+def _load_state(model, state, path):
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ModelFileError(f"model: the weights in {path} do not match its config "
+                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    for k, v in state.items():
+        if v.shape != own[k].shape:
+            raise ModelFileError(f"model: weight {k} in {path} has shape {tuple(v.shape)}, "
+                                 f"the config needs {tuple(own[k].shape)}")
+    with torch.no_grad():
+        model.load_state_dict(state)
