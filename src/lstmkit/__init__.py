@@ -5,5 +5,6 @@ from . import cells, kernels, nn
 from .errors import LstmkitError
 from .explain import explain
 from .seeding import set_seed
+from .trace import trace_gates
 
-__all__ = ["cells", "kernels", "nn", "explain", "set_seed", "LstmkitError", "__version__"]
+__all__ = ["cells", "kernels", "nn", "explain", "set_seed", "trace_gates", "LstmkitError", "__version__"]

@@ -58,13 +58,14 @@ def input_projection(x: torch.Tensor, w: LayerWeights) -> torch.Tensor:
     return xw if b is None else xw + b
 
 
-def step(xw_t: torch.Tensor, state, w: LayerWeights):
+def step(xw_t: torch.Tensor, state, w: LayerWeights, trace: list | None = None):
     """One LSTM step.
 
     Args:
         xw_t: (B, 4H) input projection for this step, biases included.
         state: (h_{t-1} (B, P or H), c_{t-1} (B, H)).
         w: the layer's weights.
+        trace: when a list, a dict of this step's i, f, g, o, c, h is appended to it.
 
     Returns:
         (h_t, (h_t, c_t)).
@@ -77,4 +78,6 @@ def step(xw_t: torch.Tensor, state, w: LayerWeights):
     h = o * torch.tanh(c)
     if w.weight_hr is not None:
         h = h @ w.weight_hr.t()  # (B, P)
+    if trace is not None:
+        trace.append({"i": i, "f": f, "g": g, "o": o, "c": c, "h": h})
     return h, (h, c)

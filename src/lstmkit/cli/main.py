@@ -6,7 +6,7 @@ import sys
 
 from ..errors import LstmkitError
 
-SUBCOMMANDS = ("inspect",)
+SUBCOMMANDS = ("inspect", "bench", "forecast")
 
 EPILOG = """examples:
   lstmkit forecast                          # AirPassengers: train, backtest, compare with baselines

@@ -1,0 +1,28 @@
+"""`lstmkit bench`: kernel timings next to torch.nn.LSTM, measured side by side."""
+from .. import bench
+
+
+def register(sub):
+    p = sub.add_parser("bench", help="time the kernels next to torch.nn.LSTM and a plain loop",
+                       description="Forward and forward+backward times of every kernel next to torch.nn.LSTM "
+                       "and a plain autograd loop, with GFLOP/s and the fraction of the best matmul rate. "
+                       "Ratios from one run hold; absolute times vary on shared machines.",
+                       epilog="example: lstmkit bench --shapes S1,S2 --repeats 5 --out bench-results/")
+    p.add_argument("--shapes", default=",".join(bench.SHAPES),
+                   help="comma-separated: " + ", ".join(f"{k}=I{v[0]} H{v[1]} B{v[2]} T{v[3]}"
+                                                        for k, v in bench.SHAPES.items()))
+    p.add_argument("--modes", default="forward,train", help="forward (inference) and/or train")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=None, help="directory for engine.md and engine.json")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    shapes = args.shapes.split(",")
+    unknown = [s for s in shapes if s not in bench.SHAPES]
+    if unknown:
+        from ..errors import LstmkitError
+        raise LstmkitError(f"--shapes: unknown {', '.join(unknown)}; expected some of {', '.join(bench.SHAPES)}")
+    bench.run(shapes, args.modes.split(","), args.repeats, args.threads, args.out)
+    return 0
