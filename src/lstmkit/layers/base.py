@@ -69,8 +69,9 @@ class Layer(nn.Module):
     def set_weights(self, weights):
         """Set the weights from arrays in Keras' order and layout (as `get_weights` returns)."""
         params = [(getattr(self, a), t) for a, t in self.weight_layout if getattr(self, a, None) is not None]
+        name = self.name or default_name(self)
         if len(weights) != len(params):
-            raise LstmkitError(f"set_weights: layer {self.name!r} expects {len(params)} arrays, "
+            raise LstmkitError(f"set_weights: layer {name!r} expects {len(params)} arrays, "
                                f"got {len(weights)}")
         with torch.no_grad():
             for (p, transposed), w in zip(params, weights):
@@ -78,7 +79,7 @@ class Layer(nn.Module):
                 w = w.t() if transposed else w
                 if w.shape != p.shape:
                     want = tuple(p.t().shape if transposed else p.shape)
-                    raise LstmkitError(f"set_weights: layer {self.name!r} expects an array of shape "
+                    raise LstmkitError(f"set_weights: layer {name!r} expects an array of shape "
                                        f"{want}, got {tuple(np.shape(w.t() if transposed else w))}")
                 p.copy_(w)
 
