@@ -1,0 +1,383 @@
+"""Time-series forecasting with an LSTM: `Forecaster(config).fit(data)`, then `.predict()` and
+`.backtest()`, always next to naive, seasonal naive and linear-autoregression baselines.
+
+The pipeline: read and check the series; hold out the last `test_size` steps; fit the scaler on the
+rest; cut lookback/horizon windows (the last ones, whose targets start after every training target
+ends, for early stopping); train a small ensemble of LSTMs with the pinball loss; evaluate on
+rolling origins inside the held-out part.
+
+Shapes: N steps, T targets, P past covariates, C calendar features, L lookback, H horizon, B windows,
+Q quantiles.
+"""
+import contextlib
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data import timeseries as ts
+from ..data.series import read_series
+from ..errors import DataError, LstmkitError, ModelFileError
+from ..saving import read_model_dir, write_model_dir
+from ..seeding import set_seed
+from . import baselines
+from .forecast_net import Ensemble, ForecastNet, PinballLoss
+from .metrics_forecast import forecast_metrics, mase_scale
+
+
+@dataclass
+class ForecastConfig:
+    """Everything a forecasting run depends on. Defaults suit a short monthly series (AirPassengers).
+
+    Example:
+        >>> ForecastConfig(horizon=6, lookback=12).test_size
+        24
+    """
+    target: str | list | None = None    # column(s) to forecast; None: the only numeric column
+    time_col: str | None = None         # None: a DatetimeIndex or steps 0, 1, 2, ...
+    covariates: list = field(default_factory=list)  # past covariates (known up to the origin only)
+    fill: str | None = None             # missing values: None raises; "interpolate" or "ffill" fill
+    horizon: int = 12
+    lookback: int = 24
+    test_size: int = 24                 # held out at the end; the backtest's windows lie inside it
+    season_length: int | None = None    # None: from the time index (12 monthly, 7 daily, 48 half-hourly)
+    strategy: str = "direct"            # "direct": all H steps at once; "recursive": one step, fed back
+    quantiles: tuple = (0.1, 0.5, 0.9)  # must contain 0.5, the point forecast
+    transform: str = "auto"             # "log", "none"; "auto": log when every training value is > 0
+    base: str = "auto"                  # predict relative to "last", "seasonal" (a season back) or
+                                        # "none"; auto: seasonal if 1 < season <= lookback, else last
+    calendar: bool = True               # sine/cosine calendar features as known-future inputs
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    epochs: int = 300                   # an upper bound: early stopping on the validation windows
+    patience: int = 40
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    ensemble: int = 3                   # members trained from seeds seed, seed+1, ...; cheap here
+    augment: tuple = ()                 # ("jitter", "scale") for small series
+    augment_copies: int = 1
+    seed: int = 0
+    threads: int | None = 1             # torch threads while training: a net this small runs fastest
+                                        # on one (more only add synchronisation); None keeps torch's
+    verbose: int = 1
+
+    def __post_init__(self):
+        for name in ("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
+                     "batch_size", "ensemble"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise LstmkitError(f"{name}: expected a positive integer, got {value!r}")
+        if self.test_size < self.horizon:
+            raise LstmkitError(f"test_size: expected at least the horizon ({self.horizon}) so one backtest "
+                               f"window fits, got {self.test_size}")
+        _check_choice("strategy", self.strategy, ("direct", "recursive"))
+        _check_choice("transform", self.transform, ("auto", "log", "none"))
+        _check_choice("base", self.base, ("auto", "last", "seasonal", "none"))
+        if 0.5 not in self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
+            raise LstmkitError(f"quantiles: expected levels in (0, 1) including 0.5, got {self.quantiles!r}")
+        if set(self.augment) - {"jitter", "scale"}:
+            raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
+        if self.strategy == "recursive" and self.covariates:
+            raise LstmkitError("strategy: 'recursive' feeds forecasts back and cannot forecast past "
+                               "covariates; use strategy='direct' or drop the covariates")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise LstmkitError(f"{name}: expected one of {choices}, got {value!r}")
+
+
+@contextlib.contextmanager
+def _threads(n):
+    """Run with n torch threads, then restore the previous setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass
+class Backtest:
+    """Rolling-origin evaluation on the held-out part: every model on exactly the same windows.
+
+    Attributes:
+        origins: (B,) time stamps of the last observed step of each window; positions: their (B,)
+            row numbers in the series.
+        actual: (B, H, T); forecasts: model name -> (B, H, T) point forecasts (original units).
+        quantiles: (B, H, T, Q) the LSTM's quantile forecasts. metrics: name -> {metric: value}.
+        coverage: fraction of actual values inside the LSTM's outer quantile interval.
+    """
+    origins: pd.Index
+    positions: np.ndarray
+    actual: np.ndarray
+    forecasts: dict
+    quantiles: np.ndarray
+    metrics: dict
+    coverage: float
+
+
+class Forecaster:
+    """Train an LSTM forecaster, backtest it against baselines, forecast, save and load.
+
+    Args:
+        config: a ForecastConfig (default: ForecastConfig()).
+
+    Example:
+        >>> f = Forecaster(ForecastConfig(target="passengers", time_col="month", epochs=2, verbose=0))
+        >>> f = f.fit("src/lstmkit/data/bundled/airpassengers.csv")
+        >>> f.predict().shape
+        (12, 3)
+    """
+
+    def __init__(self, config: ForecastConfig | None = None):
+        self.config = config or ForecastConfig()
+        self.net = None
+
+    # ---- fit ---------------------------------------------------------------------------------
+    def fit(self, data) -> "Forecaster":
+        """Read `data` (CSV path, DataFrame or Series), hold out the test part and train.
+
+        Returns:
+            self.
+        """
+        c = self.config
+        frame = read_series(data, target=c.target, time_col=c.time_col, covariates=c.covariates, fill=c.fill)
+        self._setup(frame)
+        self._check_length(len(frame))
+        n_fit = len(frame) - c.test_size
+        values = frame.to_numpy()
+        self.target_scaler = ts.Scaler.fit(values[:n_fit, :self.n_targets], log=self.log)
+        self.cov_scaler = ts.Scaler.fit(values[:n_fit, self.n_targets:], log=False)
+        z, cov, cal = self._arrays(frame)
+        train, val = self._split(n_fit)
+        rng = np.random.default_rng(c.seed)
+        x, y = ts.augment(*self._windows(z, cov, cal, train), self.n_targets, c.augment,
+                          c.augment_copies, rng)
+        xv, yv = self._windows(z, cov, cal, val)
+        with _threads(c.threads):
+            self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k) for k in range(c.ensemble)])
+        return self
+
+    def _setup(self, frame):
+        """Settings that follow from the data: targets, frequency, season, transform, base."""
+        c = self.config
+        self.frame = frame
+        self.targets = [col for col in frame.columns if col not in c.covariates]
+        self.n_targets = len(self.targets)
+        self.freq = ts.infer_freq(frame.index)
+        self.season = c.season_length or ts.season_length(self.freq)
+        fit_values = frame.to_numpy()[: len(frame) - c.test_size, :self.n_targets]
+        self.log = c.transform == "log" or (c.transform == "auto" and bool((fit_values > 0).all()))
+        seasonal_ok = 1 < self.season <= c.lookback
+        self.base = c.base if c.base != "auto" else ("seasonal" if seasonal_ok else "last")
+        if self.base == "seasonal" and not seasonal_ok:
+            raise LstmkitError(f"base: 'seasonal' needs 1 < season length ({self.season}) <= lookback "
+                               f"({c.lookback})")
+        self.step = 1 if c.strategy == "recursive" else c.horizon
+
+    def _check_length(self, n):
+        c = self.config
+        need = ts.required_length(c.lookback, c.horizon, c.test_size)
+        if n < need:
+            raise DataError(f"data: the series has {n} steps; lookback {c.lookback} + 2 x horizon "
+                            f"{c.horizon} + test {c.test_size} need at least {need}")
+
+    def _arrays(self, frame, extra=0):
+        """Scaled targets (N, T), scaled covariates (N, P) and calendar features (N + H + extra, C)."""
+        values = frame.to_numpy()
+        z = self.target_scaler.transform(values[:, :self.n_targets])
+        cov = self.cov_scaler.transform(values[:, self.n_targets:])
+        index = frame.index.append(ts.future_index(frame.index, self.freq, self.config.horizon + extra))
+        cal = ts.calendar_features(index, self.freq) if self.config.calendar else np.zeros((len(index), 0))
+        return z, cov, cal.astype(np.float32)
+
+    def _split(self, n_fit):
+        """Chronological training and validation origins inside the first n_fit steps."""
+        L, H = self.config.lookback, self.step
+        origins = np.arange(L - 1, n_fit - H)  # targets end at origin + H <= n_fit - 1
+        k = max(1, min(round(0.15 * len(origins)), len(origins) - H))
+        val = origins[-k:]
+        return origins[origins <= val[0] - H], val  # training targets end before validation starts
+
+    def _windows(self, z, cov, cal, origins):
+        """Inputs (B, L+H, F) and targets relative to their base (B, H, T)."""
+        x, bases = self._inputs(z, cov, cal, origins, self.step)
+        ahead = origins[:, None] + np.arange(1, self.step + 1)  # (B, H)
+        return x, z[ahead] - bases
+
+    def _inputs(self, z, cov, cal, origins, horizon):
+        offsets = ts.base_offsets(horizon, self.season, self.base)
+        return ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, offsets, self.base)
+
+    def _train_member(self, x, y, xv, yv, n_known, k):
+        c = self.config
+        set_seed(c.seed + k)
+        net = ForecastNet(x.shape[2], n_known, self.n_targets, c.lookback, self.step,
+                          len(c.quantiles), c.hidden_size, c.num_layers, c.dropout)
+        loss = PinballLoss(c.quantiles)
+        opt = torch.optim.Adam(net.parameters(), lr=c.learning_rate)
+        x, y, xv, yv = map(torch.from_numpy, (x, y, xv, yv))
+        best, best_state, wait = float("inf"), None, 0
+        for epoch in range(c.epochs):
+            net.train()
+            for idx in torch.randperm(len(x)).split(c.batch_size):
+                opt.zero_grad()
+                loss(net(x[idx]), y[idx]).backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                v = float(loss(net(xv), yv))
+            if v < best:
+                best, wait = v, 0
+                best_state = {n: t.clone() for n, t in net.state_dict().items()}
+            else:
+                wait += 1
+                if wait > c.patience:
+                    break
+        if c.verbose:
+            print(f"member {k + 1}/{c.ensemble}: {epoch + 1} epochs, best val loss {best:.4f}")
+        net.load_state_dict(best_state)
+        return net.eval()
+
+    # ---- forecast ----------------------------------------------------------------------------
+    def _forecast_z(self, z, cov, cal, origins, horizon):
+        """Quantile forecasts in scaled units, (B, horizon, T, Q), sorted along Q."""
+        if self.config.strategy == "direct":
+            x, bases = self._inputs(z, cov, cal, origins, self.config.horizon)
+            return self._run(x, bases)[:, :horizon]
+        return self._recursive_z(z, cal, origins, horizon)
+
+    def _recursive_z(self, z, cal, origins, horizon):
+        """One step at a time, each median forecast appended to the window's own history."""
+        L, B, T = self.config.lookback, len(origins), self.n_targets
+        mid = list(self.config.quantiles).index(0.5)
+        hist = z[origins[:, None] + np.arange(-L + 1, 1)]  # (B, L, T)
+        cal_w = cal[origins[:, None] + np.arange(-L + 1, horizon + 1)]  # (B, L+horizon, C)
+        flat_origins = np.arange(B) * (L + 1) + L - 1  # each window flattened as its own series
+        steps = []
+        for s in range(horizon):
+            win = np.concatenate([hist[:, s:], np.zeros_like(hist[:, :1])], 1)  # (B, L+1, T): room for the step
+            x, bases = self._inputs(win.reshape(-1, T), np.zeros((B * (L + 1), 0), np.float32),
+                                    cal_w[:, s:s + L + 1].reshape(B * (L + 1), -1), flat_origins, 1)
+            steps.append(self._run(x, bases))  # (B, 1, T, Q)
+            hist = np.concatenate([hist, steps[-1][..., mid]], 1)
+        return np.concatenate(steps, 1)
+
+    def _run(self, x, bases):
+        with torch.no_grad():
+            out = self.net(torch.from_numpy(x)).numpy()
+        return np.sort(out + bases[..., None], -1)  # sorting removes quantile crossing
+
+    def predict(self, horizon: int | None = None, data=None) -> pd.DataFrame:
+        """Forecast the steps after the end of the data seen by `fit` (or of `data`, read with the
+        same columns and settings).
+
+        Args:
+            horizon: steps to forecast; at most the trained horizon for strategy "direct".
+            data: optional new history (CSV path, DataFrame or Series), at least `lookback` steps.
+
+        Returns:
+            A frame indexed by the future time stamps with a column `<target>_p<q>` per target and
+            quantile (`_p50` is the point forecast).
+        """
+        self._require_fit()
+        c = self.config
+        horizon = horizon or c.horizon
+        if not isinstance(horizon, int) or horizon <= 0:
+            raise LstmkitError(f"horizon: expected a positive integer, got {horizon!r}")
+        if c.strategy == "direct" and horizon > c.horizon:
+            raise LstmkitError(f"horizon: this model forecasts at most {c.horizon} steps directly, got "
+                               f"{horizon}; train with a longer horizon or strategy='recursive'")
+        if data is None and self.frame is None:
+            raise LstmkitError("data: a loaded model forecasts after the history you pass: predict(data=...)")
+        frame = self.frame if data is None else read_series(
+            data, target=self.targets, time_col=c.time_col, covariates=c.covariates, fill=c.fill)
+        if len(frame) < c.lookback:
+            raise DataError(f"data: {len(frame)} steps given, the model needs at least lookback = {c.lookback}")
+        z, cov, cal = self._arrays(frame, extra=horizon)
+        q = self._forecast_z(z, cov, cal, np.array([len(frame) - 1]), horizon)[0]  # (H, T, Q)
+        values = self.target_scaler.inverse(np.moveaxis(q, 2, 1))  # (H, Q, T)
+        cols = {f"{t}_p{round(qq * 100)}": values[:, j, i] for i, t in enumerate(self.targets)
+                for j, qq in enumerate(c.quantiles)}
+        return pd.DataFrame(cols, index=ts.future_index(frame.index, self.freq, horizon))
+
+    def _require_fit(self):
+        if self.net is None:
+            raise LstmkitError("Forecaster: call fit(data) or Forecaster.load(path) first")
+
+    def _to_units(self, q):
+        """(B, H, T, Q) scaled quantiles -> original units."""
+        return np.moveaxis(self.target_scaler.inverse(np.moveaxis(q, 3, 2)), 2, 3)
+
+    # ---- evaluate ----------------------------------------------------------------------------
+    def backtest(self) -> Backtest:
+        """Rolling-origin evaluation over the held-out part, next to the baselines.
+
+        The origins are every step from the last training step to the last one that leaves a
+        full horizon: K = test_size - H + 1 windows, all of whose targets lie in the test part. The
+        model is not refitted; like the baselines it sees the actual history up to each origin.
+
+        Returns:
+            A Backtest; its `metrics` maps "lstm", "naive", "seasonal_naive" and "linear_ar" to
+            {"mae", "rmse", "mape", "smape", "mase"}.
+        """
+        self._require_fit()
+        c, T, n = self.config, self.n_targets, len(self.frame)
+        n_fit = n - c.test_size
+        values = self.frame.to_numpy()[:, :T]
+        origins = np.arange(n_fit - 1, n - c.horizon)
+        quantiles = self._to_units(self._forecast_z(*self._arrays(self.frame), origins, c.horizon))
+        actual = values[origins[:, None] + np.arange(1, c.horizon + 1)]  # (B, H, T)
+        ar = baselines.LinearAR(c.lookback, c.horizon).fit(values[:n_fit], np.arange(c.lookback - 1, n_fit - c.horizon))
+        forecasts = {"lstm": quantiles[..., list(c.quantiles).index(0.5)],
+                     "naive": baselines.naive(values, origins, c.horizon),
+                     "seasonal_naive": baselines.seasonal_naive(values, origins, c.horizon, self.season),
+                     "linear_ar": ar.predict(values, origins)}
+        scale = mase_scale(values[:n_fit], self.season)
+        metrics = {name: forecast_metrics(actual, f, scale) for name, f in forecasts.items()}
+        inside = (actual >= quantiles[..., 0]) & (actual <= quantiles[..., -1])
+        return Backtest(self.frame.index[origins], origins, actual, forecasts, quantiles, metrics,
+                        float(inside.mean()))
+
+    # ---- save / load -------------------------------------------------------------------------
+    def save(self, path):
+        """Write the model directory: config.json, model.safetensors and preprocessing.json.
+
+        Example:
+            >>> f.save("runs/air/model")  # doctest: +SKIP
+        """
+        self._require_fit()
+        prep = {"config": asdict(self.config), "targets": self.targets, "freq": self.freq,
+                "season": self.season, "base": self.base, "log": self.log, "step": self.step,
+                "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict()}
+        config = {"task": "forecast", "net": self.net[0].config, "ensemble": len(self.net)}
+        return write_model_dir(path, config, self.net.state_dict(), prep)
+
+    @classmethod
+    def load(cls, path) -> "Forecaster":
+        """Read a directory written by `save`; `predict(data=...)` then forecasts after new data.
+
+        Example:
+            >>> f = Forecaster.load("runs/air/model")  # doctest: +SKIP
+        """
+        config, state, prep = read_model_dir(path)
+        if config.get("task") != "forecast" or prep is None:
+            raise ModelFileError(f"model: {path} is not a forecasting model (task {config.get('task')!r})")
+        try:
+            known = {f.name for f in fields(ForecastConfig)}
+            self = cls(ForecastConfig(**{k: v for k, v in prep["config"].items() if k in known}))
+            self.targets, self.n_targets, self.freq = prep["targets"], len(prep["targets"]), prep["freq"]
+            self.season, self.base, self.log, self.step = prep["season"], prep["base"], prep["log"], prep["step"]
+            self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
+            self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
+            self.net = Ensemble([ForecastNet(**config["net"]) for _ in range(config["ensemble"])])
+            self.net.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError, LstmkitError) as e:
+            raise ModelFileError(f"model: {path} holds an inconsistent forecasting model ({e})") from None
+        self.net.eval()
+        self.frame = None
+        return self
