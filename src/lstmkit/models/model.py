@@ -102,7 +102,7 @@ class Model(nn.Module):
         train, val, n_train = self._fit_data(x, y, batch_size, shuffle, validation_split,
                                              validation_data, class_weight)
         history = cbks.History()
-        callbacks = [history, *(callbacks or [])]
+        callbacks = [*(callbacks or []), history]  # last: it records what the others add to the logs
         params = {"epochs": epochs, "steps": n_train, "verbose": verbose, "batch_size": batch_size}
         for cb in callbacks:
             cb.set_model(self)

@@ -1,0 +1,289 @@
+"""Keras-style models: the classic example on real data, fit/evaluate/predict, callbacks, save/load,
+seeding, and a clear error for every bad input."""
+import importlib.resources
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import lstmkit
+from lstmkit.errors import DataError, LstmkitError, ModelFileError
+from lstmkit.models import (CSVLogger, EarlyStopping, LambdaCallback, Model, ModelCheckpoint,
+                            NonFiniteLoss, ReduceLROnPlateau, Sequential, load_model)
+
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models on a shared 2-core machine: one thread avoids OpenMP contention (10x here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+def airline_windows(steps=12):
+    """Windows of the bundled AirPassengers series, scaled to [0, 1]: (132, 12, 1) and (132,)."""
+    with importlib.resources.as_file(importlib.resources.files("lstmkit.data") / "bundled/airpassengers.csv") as p:
+        v = pd.read_csv(p).iloc[:, 1].to_numpy(dtype="float64")
+    v = (v - v.min()) / (v.max() - v.min())
+    X = np.stack([v[i:i + steps] for i in range(len(v) - steps)])[..., None]
+    return X, v[steps:]
+
+
+def test_classic_keras_example_loss_falls():
+    from lstmkit.models import Sequential
+    from lstmkit.layers import LSTM, Dense
+
+    lstmkit.set_seed(0)
+    X, y = airline_windows()
+
+    model = Sequential()
+    model.add(LSTM(50, input_shape=(None, 1)))
+    model.add(Dense(1))
+    model.compile(optimizer='rmsprop', loss='mse')
+    history = model.fit(X, y, epochs=8, batch_size=16, verbose=0)
+
+    losses = history.history["loss"]
+    assert len(losses) == 8 and losses[-1] < 0.5 * losses[0]
+    assert model.evaluate(X, y, verbose=0) == pytest.approx(float(np.mean((model.predict(X)[:, 0] - y) ** 2)),
+                                                            rel=1e-4)
+    assert model.predict(X[:5]).shape == (5, 1) and isinstance(model.predict(X[:5]), np.ndarray)
+
+
+def small_model(metrics=None, **compile):
+    from lstmkit.layers import LSTM, Dense
+    model = Sequential([LSTM(8, input_shape=(None, 1)), Dense(1)])
+    model.compile(optimizer=compile.get("optimizer", "adam"), loss="mse", metrics=metrics)
+    return model
+
+
+def test_history_validation_metrics_and_evaluate():
+    lstmkit.set_seed(0)
+    X, y = airline_windows()
+    model = small_model(metrics=["mae", "rmse"])
+    h = model.fit(X, y, epochs=2, batch_size=32, validation_split=0.25, verbose=0)
+    assert set(h.history) == {"loss", "mae", "rmse", "val_loss", "val_mae", "val_rmse"} and h.epoch == [0, 1]
+    loss, mae, rmse = model.evaluate(X[-33:], y[-33:], verbose=0)
+    assert loss == pytest.approx(h.history["val_loss"][-1], rel=1e-5) and rmse == pytest.approx(loss ** 0.5)
+    h2 = model.fit(X, y, epochs=3, initial_epoch=2, validation_data=(X[:10], y[:10]), verbose=0)
+    assert h2.epoch == [2] and len(h2.history["val_loss"]) == 1
+    assert model.evaluate(X, y, verbose=0, return_dict=True).keys() == {"loss", "mae", "rmse"}
+
+
+def test_set_seed_repeats_the_training_run():
+    X, y = airline_windows()
+    runs = []
+    for _ in range(2):
+        lstmkit.set_seed(7)
+        model = small_model()
+        runs.append((model.fit(X, y, epochs=2, verbose=0).history["loss"], model.predict(X)))
+    assert runs[0][0] == runs[1][0] and np.array_equal(runs[0][1], runs[1][1])
+
+
+class TwoInputs(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = lstmkit.nn.LSTM(1, 8, batch_first=True)
+        self.head = torch.nn.Linear(8 + 2, 3)
+
+    def forward(self, seq, extra):
+        _, (h, _) = self.lstm(seq)
+        return self.head(torch.cat([h[-1], extra], 1))
+
+
+def test_any_torch_module_multi_input_dataset_and_custom_loss():
+    lstmkit.set_seed(0)
+    X, y = airline_windows()
+    labels = (y * 2.99).astype("int64")  # three classes
+    extra = np.random.default_rng(0).random((len(X), 2))
+    model = Model(TwoInputs())
+    model.compile(optimizer="adam", loss=lambda p, t: torch.nn.functional.cross_entropy(p, t))
+    h = model.fit((X, extra), labels, epochs=2, verbose=0)
+    assert len(h.history["loss"]) == 2
+    probs = model.predict((X, extra))
+    assert probs.shape == (len(X), 3)
+    ds = torch.utils.data.TensorDataset(torch.tensor(X, dtype=torch.float32), torch.tensor(y[:, None]))
+    reg = Model(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 1)))
+    reg.compile("sgd", "mse")
+    assert len(reg.fit(ds, epochs=2, batch_size=16, verbose=0, validation_data=ds).history["val_loss"]) == 2
+    assert reg.predict(ds).shape == (len(X), 1)
+
+
+def test_classification_losses_accuracy_and_class_weight():
+    from lstmkit.layers import LSTM, Dense, Embedding
+    lstmkit.set_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 20, (64, 6))
+    y = (x[:, 0] > 10).astype("int64")
+    for loss, out, target in (("binary_crossentropy", Dense(1, activation="sigmoid"), y[:, None].astype("float32")),
+                              ("sparse_categorical_crossentropy", Dense(2, activation="softmax"), y),
+                              ("categorical_crossentropy", Dense(2, activation="softmax"), np.eye(2)[y])):
+        model = Sequential([Embedding(20, 4), LSTM(8), out])
+        model.compile("adam", loss, metrics=["accuracy"])
+        h = model.fit(x, target, epochs=1, verbose=0)
+        assert 0 <= h.history["accuracy"][0] <= 1
+    with pytest.raises(LstmkitError, match="class_weight"):
+        m = Model(torch.nn.Linear(2, 1))
+        m.compile("sgd", lambda p, t: (p - t).abs().mean())
+        m.fit(np.ones((4, 2)), np.ones((4, 1)), class_weight={0: 1.0}, verbose=0)
+
+
+@pytest.mark.parametrize("weights,sign", [({0: 1.0, 1: 0.0}, -1), ({0: 0.0, 1: 1.0}, 1)])
+def test_class_weight_weights_the_loss(weights, sign):
+    from lstmkit.models.losses import BinaryCrossentropy
+    model = Model(torch.nn.Linear(1, 1))
+    torch.nn.init.zeros_(model.module.weight), torch.nn.init.zeros_(model.module.bias)
+    model.compile(optimizer="sgd", loss=BinaryCrossentropy(from_logits=True))
+    y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    model.fit(np.ones((4, 1)), y, epochs=3, verbose=0, class_weight=weights)
+    assert np.sign(model.predict(np.ones((1, 1)))[0, 0]) == sign  # only the weighted class pulls
+
+
+def test_early_stopping_restores_best_weights_and_callbacks_fire(tmp_path):
+    lstmkit.set_seed(0)
+    X, y = airline_windows()
+    model = small_model(optimizer="sgd")
+    seen = {"epochs": [], "batches": 0}
+    log = tmp_path / "log.csv"
+    stop = EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    # validation targets the model cannot fit: val_loss rises once it learns the training data
+    h = model.fit(X[:100], y[:100], epochs=30, batch_size=50, verbose=0, validation_data=(X[100:], -y[100:] * 10),
+                  callbacks=[stop, CSVLogger(log),
+                             LambdaCallback(on_epoch_end=lambda e, logs: seen["epochs"].append(e),
+                                            on_train_batch_end=lambda b, logs: seen.__setitem__(
+                                                "batches", seen["batches"] + 1))])
+    epochs = len(h.history["loss"])
+    assert epochs < 30 and seen["epochs"] == list(range(epochs)) and seen["batches"] == 2 * epochs
+    best = int(np.argmin(h.history["val_loss"]))
+    assert model.evaluate(X[100:], -y[100:] * 10, verbose=0) == pytest.approx(h.history["val_loss"][best], rel=1e-5)
+    rows = pd.read_csv(log)
+    assert list(rows["epoch"]) == list(range(epochs)) and "val_loss" in rows
+
+
+def test_model_checkpoint_and_reduce_lr(tmp_path):
+    lstmkit.set_seed(0)
+    X, y = airline_windows()
+    model = small_model()
+    best = tmp_path / "best"
+    every = str(tmp_path / "ep{epoch:02d}")
+    reduce = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0)  # never "improves"
+    h = model.fit(X, y, epochs=3, verbose=0, callbacks=[
+        ModelCheckpoint(best, monitor="loss", save_best_only=True), ModelCheckpoint(every), reduce])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "ep01", "ep02", "ep03"]
+    assert model.optimizer.param_groups[0]["lr"] == pytest.approx(0.001 / 4)
+    assert h.history["learning_rate"][0] == pytest.approx(0.001)
+    np.testing.assert_array_equal(load_model(tmp_path / "ep03").predict(X), model.predict(X))
+
+
+def test_save_load_round_trip_is_exact(tmp_path):
+    from lstmkit.layers import LSTM, Bidirectional, Dense, Dropout, Embedding, TimeDistributed
+    lstmkit.set_seed(0)
+    model = Sequential([Embedding(30, 5, mask_zero=True), Bidirectional(LSTM(6, return_sequences=True)),
+                        Dropout(0.2), TimeDistributed(Dense(4)), LSTM(3, recurrent_dropout=0.1),
+                        Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).integers(0, 30, (16, 7))
+    model.fit(x, x[:, 0] % 2, epochs=1, verbose=0)
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.summary(print_fn=None) == model.summary(print_fn=None)
+    assert loaded.evaluate(x, x[:, 0] % 2, verbose=0) == model.evaluate(x, x[:, 0] % 2, verbose=0)
+    other = Sequential.from_config(model.get_config())
+    other.set_weights(model.get_weights())
+    np.testing.assert_array_equal(other.predict(x), model.predict(x))
+
+
+def test_damaged_model_files_give_clear_errors(tmp_path):
+    model = small_model()
+    model.save(tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:50])
+    with pytest.raises(ModelFileError, match="truncated"):
+        load_model(tmp_path / "m")
+    model.save(tmp_path / "m")
+    config = tmp_path / "m" / "config.json"
+    spec = json.loads(config.read_text())
+    spec["model"]["config"]["layers"][0]["config"]["units"] = "many"
+    config.write_text(json.dumps(spec))
+    with pytest.raises(ModelFileError, match="damaged"):
+        load_model(tmp_path / "m")
+    spec["model"]["config"]["layers"][0]["config"]["units"] = 9
+    config.write_text(json.dumps(spec))
+    with pytest.raises(ModelFileError, match="shape"):
+        load_model(tmp_path / "m")
+    spec["model"] = {"class_name": "Forecaster"}
+    config.write_text(json.dumps(spec))
+    with pytest.raises(ModelFileError, match="Keras-style"):
+        load_model(tmp_path / "m")
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "nothing-here")
+    with pytest.raises(LstmkitError, match="get_config"):
+        Model(torch.nn.Linear(2, 2)).save(tmp_path / "plain")
+
+
+def test_bad_inputs_raise_clear_errors():
+    X, y = airline_windows()
+    model = small_model()
+    cases = [
+        (lambda: model.fit(X, y[:-1], verbose=0), DataError, "same number of samples"),
+        (lambda: model.fit(np.concatenate([X, X], -1), y, verbose=0), LstmkitError, r"expected shape \(batch, None, 1\)"),
+        (lambda: model.fit(np.where(X > 0.5, np.nan, X), y, verbose=0), DataError, "NaN or inf"),
+        (lambda: model.fit(X, np.full_like(y, np.inf), verbose=0), DataError, "y: expected finite"),
+        (lambda: model.fit(X, y, batch_size=0, verbose=0), LstmkitError, "batch_size"),
+        (lambda: model.compile("adamax", "mse"), LstmkitError, "known: sgd, rmsprop, adam, adamw, adagrad"),
+        (lambda: model.compile("adam", "msle"), LstmkitError, "known: mse"),
+        (lambda: model.compile("adam", "mse", metrics=["auc"]), LstmkitError, "known: accuracy"),
+        (lambda: model.predict(np.array(["a", "b"])), DataError, "numbers"),
+    ]
+    for call, error, match in cases:
+        with pytest.raises(error, match=match):
+            call()
+    from lstmkit.layers import LSTM, Dense, Embedding
+    lazy = Sequential([LSTM(4), Dense(1)])
+    with pytest.raises(LstmkitError, match="not built"):
+        lazy.predict(X)
+    with pytest.raises(LstmkitError, match="compile"):
+        lazy.fit(X, y, verbose=0)
+    emb = Sequential([Embedding(10, 3), LSTM(2)])
+    emb.compile("adam", "mse")
+    with pytest.raises(LstmkitError, match=r"token ids in \[0, 9\]"):
+        emb.fit(np.array([[1, 12]]), np.zeros((1, 2)), verbose=0)
+    assert issubclass(DataError, ValueError) and issubclass(LstmkitError, ValueError)
+
+
+def test_nan_loss_stops_training_naming_epoch_and_batch():
+    X, y = airline_windows()
+    calls = []
+
+    def loss(pred, target):  # turns NaN on the 3rd batch of the 2nd epoch
+        calls.append(1)
+        value = torch.nn.functional.mse_loss(pred, target.view_as(pred))
+        return value * float("nan") if len(calls) == 5 + 3 else value
+
+    model = Model(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 1)))
+    model.compile("sgd", loss)
+    with pytest.raises(NonFiniteLoss, match="epoch 2, batch 3") as err:
+        model.fit(X, y, epochs=4, batch_size=32, verbose=0)  # 5 batches per epoch
+    assert len(err.value.history.history["loss"]) == 1
+
+
+def test_stateful_fit_and_progress_output(capsys):
+    from lstmkit.layers import LSTM, Dense
+    lstmkit.set_seed(0)
+    X, y = airline_windows()
+    model = Sequential([LSTM(4, stateful=True, input_shape=(None, 1)), Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(X[:128], y[:128], batch_size=32, shuffle=False, epochs=1, verbose=2)
+    assert model.layers[0].states is not None
+    model.reset_states()
+    assert model.layers[0].states is None
+    out = capsys.readouterr().out
+    assert "Epoch 1/1" in out and "4/4" in out and "loss:" in out
+    with pytest.raises(LstmkitError, match="stateful"):
+        model.fit(X[:100], y[:100], batch_size=32, shuffle=False, epochs=1, verbose=0)
+    model.reset_states()
+    model.fit(X[:64], y[:64], epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
