@@ -6,7 +6,7 @@ import sys
 
 from ..errors import LstmkitError
 
-SUBCOMMANDS = ("inspect", "bench", "forecast")
+SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate")
 
 EPILOG = """examples:
   lstmkit forecast                          # AirPassengers: train, backtest, compare with baselines

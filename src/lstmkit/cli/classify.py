@@ -1,0 +1,123 @@
+"""`lstmkit classify train|predict`: text classification and sentiment with an LSTM, next to
+TF-IDF + logistic regression and the majority class."""
+import argparse
+import sys
+
+from ..errors import DataError, LstmkitError
+
+DATASETS = ("tweets", "movies", "zh-reviews")
+
+EXAMPLES = """examples:
+  lstmkit classify train --dataset movies --out runs/movies
+  lstmkit classify train --data reviews.csv --text-col review --label-col stars --out runs/reviews
+  lstmkit classify train --data reviews.tsv --text-col text --label-col label --lang zh
+  lstmkit classify predict --model runs/movies/model "a gripping, beautifully shot film"
+  lstmkit classify predict --model runs/reviews/model --data new.csv --text-col review
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "classify", help="text classification and sentiment (English, Chinese)",
+        description="Train a bidirectional-LSTM text classifier and compare it with TF-IDF + logistic "
+        "regression and the majority class on the same held-out split; or predict with a saved one.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    train = sub.add_parser("train", help="train, evaluate on a held-out split, save",
+                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="a .csv, .tsv or .jsonl file (UTF-8)")
+    source.add_argument("--dataset", choices=DATASETS, help="a built-in sentiment set "
+                        "(English tweets, English movie snippets, Chinese product reviews)")
+    train.add_argument("--text-col", default="text", help="column with the texts (default: text)")
+    train.add_argument("--label-col", default="label", help="column with the labels (default: label)")
+    train.add_argument("--lang", choices=("en", "zh"), help="language (default: en; zh for zh-reviews)")
+    train.add_argument("--tokenizer", choices=("en-word", "zh-char", "zh-word"),
+                       help="default: en-word for en, zh-char for zh")
+    train.add_argument("--pooling", choices=("last", "mean", "max", "attention", "meanmax"))
+    train.add_argument("--layers", type=int, choices=(1, 2), help="LSTM layers (default 1)")
+    train.add_argument("--epochs", type=int, help="most epochs; early stopping may end sooner")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default="runs/classify", help="writes OUT/model and OUT/metrics.json")
+    train.add_argument("--quiet", action="store_true", help="print only the results")
+    train.set_defaults(func=handle_train)
+    predict = sub.add_parser("predict", help="label texts with a saved model")
+    predict.add_argument("--model", required=True, help="a model directory written by train")
+    predict.add_argument("texts", nargs="*", help="texts to label")
+    predict.add_argument("--data", help="a .csv, .tsv or .jsonl file of texts instead")
+    predict.add_argument("--text-col", default="text", help="column with the texts (default: text)")
+    predict.set_defaults(func=handle_predict)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def handle_train(args) -> int:
+    from ..data.text_datasets import load_chinese_reviews, load_vader, read_table
+    from ..tasks import classify
+
+    if args.epochs is not None and args.epochs < 1:
+        raise LstmkitError(f"--epochs: expected a positive number, got {args.epochs}")
+    if args.dataset:
+        data = load_chinese_reviews() if args.dataset == "zh-reviews" else load_vader(args.dataset)
+    else:
+        data = read_table(args.data, args.text_col, args.label_col)
+    lang = args.lang or ("zh" if args.dataset == "zh-reviews" else "en")
+    chosen = {"tokenizer": args.tokenizer, "pooling": args.pooling, "num_layers": args.layers,
+              "epochs": args.epochs}
+    config = classify.ClassifyConfig(lang=lang, seed=args.seed,
+                                     **{k: v for k, v in chosen.items() if v is not None})
+    say = (lambda *a: None) if args.quiet else print
+    say(f"{data.name}: {len(data)} texts, labels {_counts(data.labels)}"
+        + (f"; skipped {data.skipped} rows with an empty text or label" if data.skipped else "")
+        + "".join(f"; {n}" for n in data.notes))
+    report = classify.run(data, config, out=args.out, verbose=0 if args.quiet else 2)
+    print(format_report(report))
+    print(f"wrote {args.out}/model and {args.out}/metrics.json")
+    return 0
+
+
+def _counts(labels) -> str:
+    from collections import Counter
+
+    return ", ".join(f"{k}: {n}" for k, n in sorted(Counter(labels).items()))
+
+
+def format_report(report) -> str:
+    """The results table and each model's confusion matrix as text."""
+    labels = report.classifier.labels
+    sizes = report.sizes
+    lines = [f"held-out test split: {sizes['test']} texts (trained on {sizes['train']}, "
+             f"validated on {sizes['validation']})",
+             f"{'model':<14}{'accuracy':>10}{'macro-F1':>10}{'seconds':>10}"]
+    for name, m in report.metrics.items():
+        lines.append(f"{name:<14}{m['accuracy']:>10.4f}{m['macro_f1']:>10.4f}"
+                     f"{report.seconds[name]:>10.1f}")
+    width = max(len(str(label)) for label in labels) + 2
+    for name, m in report.metrics.items():
+        lines.append(f"\nconfusion matrix, {name} (rows: true, columns: predicted)")
+        lines.append(" " * width + "".join(f"{str(label):>{width}}" for label in labels))
+        for label, row in zip(labels, m["confusion_matrix"]):
+            lines.append(f"{str(label):<{width}}" + "".join(f"{n:>{width}}" for n in row))
+    return "\n".join(lines)
+
+
+def handle_predict(args) -> int:
+    from ..data.text_datasets import read_table
+    from ..tasks.classify import Classifier
+
+    if bool(args.texts) == bool(args.data):
+        raise LstmkitError("predict: give texts on the command line or --data FILE (one of the two)")
+    if args.data:
+        data = read_table(args.data, args.text_col)
+        texts = data.texts
+        if data.skipped:
+            print(f"skipped {data.skipped} rows with an empty text", file=sys.stderr)
+    else:
+        texts = [t for t in args.texts if t.strip()]
+        if len(texts) < len(args.texts):
+            print(f"skipped {len(args.texts) - len(texts)} empty texts", file=sys.stderr)
+    if not texts:
+        raise DataError("predict: no non-empty texts to label")
+    clf = Classifier.load(args.model)
+    for text, (label, prob) in zip(texts, clf.predict(texts)):
+        print(f"{label}\t{prob:.4f}\t{text}")
+    return 0
