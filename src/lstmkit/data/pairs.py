@@ -1,0 +1,149 @@
+"""Parallel sentence pairs: gettext catalogs on the machine, TSV files, deduplication and a split
+that keeps every source sentence on one side.
+
+The demo data are the human translations of software messages that every Debian-like system ships
+as compiled gettext catalogs (`/usr/share/locale/<lang>/LC_MESSAGES/*.mo`). They are read with the
+standard library's `gettext.GNUTranslations`; its `_catalog` maps msgid -> msgstr for every entry.
+"""
+import gettext
+import random
+from collections import Counter
+from pathlib import Path
+
+from ..errors import DataError
+
+LOCALE_DIR = Path("/usr/share/locale")
+
+
+def gettext_languages(locale_dir=LOCALE_DIR) -> list[str]:
+    """Languages that have at least one compiled catalog under `locale_dir`, sorted."""
+    locale_dir = Path(locale_dir)
+    if not locale_dir.is_dir():
+        return []
+    return sorted(p.name for p in locale_dir.iterdir() if any(p.glob("LC_MESSAGES/*.mo")))
+
+
+def read_gettext(lang: str, locale_dir=LOCALE_DIR) -> list[tuple[str, str]]:
+    """English -> `lang` pairs from every catalog of that language on the machine.
+
+    Skipped: the header (empty msgid), plural forms (tuple keys), untranslated entries and
+    multi-line messages (they are usually help texts whose layout a sentence model cannot keep).
+    A message context (`ctx\\x04msgid`) is dropped. Catalogs that cannot be parsed are skipped.
+
+    Args:
+        lang: a locale directory name such as "fr", "es" or "zh_CN".
+        locale_dir: where the locales live (default /usr/share/locale).
+
+    Returns:
+        (english, translation) pairs in file order, duplicates included.
+
+    Example:
+        >>> pairs = read_gettext("fr")  # doctest: +SKIP
+        >>> pairs[0]  # doctest: +SKIP
+        ('Permission denied', 'Permission refusée')
+    """
+    files = sorted(Path(locale_dir).glob(f"{lang}/LC_MESSAGES/*.mo"))
+    if not files:
+        found = ", ".join(gettext_languages(locale_dir)) or "none"
+        raise DataError(f"--gettext: no catalogs for language {lang!r} under {locale_dir} "
+                        f"(languages found: {found})")
+    pairs = []
+    for file in files:
+        try:
+            with open(file, "rb") as fh:
+                catalog = gettext.GNUTranslations(fh)._catalog
+        except (OSError, UnicodeDecodeError, LookupError, ValueError):
+            continue  # a damaged or oddly encoded catalog costs a few pairs, not the run
+        for msgid, msgstr in catalog.items():
+            if not isinstance(msgid, str):
+                continue  # plural entries are keyed (msgid, n)
+            source = msgid.split("\x04")[-1].strip()
+            target = msgstr.strip()
+            if source and target and "\n" not in source and "\n" not in target:
+                pairs.append((source, target))
+    return pairs
+
+
+def read_tsv(path) -> list[tuple[str, str]]:
+    """Pairs from a UTF-8 file of `source<TAB>target` lines; blank lines are ignored.
+
+    Raises:
+        DataError: the file is missing or empty, or some lines lack a tab or a side (their line
+            numbers are listed).
+
+    Example:
+        >>> read_tsv("pairs.tsv")  # doctest: +SKIP
+        [('Open file', 'Ouvrir le fichier'), ...]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"--pairs: no such file {str(path)!r}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise DataError(f"--pairs: {path} is not UTF-8 text ({e})") from None
+    pairs, bad = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        source, tab, target = line.partition("\t")
+        if not tab or not source.strip() or not target.strip():
+            bad.append(number)
+        else:
+            pairs.append((source.strip(), target.strip()))
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise DataError(f"--pairs: {path}: expected 'source<TAB>target' on every line; "
+                        f"line(s) {shown} have no tab or an empty side")
+    if not pairs:
+        raise DataError(f"--pairs: {path} is empty (expected 'source<TAB>target' lines)")
+    return pairs
+
+
+def dedup_pairs(pairs, max_words: int | None = None) -> list[tuple[str, str]]:
+    """One pair per source sentence: its most frequent translation (first seen on ties).
+
+    Args:
+        pairs: (source, target) pairs.
+        max_words: keep only sources of at most this many whitespace-separated words.
+
+    Returns:
+        Pairs sorted by source, so the result does not depend on the order files were read in.
+    """
+    counts = Counter(pairs)
+    best = {}
+    for source, target in pairs:
+        if max_words is not None and len(source.split()) > max_words:
+            continue
+        if source not in best or counts[(source, target)] > counts[(source, best[source])]:
+            best[source] = target
+    return sorted(best.items())
+
+
+def split_pairs(pairs, test_fraction=0.1, seed=0):
+    """Split so that no source sentence is on both sides, even up to case and spacing.
+
+    Args:
+        pairs: (source, target) pairs, e.g. from `dedup_pairs`.
+        test_fraction: share of source groups held out (default 0.1).
+        seed: shuffles the groups.
+
+    Returns:
+        (train, test) lists of pairs.
+
+    Example:
+        >>> train, test = split_pairs([("a", "x"), ("A", "y"), ("b", "z")], 0.5, seed=1)
+        >>> sorted({s.lower() for s, _ in train} & {s.lower() for s, _ in test})
+        []
+    """
+    if not 0 < test_fraction < 1:
+        raise DataError(f"test_fraction: expected a number in (0, 1), got {test_fraction!r}")
+    groups = {}
+    for source, target in pairs:
+        groups.setdefault(" ".join(source.lower().split()), []).append((source, target))
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    n_test = max(1, round(len(keys) * test_fraction)) if len(keys) > 1 else 0
+    test = [p for k in keys[:n_test] for p in groups[k]]
+    train = [p for k in keys[n_test:] for p in groups[k]]
+    return train, test
