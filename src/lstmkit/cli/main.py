@@ -6,7 +6,7 @@ import sys
 
 from ..errors import LstmkitError
 
-SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate")
+SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate", "transcribe")
 
 EPILOG = """examples:
   lstmkit forecast                          # AirPassengers: train, backtest, compare with baselines
