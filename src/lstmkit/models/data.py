@@ -88,14 +88,21 @@ def split_last(xs, y, fraction):
     return (tuple(t[:cut] for t in xs), y[:cut]), (tuple(t[cut:] for t in xs), y[cut:])
 
 
+DEVICE_DATA_LIMIT = 1 << 30  # bytes; a larger data set stays in host memory, moved batch by batch
+
+
 def place(tensors, device):
-    """Move the whole data set to the model's device once, so batches are slices, not copies."""
+    """Move the data set to the model's device once, so batches are slices rather than copies; one
+    over DEVICE_DATA_LIMIT stays on the host and `batches` moves each batch instead."""
+    size = sum(t.numel() * t.element_size() for t in tensors if t is not None)
+    if size > DEVICE_DATA_LIMIT:
+        return tensors
     return tuple(t.to(device) if t is not None else None for t in tensors)
 
 
-def batches(xs, y, batch_size, shuffle, weights=None):
-    """Yield (xs, y, weights) batches. Shuffling permutes the whole epoch once (one gather) so each
-    batch is a view; without shuffling batches are views of the inputs."""
+def batches(xs, y, batch_size, shuffle, weights=None, device=None):
+    """Yield (xs, y, weights) batches on `device`. Shuffling permutes the whole epoch once (one
+    gather) so each batch is a view; without shuffling batches are views of the inputs."""
     n = len(xs[0])
     if shuffle:
         perm = torch.randperm(n).to(xs[0].device)
@@ -104,8 +111,15 @@ def batches(xs, y, batch_size, shuffle, weights=None):
         weights = weights[perm] if weights is not None else None
     for start in range(0, n, batch_size):
         s = slice(start, start + batch_size)
-        yield (tuple(t[s] for t in xs), y[s] if y is not None else None,
-               weights[s] if weights is not None else None)
+        yield tuple(_to(t[s], device) for t in xs), _to(y, device, s), _to(weights, device, s)
+
+
+def _to(t, device, s=None):
+    """t[s] on device (a no-op when it is there already, as for data placed by `place`)."""
+    if t is None:
+        return None
+    t = t if s is None else t[s]
+    return t if device is None else t.to(device, non_blocking=True)
 
 
 def loader_batches(loader, device):

@@ -178,15 +178,15 @@ class Model(nn.Module):
             val = self._eval_data(validation_data, batch_size)
         elif validation_split:
             (xs, y), (vx, vy) = data.split_last(xs, y, validation_split)
-            vx, vy = data.place((*vx, vy), self._device())[:-1], data.place((vy,), self._device())[0]
-            val = lambda: data.batches(vx, vy, batch_size, False)
+            vx, vy, _ = self._placed(vx, vy, None)
+            val = lambda: data.batches(vx, vy, batch_size, False, device=self._device())
         else:
             val = None
         weights = _class_weights(class_weight, y, self.loss)
         self._prepare_optimizer()
         xs, y, weights = self._placed(xs, y, weights)
         steps = -(-len(y) // batch_size)
-        return lambda: data.batches(xs, y, batch_size, shuffle, weights), val, steps
+        return lambda: data.batches(xs, y, batch_size, shuffle, weights, self._device()), val, steps
 
     def _arrays(self, x, y, name="x"):
         """Validated tensors for in-memory x and y; builds the model from x if needed."""
@@ -211,7 +211,7 @@ class Model(nn.Module):
             raise LstmkitError("validation_data: expected (x_val, y_val)")
         vx, vy = self._arrays(*validation_data, name="validation_data")
         vx, vy, _ = self._placed(vx, vy, None)
-        return lambda: data.batches(vx, vy, batch_size, False)
+        return lambda: data.batches(vx, vy, batch_size, False, device=self._device())
 
     def _prepare_optimizer(self):
         if self.optimizer is None:
@@ -232,7 +232,7 @@ class Model(nn.Module):
         else:
             xs, y = self._arrays(x, y)
             xs, y, _ = self._placed(xs, y, None)
-            batches = data.batches(xs, y, batch_size, False)
+            batches = data.batches(xs, y, batch_size, False, device=self._device())
         logs = self._run_eval(batches)
         if verbose:
             Progress(None, 2).finish(-(-len(y) // batch_size) if y is not None else 0, logs)
@@ -280,7 +280,7 @@ class Model(nn.Module):
         data.check_lengths(xs, None)
         self._check_inputs(xs)
         xs = data.place(xs, device)
-        for bx, _, _ in data.batches(xs, None, batch_size, False):
+        for bx, _, _ in data.batches(xs, None, batch_size, False, device=device):
             yield bx
 
     # ---- building and state --------------------------------------------------------------------
