@@ -8,3 +8,4 @@ from .seeding import set_seed
 from .trace import trace_gates
 
 __all__ = ["cells", "kernels", "nn", "explain", "set_seed", "trace_gates", "LstmkitError", "__version__"]
+from . import layers, models  # noqa: E402  Keras-style API (lstmkit.models.Sequential, lstmkit.layers.LSTM)
