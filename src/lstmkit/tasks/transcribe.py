@@ -1,0 +1,192 @@
+"""Speech recognition: log-mel frames -> bidirectional LSTM stack -> characters, trained with CTC.
+
+The acoustic model stacks `stack` consecutive 10 ms frames into one step (fewer, richer steps: the
+LSTM runs `stack` times fewer steps and characters still fit, at most about 17 per second), runs a
+bidirectional `lstmkit.nn.LSTM` stack over the packed batch, and scores every character plus the CTC
+blank per step. Training and evaluation live in `transcribe_train`; this module holds what inference
+needs: the alphabet, the network, saving and loading, and `transcribe`.
+
+Example:
+    >>> from lstmkit.tasks.transcribe import load, transcribe
+    >>> model = load("runs/transcribe")                       # doctest: +SKIP
+    >>> transcribe(model, ["hello.wav"], beam=8)              # doctest: +SKIP
+    ['hello']
+"""
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .. import nn as lnn
+from ..data.audio import FeatureConfig, featurize, load_audio
+from ..errors import DataError, ModelFileError
+from ..saving import read_model_dir, write_model_dir
+from .ctc import beam_decode, greedy_decode
+
+TASK = "transcribe"
+ENGLISH = " 'abcdefghijklmnopqrstuvwxyz"  # what `normalize_text` leaves of English text
+
+
+@dataclass
+class TranscribeConfig:
+    """The whole recipe: features, network and training; saved next to the weights."""
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    stack: int = 3  # 10 ms frames per LSTM step: 30 ms steps still leave room for CTC blanks
+    hidden: int = 256
+    layers: int = 3
+    dropout: float = 0.25  # between LSTM layers and before the output layer
+    epochs: int = 40
+    batch_frames: int = 12000  # a batch holds about this many 10 ms frames (sequences vary 100-fold)
+    lr: float = 2e-3
+    speeds: tuple = (0.9, 1.0, 1.1)  # speed perturbation: each training recording at three tempos
+    spec_augment: bool = True
+    test_fraction: float = 0.15
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "features": self.features.to_dict(), "speeds": list(self.speeds)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TranscribeConfig":
+        return cls(**{**d, "features": FeatureConfig(**d["features"]), "speeds": tuple(d["speeds"])})
+
+
+class Alphabet:
+    """Characters <-> indices; index 0 is the CTC blank.
+
+    Example:
+        >>> a = Alphabet.from_texts(["ab c"])
+        >>> a.encode("cab"), a.decode([3, 1, 2])
+        ([4, 2, 3], 'cab')
+    """
+
+    def __init__(self, chars):
+        self.chars = list(chars)
+        self.index = {c: k + 1 for k, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_texts(cls, texts) -> "Alphabet":
+        return cls(sorted(set("".join(texts))))
+
+    def __len__(self) -> int:
+        return len(self.chars) + 1  # + blank
+
+    def encode(self, text: str) -> list[int]:
+        """Indices of `text`'s characters; DataError naming those outside the alphabet."""
+        unknown = sorted(set(text) - set(self.index))
+        if unknown:
+            raise DataError(f"transcript {text[:40]!r}: characters outside the model's alphabet: "
+                            f"{''.join(unknown)!r} (alphabet: {''.join(self.chars)!r})")
+        return [self.index[c] for c in text]
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[k - 1] for k in ids if k > 0)
+
+
+class SpeechModel(nn.Module):
+    """Frame stacking -> bidirectional LSTM stack -> Linear over characters + blank (log-softmax).
+
+    Args:
+        n_features: F, features per 10 ms frame.
+        n_labels: V, characters + 1 (blank at 0).
+        stack, hidden, layers, dropout: see TranscribeConfig.
+
+    Example:
+        >>> m = SpeechModel(40, 29, stack=3, hidden=16, layers=1)
+        >>> lp, n = m(torch.randn(2, 10, 40), torch.tensor([10, 7]))
+        >>> tuple(lp.shape), n.tolist()
+        ((2, 4, 29), [4, 3])
+    """
+
+    def __init__(self, n_features, n_labels, *, stack=3, hidden=256, layers=3, dropout=0.25):
+        super().__init__()
+        self.stack = stack
+        self.lstm = lnn.LSTM(n_features * stack, hidden, layers, batch_first=True,
+                             dropout=dropout if layers > 1 else 0.0, bidirectional=True)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * hidden, n_labels)
+
+    def forward(self, feats, lengths):
+        """feats (B, T, F) padded, lengths (B,) -> (log-probs (B, T', V), lengths' (B,)), T' = ceil(T/stack)."""
+        b, t, f = feats.shape
+        pad = (-t) % self.stack
+        x = nn.functional.pad(feats, (0, 0, 0, pad)).reshape(b, (t + pad) // self.stack, f * self.stack)
+        steps = (lengths.cpu() + self.stack - 1) // self.stack  # (B,)
+        packed = pack_padded_sequence(x, steps, batch_first=True, enforce_sorted=False)
+        y, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True,
+                                   total_length=x.shape[1])  # (B, T', 2H)
+        return self.out(self.drop(y)).log_softmax(-1), steps  # (B, T', V)
+
+
+@dataclass
+class Transcriber:
+    """A trained model with what it needs to read audio: config and alphabet."""
+    model: SpeechModel
+    alphabet: Alphabet
+    config: TranscribeConfig
+
+    def log_probs(self, feats: list[np.ndarray]) -> list[np.ndarray]:
+        """(T_i, F) features -> (T_i', V) log-probabilities, one per utterance (eval mode)."""
+        self.model.eval()
+        lengths = torch.tensor([len(f) for f in feats])
+        batch = nn.utils.rnn.pad_sequence([torch.from_numpy(f) for f in feats], batch_first=True)
+        with torch.no_grad():
+            lp, steps = self.model(batch, lengths)
+        return [lp[k, : steps[k]].numpy() for k in range(len(feats))]
+
+    def decode(self, log_probs: np.ndarray, beam: int = 1) -> str:
+        ids = greedy_decode(log_probs) if beam <= 1 else beam_decode(log_probs, beam=beam)
+        return self.alphabet.decode(ids)
+
+
+def build(config: TranscribeConfig, alphabet: Alphabet) -> Transcriber:
+    """A fresh (untrained) Transcriber for `config` and `alphabet`."""
+    model = SpeechModel(config.features.n_features, len(alphabet), stack=config.stack,
+                        hidden=config.hidden, layers=config.layers, dropout=config.dropout)
+    return Transcriber(model, alphabet, config)
+
+
+def save(transcriber: Transcriber, path, metrics: dict | None = None):
+    """Write the model directory: config.json, model.safetensors, preprocessing.json (features, alphabet)."""
+    config = {"task": TASK, "recipe": transcriber.config.to_dict(), "metrics": metrics or {}}
+    prep = {"features": transcriber.config.features.to_dict(), "alphabet": transcriber.alphabet.chars}
+    return write_model_dir(path, config, transcriber.model.state_dict(), prep)
+
+
+def load(path) -> Transcriber:
+    """Read a model directory written by `save`.
+
+    Raises:
+        ModelFileError: missing, damaged, or not a transcribe model.
+    """
+    config, state, prep = read_model_dir(path)
+    if config.get("task") != TASK or prep is None or "alphabet" not in prep:
+        raise ModelFileError(f"model: {path} is not a transcribe model (task {config.get('task')!r})")
+    transcriber = build(TranscribeConfig.from_dict(config["recipe"]), Alphabet(prep["alphabet"]))
+    try:
+        transcriber.model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ModelFileError(f"model: {path} weights do not match its config ({e})") from None
+    return transcriber
+
+
+def transcribe(transcriber: Transcriber, files, beam: int = 1) -> list[str]:
+    """Text for each audio file (any rate: resampled to the model's).
+
+    Args:
+        transcriber: a trained Transcriber (see `load`).
+        files: audio file paths.
+        beam: 1 for greedy decoding, more for prefix beam search.
+
+    Returns:
+        one string per file.
+
+    Raises:
+        DataError: a file is missing, unreadable or empty.
+    """
+    fc = transcriber.config.features
+    waves = [load_audio(f, fc.sample_rate) for f in files]
+    feats = featurize(waves, fc)
+    return [transcriber.decode(lp, beam) for lp in transcriber.log_probs(feats)]
