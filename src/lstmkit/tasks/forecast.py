@@ -10,6 +10,7 @@ Shapes: N steps, T targets, P past covariates, C calendar features, L lookback, 
 Q quantiles.
 """
 import contextlib
+import sys
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -18,6 +19,9 @@ import torch
 
 from ..data import timeseries as ts
 from ..data.series import read_series
+from ..models import EarlyStopping, Model
+from ..models.callbacks import Callback
+from ..models.optimizers import Adam
 from ..errors import DataError, LstmkitError, ModelFileError
 from ..saving import read_model_dir, write_model_dir
 from ..seeding import set_seed
@@ -100,6 +104,27 @@ def _threads(n):
         torch.set_num_threads(before)
 
 
+class _Progress(Callback):
+    """One line per ensemble member, redrawn every epoch on a terminal: a bar over the epoch budget
+    (early stopping usually ends it before the bar fills) and the losses."""
+
+    def __init__(self, member, members, epochs, file=None):
+        self.member, self.members, self.epochs, self.file = member, members, epochs, file or sys.stdout
+        self.live, self.text = self.file.isatty(), ""
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = int(20 * (epoch + 1) / self.epochs)
+        self.text = (f"member {self.member + 1}/{self.members} [{'=' * done}{'.' * (20 - done)}] "
+                     f"epoch {epoch + 1}/{self.epochs} - loss {logs['loss']:.4f} - val_loss {logs['val_loss']:.4f}")
+        if self.live:
+            self.file.write("\r" + self.text)
+            self.file.flush()
+
+    def on_train_end(self, logs=None):
+        self.file.write(("\r" if self.live else "") + self.text + "\n")
+        self.file.flush()
+
+
 @dataclass
 class Backtest:
     """Rolling-origin evaluation on the held-out part: every model on exactly the same windows.
@@ -169,6 +194,8 @@ class Forecaster:
         self.targets = [col for col in frame.columns if col not in c.covariates]
         self.n_targets = len(self.targets)
         self.freq = ts.infer_freq(frame.index)
+        dated = isinstance(frame.index, pd.DatetimeIndex)
+        self.time_col = c.time_col or (frame.index.name if dated else None)  # what new data must hold
         self.season = c.season_length or ts.season_length(self.freq)
         fit_values = frame.to_numpy()[: len(frame) - c.test_size, :self.n_targets]
         self.log = c.transform == "log" or (c.transform == "auto" and bool((fit_values > 0).all()))
@@ -214,33 +241,17 @@ class Forecaster:
         return ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, offsets, self.base)
 
     def _train_member(self, x, y, xv, yv, n_known, k):
+        """One ensemble member through `lstmkit.models.Model`, early-stopped on the validation windows."""
         c = self.config
         set_seed(c.seed + k)
-        net = ForecastNet(x.shape[2], n_known, self.n_targets, c.lookback, self.step,
-                          len(c.quantiles), c.hidden_size, c.num_layers, c.dropout)
-        loss = PinballLoss(c.quantiles)
-        opt = torch.optim.Adam(net.parameters(), lr=c.learning_rate)
-        x, y, xv, yv = map(torch.from_numpy, (x, y, xv, yv))
-        best, best_state, wait = float("inf"), None, 0
-        for epoch in range(c.epochs):
-            net.train()
-            for idx in torch.randperm(len(x)).split(c.batch_size):
-                opt.zero_grad()
-                loss(net(x[idx]), y[idx]).backward()
-                opt.step()
-            net.eval()
-            with torch.no_grad():
-                v = float(loss(net(xv), yv))
-            if v < best:
-                best, wait = v, 0
-                best_state = {n: t.clone() for n, t in net.state_dict().items()}
-            else:
-                wait += 1
-                if wait > c.patience:
-                    break
-        if c.verbose:
-            print(f"member {k + 1}/{c.ensemble}: {epoch + 1} epochs, best val loss {best:.4f}")
-        net.load_state_dict(best_state)
+        net = ForecastNet(x.shape[2], n_known, self.n_targets, c.lookback, self.step, len(c.quantiles),
+                          c.hidden_size, c.num_layers, c.dropout)
+        model = Model(net)
+        model.compile(optimizer=Adam(learning_rate=c.learning_rate), loss=PinballLoss(c.quantiles))
+        stop = EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
+        shown = [_Progress(k, c.ensemble, c.epochs)] if c.verbose else []
+        model.fit(x, y, batch_size=c.batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
+                  callbacks=[stop, *shown])
         return net.eval()
 
     # ---- forecast ----------------------------------------------------------------------------
@@ -295,7 +306,10 @@ class Forecaster:
         if data is None and self.frame is None:
             raise LstmkitError("data: a loaded model forecasts after the history you pass: predict(data=...)")
         frame = self.frame if data is None else read_series(
-            data, target=self.targets, time_col=c.time_col, covariates=c.covariates, fill=c.fill)
+            data, target=self.targets, time_col=self.time_col, covariates=c.covariates, fill=c.fill)
+        if self.freq and not isinstance(frame.index, pd.DatetimeIndex):
+            raise DataError(f"data: the model was trained on time stamps (frequency {self.freq}); "
+                            f"give them as a time column (named {self.time_col!r} in training) or a DatetimeIndex")
         if len(frame) < c.lookback:
             raise DataError(f"data: {len(frame)} steps given, the model needs at least lookback = {c.lookback}")
         z, cov, cal = self._arrays(frame, extra=horizon)
@@ -351,7 +365,7 @@ class Forecaster:
             >>> f.save("runs/air/model")  # doctest: +SKIP
         """
         self._require_fit()
-        prep = {"config": asdict(self.config), "targets": self.targets, "freq": self.freq,
+        prep = {"config": asdict(self.config), "targets": self.targets, "time_col": self.time_col, "freq": self.freq,
                 "season": self.season, "base": self.base, "log": self.log, "step": self.step,
                 "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict()}
         config = {"task": "forecast", "net": self.net[0].config, "ensemble": len(self.net)}
@@ -371,6 +385,7 @@ class Forecaster:
             known = {f.name for f in fields(ForecastConfig)}
             self = cls(ForecastConfig(**{k: v for k, v in prep["config"].items() if k in known}))
             self.targets, self.n_targets, self.freq = prep["targets"], len(prep["targets"]), prep["freq"]
+            self.time_col = prep["time_col"]
             self.season, self.base, self.log, self.step = prep["season"], prep["base"], prep["log"], prep["step"]
             self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
             self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])

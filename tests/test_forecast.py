@@ -1,0 +1,112 @@
+"""Forecasting with training: the quality bar on AirPassengers, quantiles, recursive forecasts,
+save -> load -> predict, and the command on series of other frequencies and with a covariate."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lstmkit.cli.main import main
+from lstmkit.data.series import load_dataset
+from lstmkit.errors import LstmkitError
+from lstmkit.tasks.forecast import ForecastConfig, Forecaster
+
+MODELS = ["lstm", "naive", "seasonal_naive", "linear_ar"]
+METRICS = ["mae", "rmse", "mape", "smape", "mase"]
+TINY = dict(epochs=3, ensemble=1, hidden_size=8, verbose=0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared machine: one thread avoids OpenMP contention."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def air():
+    return load_dataset("airpassengers")[0]
+
+
+def test_defaults_beat_seasonal_naive_on_airpassengers(air):
+    """The issue's quality bar, with the defaults: 24 months held out, 13 rolling origins."""
+    result = Forecaster(ForecastConfig(target="passengers", verbose=0)).fit(air).backtest()
+    lstm, snaive = result.metrics["lstm"], result.metrics["seasonal_naive"]
+    assert lstm["mase"] < snaive["mase"] and lstm["smape"] < snaive["smape"]
+    assert len(result.origins) == 13 and result.actual.shape == (13, 12, 1)
+    assert str(result.origins[0].date()) == "1958-12-01"  # the last training month
+
+
+def test_quantiles_sorted_and_save_load_reproduces_forecast(air, tmp_path):
+    f = Forecaster(ForecastConfig(target="passengers", **TINY)).fit(air)
+    future = f.predict()
+    assert future.shape == (12, 3) and str(future.index[0].date()) == "1961-01-01"
+    q = future.to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()  # p10 <= p50 <= p90
+    f.save(tmp_path / "model")
+    loaded = Forecaster.load(tmp_path / "model")
+    again = loaded.predict(data=air)
+    pd.testing.assert_frame_equal(future, again, check_freq=False)
+    assert loaded.predict(6, data=air.iloc[:100]).index[0] == air.index[100]
+    with pytest.raises(LstmkitError, match="at most 12 steps"):
+        loaded.predict(13, data=air)
+
+
+def test_recursive_strategy_forecasts_past_its_training_step(air):
+    f = Forecaster(ForecastConfig(target="passengers", strategy="recursive", **TINY)).fit(air)
+    assert f.net[0].config["horizon"] == 1
+    future = f.predict(30)
+    assert future.shape == (30, 3) and np.isfinite(future.to_numpy()).all()
+    assert f.backtest().forecasts["lstm"].shape == (13, 12, 1)
+
+
+def test_multivariate_targets_with_a_covariate():
+    frame, _ = load_dataset("seattle-weather")
+    config = ForecastConfig(target=["temp_max", "temp_min"], covariates=["wind"], horizon=3, lookback=10,
+                            test_size=10, **TINY)
+    f = Forecaster(config).fit(frame.tail(200))
+    assert list(f.predict().columns) == [f"{t}_p{q}" for t in ("temp_max", "temp_min") for q in (10, 50, 90)]
+    assert f.backtest().actual.shape == (8, 3, 2)
+
+
+def test_cli_trains_writes_outputs_and_forecasts_with_the_saved_model(tmp_path, capsys):
+    out = tmp_path / "air"
+    assert main(["forecast", "--epochs", "3", "--ensemble", "1", "--hidden", "8", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "seasonal_naive" in printed and "epoch" in printed  # the table and the training progress
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == MODELS and all(list(m) == METRICS for m in metrics.values())
+    assert {p.name for p in out.iterdir()} >= {"forecast.png", "forecast.csv", "backtest.csv", "model"}
+    backtest = pd.read_csv(out / "backtest.csv")
+    assert len(backtest) == 13 * 12
+    mae = (backtest["lstm"] - backtest["actual"]).abs().mean()
+    assert np.isclose(mae, metrics["lstm"]["mae"])
+    csv = tmp_path / "air.csv"
+    load_dataset("airpassengers")[0].rename_axis("month").to_csv(csv)
+    assert main(["forecast", "--quiet", "--model", str(out / "model"), "--data", str(csv),
+                 "--out", str(tmp_path / "again")]) == 0
+    first = pd.read_csv(out / "forecast.csv")
+    pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "again" / "forecast.csv"))
+
+
+def test_cli_on_a_yearly_series(tmp_path):
+    """Sunspots: yearly steps and an 11-year season, with the same command."""
+    out = tmp_path / "sun"
+    assert main(["forecast", "--quiet", "--dataset", "sunspots", "--epochs", "2", "--ensemble", "1",
+                 "--hidden", "8", "--out", str(out)]) == 0
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert len(forecast) == 11 and forecast["time"].iloc[0].startswith("2009")
+
+
+def test_cli_on_half_hourly_demand_with_temperature(tmp_path):
+    """Electricity demand: half-hourly (season 48), temperature as a past covariate."""
+    out = tmp_path / "elec"
+    assert main(["forecast", "--quiet", "--dataset", "elecdemand", "--epochs", "1", "--ensemble", "1",
+                 "--hidden", "8", "--lookback", "48", "--horizon", "12", "--test-size", "48",
+                 "--out", str(out)]) == 0
+    prep = json.loads((out / "model" / "preprocessing.json").read_text())
+    assert prep["config"]["covariates"] == ["Temperature"] and prep["season"] == 48
+    assert len(pd.read_csv(out / "forecast.csv")) == 12
