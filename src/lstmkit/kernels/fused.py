@@ -62,26 +62,7 @@ class _FusedLSTM(torch.autograd.Function):
         R = x.new_empty(T, B, H) if w_hr is not None else None  # o ⊙ tanh(c) before the projection
         Y = x.new_empty(T, B, w_hh.shape[1])  # outputs (T, B, P)
         S = Y if mask is None else x.new_empty(T, B, w_hh.shape[1])  # hidden state after each step
-        sig, tanh_g = G[:, :, :3 * H], G[:, :, 3 * H:]
-        O, I, Fg = G[:, :, :H], G[:, :, H:2 * H], G[:, :, 2 * H:3 * H]
-        h, c = h0, c0
-        for t in _steps(T, reverse):
-            G[t].addmm_(h if hmask is None else h * hmask, W_hhT)
-            sig[t].sigmoid_()
-            tanh_g[t].tanh_()
-            c_t, r_t = C[t], (Y[t] if R is None else R[t])
-            torch.mul(Fg[t], c, out=c_t)
-            c_t.addcmul_(I[t], tanh_g[t])
-            torch.tanh(c_t, out=TC[t])
-            torch.mul(O[t], TC[t], out=r_t)
-            if R is not None:
-                torch.mm(r_t, w_hr.t(), out=Y[t])
-            if mask is not None:
-                m = mask[t][:, None]  # (B, 1)
-                torch.where(m, Y[t], h, out=S[t])
-                torch.where(m, c_t, c, out=c_t)
-                Y[t].mul_(m)
-            h, c = S[t], C[t]
+        h, c = _recurrence(G, C, TC, R, Y, S, h0, c0, W_hhT, w_hr, reverse, mask, hmask)
         ctx.reverse = reverse
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, G, C, TC, R, S, mask, hmask, W_ih, W_hh)
         ctx.has_bias = b_ih is not None
@@ -91,44 +72,85 @@ class _FusedLSTM(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dY, dh_n, dc_n):
         x, h0, c0, w_ih, w_hh, w_hr, G, C, TC, R, S, mask, hmask, W_ih, W_hh = ctx.saved_tensors
-        T, B, H = C.shape
-        steps = list(_steps(T, ctx.reverse))
         dY = torch.zeros_like(S) if dY is None else dY.contiguous()
         dh = torch.zeros_like(h0) if dh_n is None else dh_n.clone()
         dc = torch.zeros_like(c0) if dc_n is None else dc_n.clone()
         K, L, M, Fg = _gate_factors(G, TC, C, c0, ctx.reverse)
         dG = torch.empty_like(G)  # (T, B, 4H) pre-activation gradients, internal order
-        dG4 = dG.view(T, B, 4, H)
         DH = torch.empty_like(S) if R is not None else None  # dh_t, for dW_hr
-        if mask is None:
-            dh = dh + dY[steps[-1]]
-        for k, t in enumerate(reversed(steps)):
-            if mask is not None:
-                m = mask[t][:, None].to(dY.dtype)  # (B, 1)
-                dh_state, dc_state = dh, dc
-                dh = (dh + dY[t]) * m
-                dc = dc * m
-            if DH is not None:
-                DH[t] = dh
-            dr = dh if w_hr is None else dh @ w_hr  # (B, H)
-            torch.mul(dr, L[t], out=dG4[t, :, 0])
-            dc.addcmul_(dr, K[t])
-            torch.mul(dc[:, None], M[t], out=dG4[t, :, 1:])
-            dc.mul_(Fg[t])
-            last = k == T - 1
-            if mask is None and hmask is None and not last:
-                dh = torch.addmm(dY[steps[-2 - k]], dG[t], W_hh)  # (B, P)
-            else:
-                dh = dG[t] @ W_hh
-                if hmask is not None:
-                    dh.mul_(hmask)
-                if mask is not None:
-                    dh.addcmul_(dh_state, 1 - m)
-                    dc.addcmul_(dc_state, 1 - m)
-                elif not last:
-                    dh += dY[steps[-2 - k]]
+        dh, dc = _backward_recurrence(dG, dY, dh, dc, K, L, M, Fg, DH, W_hh, w_hr, ctx.reverse, mask, hmask)
         dx, dw_ih, dw_hh, db, dw_hr = _weight_grads(ctx, x, h0, S, R, DH, dG, W_ih, hmask)
         return dx, dh, dc, dw_ih, dw_hh, db, db, dw_hr, None, None, None
+
+
+def _recurrence(G, C, TC, R, Y, S, h, c, W_hhT, w_hr, reverse, mask, hmask):
+    """The forward time loop, in place into the (T, ...) buffers; returns the final (h, c).
+
+    Per-step views are made once (`unbind`) rather than indexed in the loop: at small sizes the
+    loop is bound by per-call overhead.
+    """
+    T, B, H = C.shape
+    Gs, sig, tanh_g = G.unbind(0), G[:, :, :3 * H].unbind(0), G[:, :, 3 * H:].unbind(0)
+    O, I, Fg = (G[:, :, k * H:(k + 1) * H].unbind(0) for k in range(3))
+    Cs, TCs, Ys, Ss = C.unbind(0), TC.unbind(0), Y.unbind(0), S.unbind(0)
+    Rs = Ys if R is None else R.unbind(0)
+    masks = None if mask is None else mask[:, :, None].unbind(0)  # (B, 1) each
+    W_hrT = None if w_hr is None else w_hr.t()
+    for t in _steps(T, reverse):
+        Gs[t].addmm_(h if hmask is None else h * hmask, W_hhT)
+        sig[t].sigmoid_()
+        tanh_g[t].tanh_()
+        c_t = Cs[t]
+        torch.mul(Fg[t], c, out=c_t)
+        c_t.addcmul_(I[t], tanh_g[t])
+        torch.tanh(c_t, out=TCs[t])
+        torch.mul(O[t], TCs[t], out=Rs[t])
+        if W_hrT is not None:
+            torch.mm(Rs[t], W_hrT, out=Ys[t])
+        if masks is not None:
+            m = masks[t]
+            torch.where(m, Ys[t], h, out=Ss[t])
+            torch.where(m, c_t, c, out=c_t)
+            Ys[t].mul_(m)
+        h, c = Ss[t], c_t
+    return h, c
+
+
+def _backward_recurrence(dG, dY, dh, dc, K, L, M, Fg, DH, W_hh, w_hr, reverse, mask, hmask):
+    """The backward time loop: fills dG (and DH); returns (dh_0, dc_0), the gradients of h0 and c0."""
+    T, B, H = K.shape
+    steps = list(_steps(T, reverse))
+    dGs, dGo, dGifg = dG.unbind(0), dG[:, :, :H].unbind(0), dG.view(T, B, 4, H)[:, :, 1:].unbind(0)
+    Ks, Ls, Ms, Fs, dYs = K.unbind(0), L.unbind(0), M.unbind(0), Fg.unbind(0), dY.unbind(0)
+    masks = None if mask is None else mask[:, :, None].to(dY.dtype).unbind(0)  # (B, 1) each
+    if mask is None:
+        dh = dh + dYs[steps[-1]]
+    for k, t in enumerate(reversed(steps)):
+        if masks is not None:
+            m = masks[t]
+            dh_state, dc_state = dh, dc
+            dh = (dh + dYs[t]) * m
+            dc = dc * m
+        if DH is not None:
+            DH[t] = dh
+        dr = dh if w_hr is None else dh @ w_hr  # (B, H)
+        torch.mul(dr, Ls[t], out=dGo[t])
+        dc.addcmul_(dr, Ks[t])
+        torch.mul(dc[:, None], Ms[t], out=dGifg[t])
+        dc.mul_(Fs[t])
+        last = k == T - 1
+        if masks is None and hmask is None and not last:
+            dh = torch.addmm(dYs[steps[-2 - k]], dGs[t], W_hh)  # (B, P)
+            continue
+        dh = dGs[t] @ W_hh
+        if hmask is not None:
+            dh.mul_(hmask)
+        if masks is not None:
+            dh.addcmul_(dh_state, 1 - m)
+            dc.addcmul_(dc_state, 1 - m)
+        elif not last:
+            dh += dYs[steps[-2 - k]]
+    return dh, dc
 
 
 def _steps(T, reverse):
