@@ -194,3 +194,28 @@ def test_explain_reports_keras_layers():
     model = Sequential([Input((None, 3)), Bidirectional(LSTM(4))])
     text = lstmkit.explain(model, file=open("/dev/null", "w"))
     assert "bidirectional" in text and "native" in text
+
+
+def _sine_weights(model):
+    """Deterministic weights in Keras' order and layout (the same formula was given to Keras)."""
+    return [np.sin(np.arange(w.size) * 0.7 + k).reshape(w.shape).astype("float32") * 0.5
+            for k, w in enumerate(model.get_weights())]
+
+
+# Outputs Keras 3.15 (torch backend) printed for the same models and weights.
+KERAS_MASKED_BIDIRECTIONAL = [[0.536040, 0.244909], [0.554111, 0.237144]]
+KERAS_SEQUENCES = [[[-0.188039, -0.008923, 0.128550], [-0.020688, 0.027482, 0.062408],
+                    [0.095142, 0.157774, 0.111640], [-0.141105, 0.108155, 0.196143]],
+                   [[0.001744, 0.014188, 0.018956], [0.117179, 0.141683, 0.089262],
+                    [-0.126527, 0.140753, 0.195292], [-0.045043, 0.054185, 0.095698]]]
+
+
+def test_same_weights_give_keras_outputs():
+    model = Sequential([Input((None,)), Embedding(5, 2, mask_zero=True), Bidirectional(LSTM(3)), Dense(2)])
+    model.set_weights(_sine_weights(model))
+    ids = np.array([[3, 1, 2, 0, 0], [0, 0, 4, 4, 1]])  # right- and left-padded
+    np.testing.assert_allclose(model.predict(ids), KERAS_MASKED_BIDIRECTIONAL, atol=2e-6)
+    seq = Sequential([Input((None, 2)), LSTM(3, return_sequences=True)])
+    seq.set_weights(_sine_weights(seq))
+    x = np.cos(np.arange(16)).reshape(2, 4, 2).astype("float32")
+    np.testing.assert_allclose(seq.predict(x), KERAS_SEQUENCES, atol=2e-6)

@@ -287,3 +287,23 @@ def test_stateful_fit_and_progress_output(capsys):
     model.reset_states()
     model.fit(X[:64], y[:64], epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_live_progress_bar_redraws_with_eta(monkeypatch):
+    import io
+    from lstmkit.models import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+    bar = progress.Progress(4, 1, file=term)
+    assert bar.due()
+    bar.update(2, {"loss": 0.5})
+    bar.finish(4, {"loss": 0.25, "val_loss": 0.3})
+    text = term.getvalue()
+    assert "\r2/4 [===============>" in text and "ETA:" in text and "loss: 0.5" in text
+    assert text.endswith("val_loss: 0.3\n") and "4/4 [==============================]" in text
+    assert not progress.Progress(4, 2, file=term).due()  # verbose=2: no redraws
