@@ -73,6 +73,8 @@ def test_lazy_build_from_first_batch():
     assert not model.built
     out = model(torch.randint(0, 50, (3, 7)))
     assert out.shape == (3, 2) and model.built and counts(model) == [300, 240, 12]
+    bi = Sequential([Embedding(50, 6), Bidirectional(LSTM(5)), Dense(2)])
+    assert bi(torch.randint(0, 50, (3, 7))).shape == (3, 2) and counts(bi) == [300, 480, 22]
 
 
 def _padded(right: bool):

@@ -232,6 +232,7 @@ class Bidirectional(Layer):
 
     def forward(self, x, mask=None):
         """x (B, T, I), mask (B, T) or None -> merged (B, 2H or H) or (B, T, 2H or H)."""
+        self.maybe_build(x)
         fw, bw = self.forward_layer, self.backward_layer
         xt, mask_t = fw.prepare(x, mask)
         config = fw.kernel_config(mask_t is not None, bidirectional=True)
