@@ -307,3 +307,33 @@ def test_live_progress_bar_redraws_with_eta(monkeypatch):
     assert "\r2/4 [===============>" in text and "ETA:" in text and "loss: 0.5" in text
     assert text.endswith("val_loss: 0.3\n") and "4/4 [==============================]" in text
     assert not progress.Progress(4, 2, file=term).due()  # verbose=2: no redraws
+
+
+class Tagger(Model):
+    """A Model subclass of lazily built lstmkit layers, with its own forward and config."""
+
+    def __init__(self, vocab=20, units=6):
+        from lstmkit.layers import LSTM, Dense, Embedding
+        super().__init__()
+        self.vocab, self.units = vocab, units
+        self.embed, self.lstm, self.out = Embedding(vocab, 4, mask_zero=True), LSTM(units), Dense(1)
+
+    def forward(self, ids):
+        return self.out(self.lstm(self.embed(ids), mask=ids != 0))
+
+    def get_config(self):
+        return {"vocab": self.vocab, "units": self.units}
+
+
+def test_model_subclass_builds_lazily_and_saves_with_custom_objects(tmp_path):
+    lstmkit.set_seed(0)
+    x = np.random.default_rng(0).integers(0, 20, (40, 6))
+    model = Tagger()
+    assert not model.built
+    model.compile("adam", "mse")
+    model.fit(x, x[:, :1] / 20.0, epochs=1, verbose=0)
+    assert model.built and model.count_params() == 80 + 4 * (6 * 10 + 6) + 7
+    model.save(tmp_path / "tagger")
+    loaded = load_model(tmp_path / "tagger", custom_objects={"Tagger": Tagger})
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert "lstm (LSTM)" in model.summary(print_fn=None)

@@ -45,6 +45,7 @@ class Model(nn.Module):
         self.module = module
         self.optimizer = self.loss = None
         self.metrics, self.stop_training, self._compile_config = [], False, None
+        self._input_specs = None
 
     def forward(self, *inputs):
         if self.module is None:
@@ -294,6 +295,8 @@ class Model(nn.Module):
         """Create lazily built weights with a dry forward of one sample (no state kept)."""
         if self.built:
             return
+        # saved with the model, so load_model can build the same weights before loading them
+        self._input_specs = [[list(t.shape[1:]), str(t.dtype).removeprefix("torch.")] for t in xs]
         was_training = self.training
         self.eval()
         with torch.no_grad():

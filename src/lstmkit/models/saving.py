@@ -14,7 +14,7 @@ def save_model(model, path):
         >>> model.save("airline-model")  # doctest: +SKIP
     """
     config = {"model": {"class_name": type(model).__name__, "config": model.get_config(),
-                        "compile": model._compile_config}}
+                        "compile": model._compile_config, "inputs": model._input_specs}}
     return saving.write_model_dir(path, config, model.state_dict())
 
 
@@ -40,6 +40,8 @@ def load_model(path, custom_objects=None, compile=True):
         model = classes[spec["class_name"]].from_config(spec["config"])
     except (LstmkitError, KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"model: the architecture in {path}/config.json is damaged ({e})") from None
+    if not model.built:
+        _build_from_specs(model, spec.get("inputs"), path)
     _load_state(model, state, path)
     if compile and spec.get("compile"):
         model.compile(**spec["compile"])
@@ -58,3 +60,13 @@ def _load_state(model, state, path):
                                  f"the config needs {tuple(own[k].shape)}")
     with torch.no_grad():
         model.load_state_dict(state)
+
+
+def _build_from_specs(model, specs, path):
+    """Create lazily built weights from the input shapes recorded when the model was built."""
+    try:
+        xs = tuple(torch.zeros((1, *shape), dtype=getattr(torch, dtype)) for shape, dtype in specs)
+        model._build(xs)
+    except (LstmkitError, TypeError, ValueError, AttributeError, RuntimeError) as e:
+        raise ModelFileError(f"model: cannot rebuild the model in {path} from its recorded inputs "
+                             f"{specs!r} ({e})") from None
