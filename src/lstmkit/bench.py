@@ -21,6 +21,9 @@ SHAPES = {  # name: (I, H, B, T)
     "S4": (64, 256, 1, 1000),
 }
 CONTENDERS = ("torch.nn.LSTM", "auto", "native", "fused", "reference", "plain loop", "LSTMCell loop")
+# Training with variational recurrent dropout (p=0.25), which torch's fused op cannot run: lstmkit's
+# fused kernel next to the same dropout written as a plain loop (what one falls back to elsewhere).
+VARIANTS = ("fused + recurrent dropout", "plain loop + recurrent dropout")
 
 
 @dataclass
@@ -37,16 +40,19 @@ class Row:
 class PlainLoop(torch.nn.Module):
     """What one writes by hand: the gate equations in torch ops in a Python loop, autograd for BPTT."""
 
-    def __init__(self, lstm: torch.nn.LSTM):
+    def __init__(self, lstm: torch.nn.LSTM, recurrent_dropout: float = 0.0):
         super().__init__()
         self.w_ih, self.w_hh = lstm.weight_ih_l0, lstm.weight_hh_l0
         self.b = lstm.bias_ih_l0 + lstm.bias_hh_l0
+        self.p = recurrent_dropout
 
     def forward(self, x):
         h = c = x.new_zeros(x.shape[1], self.w_hh.shape[1])
+        keep = torch.nn.functional.dropout(torch.ones_like(h), self.p) if self.p else None
         ys = []
         for x_t in x:
-            i, f, g, o = (x_t @ self.w_ih.t() + h @ self.w_hh.t() + self.b).chunk(4, 1)
+            h_in = h if keep is None else h * keep
+            i, f, g, o = (x_t @ self.w_ih.t() + h_in @ self.w_hh.t() + self.b).chunk(4, 1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
             ys.append(h)
@@ -97,6 +103,9 @@ def _modules(I, H):
         m = lnn.LSTM(I, H, engine=engine)
         m.load_state_dict(ref.state_dict())
         mods[engine] = m
+    mods["plain loop + recurrent dropout"] = PlainLoop(ref, recurrent_dropout=0.25)
+    mods["fused + recurrent dropout"] = lnn.LSTM(I, H, recurrent_dropout=0.25)
+    mods["fused + recurrent dropout"].load_state_dict(ref.state_dict())
     return mods
 
 
@@ -109,12 +118,13 @@ def _step(module, x, mode):
     (y.sum() + h.sum()).backward()
 
 
-def bench_shape(name, mode, repeats, contenders=CONTENDERS, peak=1.0):
+def bench_shape(name, mode, repeats, peak=1.0):
     """Median seconds per call for each contender, alternating contenders within each repeat."""
+    contenders = CONTENDERS + (VARIANTS if mode == "train" else ())
     I, H, B, T = SHAPES[name]
     mods = _modules(I, H)
     x = torch.randn(T, B, I, requires_grad=(mode == "train"))
-    slow = {"reference", "plain loop", "LSTMCell loop"}
+    slow = {"reference", "plain loop", "LSTMCell loop", "plain loop + recurrent dropout"}
     times = {c: [] for c in contenders}
     for c in contenders:
         _step(mods[c], x, mode)  # warm-up
