@@ -5,6 +5,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import DataError
+from . import losses
 
 
 def as_inputs(x, name="x") -> tuple[torch.Tensor, ...]:
@@ -130,3 +131,24 @@ def loader_batches(loader, device):
         x, y = item
         xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
         yield tuple(as_tensor(t, "x").to(device) for t in xs), as_tensor(y, "y").to(device), None
+
+
+def check_batch_size(batch_size):
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+        raise DataError(f"batch_size: expected a positive int, got {batch_size!r}")
+
+
+def class_weights(class_weight, y, loss):
+    """Per-sample weights (B,) from {class: weight}, or None."""
+    if not class_weight:
+        return None
+    if not isinstance(loss, losses.Loss):
+        raise DataError("class_weight: needs a built-in loss (a custom callable takes no weights)")
+    if y.is_floating_point() and y.dim() > 1 and y.shape[-1] > 1:
+        ids = y.argmax(-1)  # one-hot
+    else:
+        ids = y.reshape(len(y), -1)[:, 0].round().long()
+    table = torch.ones(int(max(ids.max().item(), max(class_weight))) + 1)
+    for k, v in class_weight.items():
+        table[int(k)] = float(v)
+    return table[ids]

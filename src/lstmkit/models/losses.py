@@ -5,7 +5,6 @@ loss over the last axis per sample and then averages over samples; with no sampl
 plain mean, which these losses compute in one call. Probabilities are clipped to [1e-7, 1 - 1e-7]
 before the log, as Keras does, so a saturated sigmoid or softmax never gives an infinite loss.
 """
-import torch
 import torch.nn.functional as F
 
 from ..errors import LstmkitError

@@ -1,22 +1,14 @@
 """`Model`: compile / fit / evaluate / predict for lstmkit layers or any torch.nn.Module."""
-import numpy as np
 import torch
 from torch import nn
 
 from ..errors import LstmkitError
 from . import callbacks as cbks
 from . import data, losses, metrics as metrics_, optimizers
-from ..layers import Layer
+from . import weights
 from .progress import Progress
 from .summary import summary_text
-
-
-class NonFiniteLoss(LstmkitError):
-    """The training loss became NaN or infinite; `history` holds the epochs completed before."""
-
-    def __init__(self, message, history):
-        super().__init__(message)
-        self.history = history
+from .tally import NonFiniteLoss, Tally
 
 
 class Model(nn.Module):
@@ -141,7 +133,7 @@ class Model(nn.Module):
     def _train_epoch(self, batches, epoch, progress, callbacks):
         """One pass over the batches; the loss stays on the device until a redraw or the end."""
         self.train()
-        tally, step, optimizer, loss_fn = _Tally(self.metrics), 0, self.optimizer, self.loss
+        tally, step, optimizer, loss_fn = Tally(self.metrics), 0, self.optimizer, self.loss
         for step, (xs, y, w) in enumerate(batches):
             if callbacks:
                 for cb in callbacks:
@@ -161,7 +153,7 @@ class Model(nn.Module):
 
     def _fit_data(self, x, y, batch_size, shuffle, validation_split, validation_data, class_weight):
         """-> (train batches factory, validation batches factory or None, batches per epoch)."""
-        _check_batch_size(batch_size)
+        data.check_batch_size(batch_size)
         if data.is_dataset(x):
             if validation_split:
                 raise LstmkitError("validation_split: not available for a Dataset/DataLoader; "
@@ -183,11 +175,11 @@ class Model(nn.Module):
             val = lambda: data.batches(vx, vy, batch_size, False, device=self._device())
         else:
             val = None
-        weights = _class_weights(class_weight, y, self.loss)
+        sample_weights = data.class_weights(class_weight, y, self.loss)
         self._prepare_optimizer()
-        xs, y, weights = self._placed(xs, y, weights)
+        xs, y, sample_weights = self._placed(xs, y, sample_weights)
         steps = -(-len(y) // batch_size)
-        return lambda: data.batches(xs, y, batch_size, shuffle, weights, self._device()), val, steps
+        return lambda: data.batches(xs, y, batch_size, shuffle, sample_weights, self._device()), val, steps
 
     def _arrays(self, x, y, name="x"):
         """Validated tensors for in-memory x and y; builds the model from x if needed."""
@@ -199,9 +191,9 @@ class Model(nn.Module):
         self._check_inputs(xs)
         return xs, y
 
-    def _placed(self, xs, y, weights):
+    def _placed(self, xs, y, sample_weights):
         device = self._device()
-        placed = data.place((*xs, y, weights), device)
+        placed = data.place((*xs, y, sample_weights), device)
         return placed[:len(xs)], placed[len(xs)], placed[len(xs) + 1]
 
     def _eval_data(self, validation_data, batch_size):
@@ -227,7 +219,7 @@ class Model(nn.Module):
             The loss, or [loss, *metrics] when metrics were compiled, or a dict with return_dict=True.
         """
         self._require_compiled("evaluate")
-        _check_batch_size(batch_size)
+        data.check_batch_size(batch_size)
         if data.is_dataset(x):
             batches = data.loader_batches(data.as_loader(x, batch_size, False), self._device())
         else:
@@ -244,7 +236,7 @@ class Model(nn.Module):
 
     def _run_eval(self, batches):
         self.eval()
-        tally = _Tally(self.metrics)
+        tally = Tally(self.metrics)
         with torch.no_grad():
             for xs, y, _ in batches:
                 pred = self(*xs)
@@ -257,7 +249,7 @@ class Model(nn.Module):
         Raises:
             LstmkitError: the model is not built yet, or x does not fit it.
         """
-        _check_batch_size(batch_size)
+        data.check_batch_size(batch_size)
         if not self.built:
             raise LstmkitError("predict: the model is not built yet: give the first layer "
                                "input_shape=..., or call fit() first")
@@ -323,28 +315,11 @@ class Model(nn.Module):
     def get_weights(self) -> list:
         """Every weight as a numpy array: lstmkit layers in Keras' order and layout, other modules'
         parameters and buffers as torch holds them."""
-        return [w for owner in self._weight_owners() for w in _owner_weights(owner)]
+        return weights.get_weights(self)
 
-    def set_weights(self, weights):
+    def set_weights(self, arrays):
         """Set every weight from arrays in `get_weights`' order and layout."""
-        weights, k = list(weights), 0
-        for owner in self._weight_owners():
-            n = len(_owner_weights(owner))
-            _set_owner_weights(owner, weights[k:k + n])
-            k += n
-        if k != len(weights):
-            raise LstmkitError(f"set_weights: the model has {k} weight arrays, got {len(weights)}")
-
-    def _weight_owners(self):
-        """lstmkit layers (whole) and other modules (their own tensors), in registration order."""
-        def walk(module):
-            if isinstance(module, Layer):
-                yield module
-                return
-            yield module
-            for child in module.children():
-                yield from walk(child)
-        return list(walk(self))
+        weights.set_weights(self, arrays)
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -385,73 +360,3 @@ class Model(nn.Module):
     def _require_compiled(self, what):
         if self.loss is None:
             raise LstmkitError(f"{what}: call compile(optimizer, loss) first")
-
-
-class _Tally:
-    """Per-batch losses and metric values kept as device tensors; read (one sync) only on demand."""
-
-    def __init__(self, metrics):
-        self.metrics, self.losses, self.values, self.sizes = metrics, [], [], []
-
-    def add(self, loss, pred, y):
-        self.losses.append(loss.detach())
-        self.sizes.append(len(y))
-        if self.metrics:
-            self.values.append(metrics_.evaluate(self.metrics, pred, y))
-
-    def logs(self, epoch) -> dict:
-        """Sample-weighted means so far; raises NonFiniteLoss naming the first bad batch."""
-        losses = torch.stack(self.losses)
-        finite = torch.isfinite(losses)
-        if epoch is not None and not bool(finite.all()):
-            batch = int((~finite).nonzero()[0])
-            raise NonFiniteLoss(f"fit: the loss became {float(losses[batch])} at epoch {epoch + 1}, "
-                                f"batch {batch + 1}; lower the learning rate or check the data", None)
-        w = torch.tensor(self.sizes, dtype=losses.dtype, device=losses.device)
-        logs = {"loss": float((losses * w).sum() / w.sum())}
-        if self.metrics:
-            table = torch.stack([torch.stack(v) for v in self.values])  # (batches, metrics)
-            means = ((table * w[:, None]).sum(0) / w.sum()).tolist()
-            logs.update({m.name: m.result(v) for m, v in zip(self.metrics, means)})
-        return logs
-
-
-def _check_batch_size(batch_size):
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-        raise LstmkitError(f"batch_size: expected a positive int, got {batch_size!r}")
-
-
-def _class_weights(class_weight, y, loss):
-    """Per-sample weights (B,) from {class: weight}, or None."""
-    if not class_weight:
-        return None
-    if not isinstance(loss, losses.Loss):
-        raise LstmkitError("class_weight: needs a built-in loss (a custom callable takes no weights)")
-    if y.is_floating_point() and y.dim() > 1 and y.shape[-1] > 1:
-        ids = y.argmax(-1)  # one-hot
-    else:
-        ids = y.reshape(len(y), -1)[:, 0].round().long()
-    table = torch.ones(int(max(ids.max().item(), max(class_weight))) + 1)
-    for k, v in class_weight.items():
-        table[int(k)] = float(v)
-    return table[ids]
-
-
-def _owner_weights(owner):
-    if isinstance(owner, Layer):
-        return owner.get_weights()
-    tensors = [*owner.parameters(recurse=False), *owner.buffers(recurse=False)]
-    return [t.detach().cpu().numpy().copy() for t in tensors]
-
-
-def _set_owner_weights(owner, arrays):
-    if isinstance(owner, Layer):
-        owner.set_weights(arrays)
-        return
-    with torch.no_grad():
-        for t, a in zip([*owner.parameters(recurse=False), *owner.buffers(recurse=False)], arrays):
-            a = torch.as_tensor(np.asarray(a), dtype=t.dtype)
-            if a.shape != t.shape:
-                raise LstmkitError(f"set_weights: expected an array of shape {tuple(t.shape)}, "
-                                   f"got {tuple(a.shape)}")
-            t.copy_(a)
