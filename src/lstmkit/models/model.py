@@ -92,6 +92,8 @@ class Model(nn.Module):
             NonFiniteLoss: the loss became NaN or inf (the message names the epoch and batch).
         """
         self._require_compiled("fit")
+        if data.is_dataset(x) and y is not None:
+            raise LstmkitError("y: leave it out when x is a Dataset/DataLoader of (x, y) pairs")
         train, val, n_train = self._fit_data(x, y, batch_size, shuffle, validation_split,
                                              validation_data, class_weight)
         history = cbks.History()
@@ -111,6 +113,7 @@ class Model(nn.Module):
         finally:
             for cb in callbacks:
                 cb.on_train_end()
+        self.history = history
         return history
 
     def _epochs(self, train, val, initial_epoch, epochs, verbose, callbacks, n_train):
@@ -123,7 +126,7 @@ class Model(nn.Module):
             progress = Progress(n_train, verbose)
             logs = self._train_epoch(train(), epoch, progress, callbacks if batch_hooks else None)
             if val is not None:
-                logs.update({f"val_{k}": v for k, v in self._run_eval(val()).items()})
+                logs.update({f"val_{k}": v for k, v in self._run_eval(val())[0].items()})
             progress.finish(n_train, logs)
             for cb in callbacks:
                 cb.on_epoch_end(epoch, logs)
@@ -226,9 +229,9 @@ class Model(nn.Module):
             xs, y = self._arrays(x, y)
             xs, y, _ = self._placed(xs, y, None)
             batches = data.batches(xs, y, batch_size, False, device=self._device())
-        logs = self._run_eval(batches)
-        if verbose:
-            Progress(None, 2).finish(-(-len(y) // batch_size) if y is not None else 0, logs)
+        progress = Progress(None, 2 if verbose else 0)
+        logs, steps = self._run_eval(batches)
+        progress.finish(steps, logs)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -241,10 +244,11 @@ class Model(nn.Module):
             for xs, y, _ in batches:
                 pred = self(*xs)
                 tally.add(self.loss(pred, y), pred, y)
-        return tally.logs(None)
+        return tally.logs(None), len(tally.sizes)
 
     def predict(self, x, batch_size=32, verbose=0):
-        """Predictions for x (same forms as fit's x; a Dataset may yield x or (x, y)) as numpy.
+        """Predictions for x (same forms as fit's x; a Dataset may yield x or (x, y)) as numpy;
+        verbose=1 prints the time taken.
 
         Raises:
             LstmkitError: the model is not built yet, or x does not fit it.
@@ -254,10 +258,11 @@ class Model(nn.Module):
             raise LstmkitError("predict: the model is not built yet: give the first layer "
                                "input_shape=..., or call fit() first")
         self.eval()
-        device, outs = self._device(), []
+        device, outs, progress = self._device(), [], Progress(None, 2 if verbose else 0)
         with torch.no_grad():
             for xs in self._predict_batches(x, batch_size, device):
                 outs.append(self(*xs))
+        progress.finish(len(outs), {})
         if isinstance(outs[0], (tuple, list)):
             return tuple(torch.cat(o).cpu().numpy() for o in zip(*outs))
         return torch.cat(outs).cpu().numpy()

@@ -52,7 +52,8 @@ class Progress:
             return
         elapsed = time.perf_counter() - self.start
         per_step = elapsed / max(done, 1) * 1000
-        head = f"\r{done}/{self.total} {_bar(done, self.total)}" if self.live else f"{done}/{self.total}"
+        count = f"{done}/{self.total}" if self.total else f"{done} steps"
+        head = f"\r{count} {_bar(done, self.total)}" if self.live and self.total else count
         self.file.write(f"{head} - {elapsed:.0f}s {per_step:.0f}ms/step{_format(logs)}\n")
         self.file.flush()
 
