@@ -337,3 +337,20 @@ def test_model_subclass_builds_lazily_and_saves_with_custom_objects(tmp_path):
     loaded = load_model(tmp_path / "tagger", custom_objects={"Tagger": Tagger})
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert "lstm (LSTM)" in model.summary(print_fn=None)
+
+
+def test_weights_only_checkpoint_for_any_module(tmp_path):
+    lstmkit.set_seed(0)
+    X, y = airline_windows()
+    model = Model(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 1)))
+    model.compile("sgd", "mse")
+    model.fit(X, y, epochs=2, verbose=0, callbacks=[
+        ModelCheckpoint(tmp_path / "w{epoch}.safetensors", save_weights_only=True)])
+    fresh = Model(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 1)))
+    fresh.load_weights(tmp_path / "w2.safetensors")
+    np.testing.assert_array_equal(fresh.predict(X), model.predict(X))
+    (tmp_path / "bad.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelFileError, match="safetensors"):
+        fresh.load_weights(tmp_path / "bad.safetensors")
+    with pytest.raises(ModelFileError, match="do not match"):
+        Model(torch.nn.Linear(3, 1)).load_weights(tmp_path / "w1.safetensors")

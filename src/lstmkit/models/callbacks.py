@@ -122,11 +122,15 @@ class EarlyStopping(_Monitor):
 
 class ModelCheckpoint(_Monitor):
     """Save the model (`model.save`) after epochs; `filepath` may hold `{epoch}` and log keys,
-    e.g. 'ckpt/{epoch:02d}-{val_loss:.3f}'. With `save_best_only`, only when `monitor` improves."""
+    e.g. 'ckpt/{epoch:02d}-{val_loss:.3f}'. With `save_best_only`, only when `monitor` improves;
+    with `save_weights_only`, one safetensors file of weights (`model.save_weights`), which any
+    Model can write."""
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, mode="auto"):
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto"):
         super().__init__(monitor, mode, 0.0)
         self.filepath, self.verbose, self.save_best_only = str(filepath), verbose, save_best_only
+        self.save_weights_only = save_weights_only
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
@@ -135,7 +139,7 @@ class ModelCheckpoint(_Monitor):
                 return
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **(logs or {}))
-        self.model.save(path)
+        (self.model.save_weights if self.save_weights_only else self.model.save)(path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved model to {path}")
 

@@ -37,7 +37,7 @@ class Model(nn.Module):
         self.module = module
         self.optimizer = self.loss = None
         self.metrics, self.stop_training, self._compile_config = [], False, None
-        self._input_specs = None
+        self._input_specs = self._optimizer_spec = None
 
     def forward(self, *inputs):
         if self.module is None:
@@ -356,6 +356,16 @@ class Model(nn.Module):
         """Write config.json + model.safetensors to the directory `path` (see `load_model`)."""
         from .saving import save_model
         return save_model(self, path)
+
+    def save_weights(self, path):
+        """Write only the weights to one safetensors file (works for any module; see `load_weights`)."""
+        from .saving import save_weights
+        return save_weights(self, path)
+
+    def load_weights(self, path):
+        """Load weights written by `save_weights` into this (built) model."""
+        from .saving import load_weights
+        load_weights(self, path)
 
     def _device(self):
         for p in self.parameters():

@@ -1,6 +1,12 @@
 """`save_model` / `load_model`: a model directory (config.json + model.safetensors, see
 `lstmkit.saving`) holding the architecture, the weights and, when given by name, the compile settings."""
+import os
+import tempfile
+from pathlib import Path
+
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
 from .. import saving
 from ..errors import LstmkitError, ModelFileError
@@ -46,6 +52,38 @@ def load_model(path, custom_objects=None, compile=True):
     if compile and spec.get("compile"):
         model.compile(**spec["compile"])
     return model
+
+
+def save_weights(model, path):
+    """Write only the weights (`state_dict`) to one safetensors file, atomically; any Model can."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_weights(model, path):
+    """Load weights written by `save_weights` into a model of the same architecture.
+
+    Raises:
+        ModelFileError: the file is missing, truncated or foreign, or does not fit the model.
+    """
+    if not model.built:
+        raise ModelFileError("load_weights: the model is not built yet: give the first layer "
+                             "input_shape=..., or call it on one batch first")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelFileError(f"load_weights: {path} is missing, truncated or not a safetensors "
+                             f"file ({e})") from None
+    _load_state(model, state, path)
 
 
 def _load_state(model, state, path):
