@@ -1,6 +1,7 @@
 """`Model`: compile / fit / evaluate / predict for lstmkit layers or any torch.nn.Module."""
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from ..errors import LstmkitError
 from . import callbacks as cbks
@@ -285,8 +286,9 @@ class Model(nn.Module):
 
     @property
     def built(self) -> bool:
-        """Whether every lazily built layer has its weights."""
-        return all(getattr(m, "built", True) for m in self.modules() if m is not self)
+        """Whether every lazily built layer (lstmkit's, or torch's Lazy* modules) has its weights."""
+        return (all(getattr(m, "built", True) for m in self.modules() if m is not self)
+                and not any(is_lazy(p) for p in self.parameters()))
 
     def _build(self, xs):
         """Create lazily built weights with a dry forward of one sample (no state kept)."""

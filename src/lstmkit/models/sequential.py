@@ -1,4 +1,5 @@
 """`Sequential`: a stack of layers, each feeding the next, with masks passed along as in Keras."""
+import torch
 from torch import nn
 
 from ..errors import LstmkitError
@@ -51,6 +52,8 @@ class Sequential(Model):
             layer.name = name
         self.add_module(name, layer)
         self.layers.append(layer)
+        if not isinstance(self._optimizer_spec, torch.optim.Optimizer):
+            self.optimizer = None  # rebuilt over every parameter, new ones included, by the next fit
         if self.input_shape is not None:
             self._build_shapes()
 
