@@ -354,3 +354,17 @@ def test_weights_only_checkpoint_for_any_module(tmp_path):
         fresh.load_weights(tmp_path / "bad.safetensors")
     with pytest.raises(ModelFileError, match="do not match"):
         Model(torch.nn.Linear(3, 1)).load_weights(tmp_path / "w1.safetensors")
+
+
+def test_early_stopping_counts_patience_as_keras():
+    model = Model(torch.nn.Linear(1, 1))
+    stop = EarlyStopping(patience=2, min_delta=0.01)
+    stop.set_model(model)
+    stop.on_train_begin()
+    for epoch, val_loss in enumerate([1.0, 0.5, 0.495, 0.6, 0.4]):
+        stop.on_epoch_end(epoch, {"val_loss": val_loss})
+        if model.stop_training:
+            break
+    assert epoch == 3 and stop.best == 0.5  # 0.495 is within min_delta: no gain
+    with pytest.warns(UserWarning, match="val_acc"):
+        EarlyStopping(monitor="val_acc").on_epoch_end(0, {"loss": 1.0})

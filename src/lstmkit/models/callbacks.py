@@ -86,7 +86,8 @@ class EarlyStopping(_Monitor):
     Args:
         monitor: a logged value ('val_loss' by default).
         patience: epochs without improvement before stopping.
-        restore_best_weights: at the end, put back the weights of the best epoch.
+        restore_best_weights: at the end of training, put back the weights of the best epoch (also
+            when all epochs ran; Keras restores only when it stops early).
         min_delta, mode: what counts as an improvement ('auto' maximises accuracies).
     """
 
@@ -109,7 +110,7 @@ class EarlyStopping(_Monitor):
                 self.best_weights = copy.deepcopy(self.model.state_dict())
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience and epoch > 0:  # Keras: stop after `patience` epochs without gain
             self.stopped_epoch, self.model.stop_training = epoch, True
 
     def on_train_end(self, logs=None):
