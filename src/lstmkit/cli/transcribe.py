@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--data", help="folder of audio files (train)")
     p.add_argument("--transcripts", help="file of 'id<TAB>text' or 'path: text' lines (train)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the recipe's)")
+    p.add_argument("--hidden", type=int, help="LSTM units per direction (default: the recipe's)")
+    p.add_argument("--layers", type=int, help="bidirectional LSTM layers (default: the recipe's)")
     p.add_argument("--out", default=None, help="output directory (default runs/transcribe or "
                    "runs/digits)")
     p.add_argument("--seed", type=int, default=0)
@@ -78,7 +80,8 @@ def _train(args) -> int:
     else:
         items = [Utterance(u.id, u.path, normalize_text(u.text))
                  for u in load_folder(args.data, args.transcripts)]
-    config = TranscribeConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    chosen = {k: getattr(args, k) for k in ("epochs", "hidden", "layers") if getattr(args, k)}
+    config = TranscribeConfig(seed=args.seed, **chosen)
     train_items, test_items = split(items, config.test_fraction, config.seed)
     if not train_items or not test_items:
         raise LstmkitError(f"data: {len(items)} utterance(s) are too few to hold some out")

@@ -1,0 +1,159 @@
+"""Speech recognition: CTC decoding on hand-made matrices, a small model overfit on real prompts,
+save -> load -> transcribe, the command, and bad input."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from lstmkit.cli.main import main
+from lstmkit.data.audio import load_audio, resample
+from lstmkit.data.speech_datasets import ASTERISK_AUDIO, load_asterisk
+from lstmkit.errors import DataError, ModelFileError
+from lstmkit.tasks.ctc import beam_decode, greedy_decode
+from lstmkit.tasks.transcribe import ENGLISH, Alphabet, TranscribeConfig, load, save, transcribe
+from lstmkit.tasks.transcribe_train import evaluate, split, train
+
+FEW = ("digits/1", "digits/2", "digits/3", "auth-thankyou", "conf-locked")
+TINY = dict(stack=2, hidden=64, layers=1, dropout=0.0, batch_frames=100_000, lr=1e-2,
+            speeds=(1.0,), spec_augment=False)
+
+
+def _sequence_log_prob(log_probs, labels):
+    """log P(labels | frames), summed over all CTC alignments (torch's CTC loss as the oracle)."""
+    lp = torch.as_tensor(log_probs, dtype=torch.float64).unsqueeze(1)  # (T, 1, V)
+    target = torch.tensor([labels], dtype=torch.long) if labels else torch.zeros(1, 0, dtype=torch.long)
+    nll = torch.nn.functional.ctc_loss(lp, target, [lp.shape[0]], [len(labels)], reduction="sum")
+    return -float(nll)
+
+
+def test_greedy_merges_repeats_and_drops_blanks():
+    # frames read a a - a b b -  ->  "aab"
+    best = [1, 1, 0, 1, 2, 2, 0]
+    lp = np.log(np.full((7, 3), 0.05))
+    lp[np.arange(7), best] = np.log(0.9)
+    assert greedy_decode(lp) == [1, 1, 2]
+    assert greedy_decode(np.log(np.full((3, 3), 1 / 3))) == []  # ties go to index 0, the blank
+
+
+def test_beam_finds_the_label_that_greedy_misses():
+    # each frame prefers blank (0.6), but "a" collects 0.64 over its three alignments vs 0.36 for ""
+    lp = np.log(np.array([[0.6, 0.4], [0.6, 0.4]]))
+    assert greedy_decode(lp) == []
+    assert beam_decode(lp, beam=4) == [1]
+    assert _sequence_log_prob(lp, [1]) == pytest.approx(np.log(0.64))
+
+
+def test_beam_is_at_least_as_good_as_greedy_on_random_matrices():
+    rng = np.random.default_rng(0)
+    better = 0
+    for _ in range(30):
+        logits = rng.normal(0, 1.5, (6, 4))
+        lp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+        g, b = greedy_decode(lp), beam_decode(lp, beam=32)
+        assert _sequence_log_prob(lp, b) >= _sequence_log_prob(lp, g) - 1e-9
+        better += _sequence_log_prob(lp, b) > _sequence_log_prob(lp, g) + 1e-9
+    assert better > 0  # the matrices include cases where the search pays off
+
+
+def test_alphabet_reports_characters_it_lacks():
+    a = Alphabet(ENGLISH)
+    assert a.decode(a.encode("it's one")) == "it's one"
+    with pytest.raises(DataError, match="'é'"):
+        a.encode("café")
+
+
+@pytest.fixture(scope="module")
+def overfit(tmp_path_factory):
+    """A small model trained on five real prompts until it knows them by heart."""
+    items = [u for u in load_asterisk() if u.id in FEW]
+    torch.set_num_threads(1)
+    model, history = train(items, TranscribeConfig(epochs=150, **TINY), verbose=0)
+    path = save(model, tmp_path_factory.mktemp("model") / "speech")
+    return items, model, history, path
+
+
+def test_small_model_learns_real_utterances(overfit):
+    items, model, history, _ = overfit
+    assert history[-1]["loss"] < 0.2 * history[0]["loss"]
+    result = evaluate(model, items)
+    assert result["all"]["cer"] < 0.05, result["examples"]
+    assert result["all"]["n"] == 5 and result["sentences"]["n"] == 1  # "this conference is locked"
+
+
+def test_save_load_transcribe_round_trip(overfit, tmp_path):
+    items, model, _, path = overfit
+    files = [u.path for u in items]
+    before = transcribe(model, files)
+    after = transcribe(load(path), files)
+    assert after == before
+    assert transcribe(load(path), files, beam=8) == before  # a confident model: beam agrees
+    wide = tmp_path / "one16k.wav"  # another sample rate is resampled, not refused
+    sf.write(wide, resample(load_audio(items[0].path), 8000, 16000), 16000)
+    assert transcribe(load(path), [wide]) == before[:1]
+
+
+def test_load_refuses_foreign_model_dirs(tmp_path):
+    with pytest.raises(ModelFileError):
+        load(tmp_path / "missing")
+
+
+def _folder(tmp_path, extra=""):
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = []
+    for k, u in enumerate(u for u in load_asterisk() if u.id in FEW):
+        shutil.copy(u.path, data / f"utt{k}.wav")
+        lines.append(f"utt{k}\t{u.text}")
+    (tmp_path / "t.tsv").write_text("\n".join(lines) + "\n" + extra)
+    return data, tmp_path / "t.tsv"
+
+
+def test_cli_train_then_transcribe(tmp_path, capsys):
+    data, tsv = _folder(tmp_path)
+    out = tmp_path / "run"
+    rc = main(["transcribe", "train", "--data", str(data), "--transcripts", str(tsv), "--epochs", "2",
+               "--hidden", "32", "--layers", "1", "--out", str(out), "--quiet"])
+    assert rc == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"cer", "wer"} <= set(metrics["lstm"]) and metrics["lstm"]["cer"] >= 0
+    capsys.readouterr()
+    assert main(["transcribe", "--model", str(out / "model"), str(data / "utt0.wav"), "--beam", "3"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_cli_reports_transcript_lines_without_audio(tmp_path, capsys):
+    data, tsv = _folder(tmp_path, "ghost1\thello\nghost2\tworld\n")
+    assert main(["transcribe", "train", "--data", str(data), "--transcripts", str(tsv)]) == 2
+    err = capsys.readouterr().err
+    assert "ghost1, ghost2" in err and err.count("\n") == 1
+
+
+def test_cli_reports_characters_outside_the_alphabet(tmp_path, capsys):
+    data, tsv = _folder(tmp_path)
+    tsv.write_text(tsv.read_text().replace("thank you", "merci café"))
+    assert main(["transcribe", "train", "--data", str(data), "--transcripts", str(tsv)]) == 2
+    err = capsys.readouterr().err
+    assert "'é'" in err and err.count("\n") == 1
+
+
+def test_cli_reports_unreadable_and_empty_audio(overfit, tmp_path, capsys):
+    path = overfit[3]
+    (tmp_path / "junk.wav").write_text("not audio")
+    sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), 8000)
+    for name in ("junk.wav", "empty.wav"):
+        assert main(["transcribe", "--model", str(path), str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert name in err and err.count("\n") == 1
+    assert main(["transcribe", "--model", str(tmp_path), str(ASTERISK_AUDIO / "digits/1.wav")]) == 2
+    assert "model" in capsys.readouterr().err
+
+
+def test_split_holds_out_words_and_sentences():
+    items = load_asterisk()
+    train_items, test_items = split(items, 0.15, seed=0)
+    assert len(train_items) + len(test_items) == len(items)
+    assert not {u.id for u in train_items} & {u.id for u in test_items}
+    assert sum(len(u.text.split()) >= 3 for u in test_items) >= 30
