@@ -38,8 +38,9 @@ class TranscribeConfig:
     layers: int = 3
     dropout: float = 0.25  # between LSTM layers and before the output layer
     epochs: int = 40
-    batch_frames: int = 12000  # a batch holds about this many 10 ms frames (sequences vary 100-fold)
-    lr: float = 2e-3
+    batch_frames: int = 2000  # a batch holds about this many 10 ms frames (sequences vary 100-fold)
+    lr: float = 3e-3
+    max_seconds: float = 15.0  # longer recordings (a few long menus) cost much and teach little
     speeds: tuple = (0.9, 1.0, 1.1)  # speed perturbation: each training recording at three tempos
     spec_augment: bool = True
     test_fraction: float = 0.15

@@ -57,8 +57,19 @@ def featurize_items(items, config: TranscribeConfig, speeds=(1.0,)):
     return featurize([speed_perturb(w, s) for s in speeds for w in waves], fc)
 
 
-def batches(lengths, batch_frames: int, rng: random.Random):
-    """Index batches of similar length holding about `batch_frames` padded frames each, shuffled."""
+def batches(lengths, batch_frames: int, rng: random.Random, shuffle: bool = True):
+    """Index batches of similar length holding about `batch_frames` padded frames each.
+
+    Args:
+        lengths: frames per utterance.
+        batch_frames: padded frames per batch (batch size x longest utterance).
+        rng: the random source for ties and batch order.
+        shuffle: batches in random order; False: shortest first, which makes CTC's first epoch
+            stable (SortaGrad, Amodei et al. 2016).
+
+    Returns:
+        list of index lists.
+    """
     order = sorted(range(len(lengths)), key=lambda k: (lengths[k], rng.random()))
     out, current = [], []
     for k in order:
@@ -67,7 +78,8 @@ def batches(lengths, batch_frames: int, rng: random.Random):
             current = []
         current.append(k)
     out.append(current)
-    rng.shuffle(out)
+    if shuffle:
+        rng.shuffle(out)
     return out
 
 
@@ -87,10 +99,16 @@ def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphab
     alphabet = alphabet or Alphabet(ENGLISH)
     targets = [alphabet.encode(u.text) for u in items] * len(config.speeds)
     feats = [torch.from_numpy(f) for f in featurize_items(items, config, config.speeds)]
+    max_frames = config.max_seconds * 1000 / config.features.hop_ms
+    keep = [k for k, f in enumerate(feats) if len(f) <= max_frames]
+    if not keep:
+        raise DataError(f"train: every recording is longer than max_seconds={config.max_seconds}")
+    feats, targets = [feats[k] for k in keep], [targets[k] for k in keep]
     transcriber = build(config, alphabet)
     model = transcriber.model
     rng = random.Random(config.seed)
-    plan = [batches([len(f) for f in feats], config.batch_frames, rng) for _ in range(config.epochs)]
+    lengths = [len(f) for f in feats]
+    plan = [batches(lengths, config.batch_frames, rng, shuffle=e > 0) for e in range(config.epochs)]
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=sum(map(len, plan)),
                                                 pct_start=0.15)

@@ -1,0 +1,29 @@
+"""FSDD digit classifier: packing makes padding invisible; the split holds out every digit."""
+import numpy as np
+import torch
+
+import lstmkit
+from lstmkit.tasks.transcribe_digits import DigitNet, pad, stratified_split
+
+
+def test_digit_net_ignores_padding():
+    lstmkit.set_seed(0)
+    net = DigitNet(13, 10, hidden=8, layers=2).eval()
+    x = torch.randn(1, 7, 13)
+    padded = torch.cat([x, torch.randn(1, 5, 13)], dim=1)  # (1, 12, 13): 5 junk steps after the end
+    torch.testing.assert_close(net(x, torch.tensor([7])), net(padded, torch.tensor([7])))
+    assert net(padded, torch.tensor([7])).shape == (1, 10)
+
+
+def test_stratified_split_holds_out_each_class():
+    y = np.repeat(np.arange(10), 30)
+    train_idx, test_idx = stratified_split(y, 0.2, seed=0)
+    assert len(test_idx) == 60 and not set(train_idx) & set(test_idx)
+    assert np.bincount(y[test_idx]).tolist() == [6] * 10
+
+
+def test_pad_standardises_and_keeps_lengths():
+    seqs = [np.full((3, 2), 6.0), np.full((5, 2), 6.0)]
+    x, lengths = pad(seqs, mean=np.array([4.0, 4.0]), std=np.array([2.0, 2.0]))
+    assert x.shape == (2, 5, 2) and lengths.tolist() == [3, 5]
+    assert (x[0, :3] == 1).all() and (x[0, 3:] == 0).all() and (x[1] == 1).all()  # (6 - 4) / 2
