@@ -190,6 +190,8 @@ def test_layer_argument_errors():
         Dense(2, input_shape=(3,)).set_weights([np.ones((2, 2)), np.ones(2)])
     with pytest.raises(LstmkitError, match="3 features"):
         LSTM(4, input_shape=(None, 3))(torch.randn(2, 5, 4))
+    with pytest.raises(LstmkitError, match="float32 input"):
+        LSTM(4, input_shape=(None, 3))(torch.randn(2, 5, 3, dtype=torch.float64))
 
 
 def test_explain_reports_keras_layers():

@@ -135,6 +135,9 @@ class LSTM(Layer):
             raise LstmkitError(f"{self.name or 'lstm'}: expected input of shape (batch, time, "
                                f"{self.input_size}), got {tuple(x.shape)}")
         check_features(x, self.input_size, self)
+        if x.dtype != self.weight_ih.dtype:
+            raise LstmkitError(f"{self.name or 'lstm'}: expected {self.weight_ih.dtype} input (the "
+                               f"layer's weights), got {x.dtype}")
         if self.go_backwards:
             x = x.flip(1)
             mask = mask.flip(1) if mask is not None else None
