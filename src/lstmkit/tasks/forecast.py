@@ -56,9 +56,10 @@ class ForecastConfig:
     num_layers: int = 1
     dropout: float = 0.0
     epochs: int = 300                   # an upper bound: early stopping on the validation windows
-    patience: int = 40
-    batch_size: int = 32
-    learning_rate: float = 3e-3
+    patience: int = 60
+    batch_size: int | None = None       # None: about 20 batches an epoch, at least 16 windows each:
+                                        # small series get small batches, long ones stay fast
+    learning_rate: float = 1e-3
     ensemble: int = 3                   # members trained from seeds seed, seed+1, ...; cheap here
     augment: tuple = ()                 # ("jitter", "scale") for small series
     augment_copies: int = 1
@@ -71,6 +72,8 @@ class ForecastConfig:
         for name in ("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
                      "batch_size", "ensemble"):
             value = getattr(self, name)
+            if name == "batch_size" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise LstmkitError(f"{name}: expected a positive integer, got {value!r}")
         if self.test_size < self.horizon:
@@ -250,7 +253,8 @@ class Forecaster:
         model.compile(optimizer=Adam(learning_rate=c.learning_rate), loss=PinballLoss(c.quantiles))
         stop = EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
         shown = [_Progress(k, c.ensemble, c.epochs)] if c.verbose else []
-        model.fit(x, y, batch_size=c.batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
+        batch_size = c.batch_size or max(16, -(-len(x) // 20))
+        model.fit(x, y, batch_size=batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
                   callbacks=[stop, *shown])
         return net.eval()
 
