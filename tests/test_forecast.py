@@ -110,3 +110,26 @@ def test_cli_on_half_hourly_demand_with_temperature(tmp_path):
     prep = json.loads((out / "model" / "preprocessing.json").read_text())
     assert prep["config"]["covariates"] == ["Temperature"] and prep["season"] == 48
     assert len(pd.read_csv(out / "forecast.csv")) == 12
+
+
+def test_future_covariates_need_their_next_values(tmp_path, capsys):
+    """WorkDay is known ahead: the forecast after the data needs its next H values (--future)."""
+    frame = load_dataset("elecdemand")[0].tail(400).rename_axis("time")
+    history, ahead = frame.iloc[:-12], frame.iloc[-12:][["WorkDay"]]
+    config = ForecastConfig(target="Demand", covariates=["Temperature"], future_covariates=["WorkDay"],
+                            horizon=12, lookback=48, test_size=48, **TINY)
+    f = Forecaster(config).fit(history)
+    with pytest.raises(LstmkitError, match=r"future: .*\['WorkDay'\].* 12 steps after the data"):
+        f.predict()
+    with pytest.raises(LstmkitError, match="expected the step after the data"):
+        f.predict(future=ahead.set_axis(ahead.index + pd.Timedelta("30min")))  # one step late
+    expected = f.predict(future=ahead)
+    f.save(tmp_path / "model")
+    history.to_csv(tmp_path / "history.csv")
+    ahead.to_csv(tmp_path / "ahead.csv")
+    args = ["forecast", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "history.csv"),
+            "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 2 and "--future FILE.csv" in capsys.readouterr().err
+    assert main([*args, "--future", str(tmp_path / "ahead.csv")]) == 0
+    got = pd.read_csv(tmp_path / "out" / "forecast.csv", index_col="time", parse_dates=True)
+    assert np.allclose(got.to_numpy(), expected.to_numpy())

@@ -17,7 +17,8 @@ from ..viz.forecast import plot_forecast
 EXAMPLES = """examples:
   lstmkit forecast                                   # bundled AirPassengers, 24 months held out
   lstmkit forecast --list-datasets
-  lstmkit forecast --dataset elecdemand --epochs 30  # half-hourly demand, temperature as covariate
+  lstmkit forecast --dataset elecdemand               # half-hourly demand, temperature as covariate
+  lstmkit forecast --dataset elecdemand --future-covariates WorkDay   # holidays known ahead
   lstmkit forecast --data sales.csv --target units --time-col date --horizon 12 --out runs/sales
   lstmkit forecast --model runs/sales/model --data sales_2025.csv --out runs/sales-next
 
@@ -39,6 +40,8 @@ def register(subparsers) -> None:
     src.add_argument("--target", metavar="COL[,COL]", help="column(s) to forecast")
     src.add_argument("--time-col", metavar="COL", help="time column, parsed as dates")
     src.add_argument("--covariates", metavar="A,B", help="past covariate columns")
+    src.add_argument("--future-covariates", metavar="A,B", help="columns also known ahead (holidays, plans)")
+    src.add_argument("--future", metavar="FILE.csv", help="their values for the steps after --data")
     src.add_argument("--fill", choices=FILLS, help="fill missing values instead of stopping")
     m = p.add_argument_group("model and training")
     m.add_argument("--model", metavar="DIR", help="forecast after --data with a saved model instead of training")
@@ -70,12 +73,15 @@ def handler(args) -> int:
     data, name, config = _train_config(args)
     forecaster = Forecaster(config).fit(data)
     backtest = forecaster.backtest()
-    future = forecaster.predict()
+    # Known-future covariates have no values after the data unless --future gives them.
+    future = forecaster.predict(future=args.future) if args.future or not config.future_covariates else None
     out = Path(args.out or f"runs/forecast-{name}")
     _write_outputs(out, forecaster, backtest, future, name)
     _say(args, _table(backtest, config))
-    _say(args, f"wrote {out}/: metrics.json backtest.csv forecast.csv forecast.png model/ "
-         f"({time.perf_counter() - start:.1f} s)")
+    if future is None:
+        _say(args, "no forecast after the data: give --future FILE.csv with the future covariates")
+    _say(args, f"wrote {out}/: metrics.json backtest.csv{'' if future is None else ' forecast.csv'} forecast.png "
+         f"model/ ({time.perf_counter() - start:.1f} s)")
     return 0
 
 
@@ -94,7 +100,8 @@ def _train_config(args):
         settings = dict(target=list(spec.target), covariates=list(spec.covariates), horizon=spec.horizon,
                         lookback=spec.lookback, test_size=spec.test_size, season_length=spec.season_length)
     flags = dict(target=_split(args.target) or None, time_col=args.time_col,
-                 covariates=_split(args.covariates) or None, fill=args.fill, horizon=args.horizon,
+                 covariates=_split(args.covariates) or None,
+                 future_covariates=_split(args.future_covariates) or None, fill=args.fill, horizon=args.horizon,
                  lookback=args.lookback, test_size=args.test_size, season_length=args.season,
                  epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden, strategy=args.strategy,
                  augment=tuple(_split(args.augment)) or None)
@@ -109,7 +116,7 @@ def _predict_with_model(args):
     if not args.data:
         raise LstmkitError("--model: also give --data FILE.csv, the history to forecast after")
     forecaster = Forecaster.load(args.model)
-    future = forecaster.predict(args.horizon, data=args.data)
+    future = forecaster.predict(args.horizon, data=args.data, future=args.future)
     out = Path(args.out or f"runs/forecast-{Path(args.data).stem}")
     out.mkdir(parents=True, exist_ok=True)
     _write_text(out / "forecast.csv", _forecast_csv(future))
@@ -127,7 +134,8 @@ def _write_outputs(out: Path, forecaster, backtest, future, name):
     metrics = {k: {m: (None if np.isnan(v) else v) for m, v in d.items()} for k, d in backtest.metrics.items()}
     _write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     _write_text(out / "backtest.csv", _backtest_frame(backtest, forecaster).to_csv(index=False))
-    _write_text(out / "forecast.csv", _forecast_csv(future))
+    if future is not None:
+        _write_text(out / "forecast.csv", _forecast_csv(future))
     plot_forecast(forecaster.frame, backtest, future, out / "forecast.png", quantiles=forecaster.config.quantiles,
                   title=f"{name}: LSTM forecast, backtest over the last {forecaster.config.test_size} steps")
     forecaster.save(out / "model")

@@ -6,12 +6,12 @@ rest; cut lookback/horizon windows (the last ones, whose targets start after eve
 ends, for early stopping); train a small ensemble of LSTMs with the pinball loss; evaluate on
 rolling origins inside the held-out part.
 
-Shapes: N steps, T targets, P past covariates, C calendar features, L lookback, H horizon, B windows,
-Q quantiles.
+Shapes: N steps, T targets, P past covariates, K future covariates, C known-future features (the
+K future covariates, then the calendar), L lookback, H horizon, B windows, Q quantiles.
 """
 import contextlib
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 
 import numpy as np
 import pandas as pd
@@ -26,74 +26,9 @@ from ..errors import DataError, LstmkitError, ModelFileError
 from ..saving import read_model_dir, write_model_dir
 from ..seeding import set_seed
 from . import baselines
+from .forecast_config import Backtest, ForecastConfig
 from .forecast_net import Ensemble, ForecastNet, PinballLoss
 from .metrics_forecast import forecast_metrics, mase_scale
-
-
-@dataclass
-class ForecastConfig:
-    """Everything a forecasting run depends on. Defaults suit a short monthly series (AirPassengers).
-
-    Example:
-        >>> ForecastConfig(horizon=6, lookback=12).test_size
-        24
-    """
-    target: str | list | None = None    # column(s) to forecast; None: the only numeric column
-    time_col: str | None = None         # None: a DatetimeIndex or steps 0, 1, 2, ...
-    covariates: list = field(default_factory=list)  # past covariates (known up to the origin only)
-    fill: str | None = None             # missing values: None raises; "interpolate" or "ffill" fill
-    horizon: int = 12
-    lookback: int = 24
-    test_size: int = 24                 # held out at the end; the backtest's windows lie inside it
-    season_length: int | None = None    # None: from the time index (12 monthly, 7 daily, 48 half-hourly)
-    strategy: str = "direct"            # "direct": all H steps at once; "recursive": one step, fed back
-    quantiles: tuple = (0.1, 0.5, 0.9)  # must contain 0.5, the point forecast
-    transform: str = "auto"             # "log", "none"; "auto": log when every training value is > 0
-    base: str = "auto"                  # predict relative to "last", "seasonal" (a season back) or
-                                        # "none"; auto: seasonal if 1 < season <= lookback, else last
-    calendar: bool = True               # sine/cosine calendar features as known-future inputs
-    hidden_size: int = 64
-    num_layers: int = 1
-    dropout: float = 0.0
-    epochs: int = 300                   # an upper bound: early stopping on the validation windows
-    patience: int = 60
-    batch_size: int | None = None       # None: about 20 batches an epoch, at least 16 windows each:
-                                        # small series get small batches, long ones stay fast
-    learning_rate: float = 1e-3
-    ensemble: int = 3                   # members trained from seeds seed, seed+1, ...; cheap here
-    augment: tuple = ()                 # ("jitter", "scale") for small series
-    augment_copies: int = 1
-    seed: int = 0
-    threads: int | None = 1             # torch threads while training: a net this small runs fastest
-                                        # on one (more only add synchronisation); None keeps torch's
-    verbose: int = 1
-
-    def __post_init__(self):
-        for name in ("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
-                     "batch_size", "ensemble"):
-            value = getattr(self, name)
-            if name == "batch_size" and value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise LstmkitError(f"{name}: expected a positive integer, got {value!r}")
-        if self.test_size < self.horizon:
-            raise LstmkitError(f"test_size: expected at least the horizon ({self.horizon}) so one backtest "
-                               f"window fits, got {self.test_size}")
-        _check_choice("strategy", self.strategy, ("direct", "recursive"))
-        _check_choice("transform", self.transform, ("auto", "log", "none"))
-        _check_choice("base", self.base, ("auto", "last", "seasonal", "none"))
-        if 0.5 not in self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
-            raise LstmkitError(f"quantiles: expected levels in (0, 1) including 0.5, got {self.quantiles!r}")
-        if set(self.augment) - {"jitter", "scale"}:
-            raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
-        if self.strategy == "recursive" and self.covariates:
-            raise LstmkitError("strategy: 'recursive' feeds forecasts back and cannot forecast past "
-                               "covariates; use strategy='direct' or drop the covariates")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise LstmkitError(f"{name}: expected one of {choices}, got {value!r}")
 
 
 @contextlib.contextmanager
@@ -128,26 +63,6 @@ class _Progress(Callback):
         self.file.flush()
 
 
-@dataclass
-class Backtest:
-    """Rolling-origin evaluation on the held-out part: every model on exactly the same windows.
-
-    Attributes:
-        origins: (B,) time stamps of the last observed step of each window; positions: their (B,)
-            row numbers in the series.
-        actual: (B, H, T); forecasts: model name -> (B, H, T) point forecasts (original units).
-        quantiles: (B, H, T, Q) the LSTM's quantile forecasts. metrics: name -> {metric: value}.
-        coverage: fraction of actual values inside the LSTM's outer quantile interval.
-    """
-    origins: pd.Index
-    positions: np.ndarray
-    actual: np.ndarray
-    forecasts: dict
-    quantiles: np.ndarray
-    metrics: dict
-    coverage: float
-
-
 class Forecaster:
     """Train an LSTM forecaster, backtest it against baselines, forecast, save and load.
 
@@ -173,13 +88,16 @@ class Forecaster:
             self.
         """
         c = self.config
-        frame = read_series(data, target=c.target, time_col=c.time_col, covariates=c.covariates, fill=c.fill)
+        frame = read_series(data, target=c.target, time_col=c.time_col,
+                            covariates=[*c.covariates, *c.future_covariates], fill=c.fill)
         self._setup(frame)
         self._check_length(len(frame))
         n_fit = len(frame) - c.test_size
         values = frame.to_numpy()
         self.target_scaler = ts.Scaler.fit(values[:n_fit, :self.n_targets], log=self.log)
-        self.cov_scaler = ts.Scaler.fit(values[:n_fit, self.n_targets:], log=False)
+        past = self.n_targets + len(c.covariates)
+        self.cov_scaler = ts.Scaler.fit(values[:n_fit, self.n_targets:past], log=False)
+        self.known_scaler = ts.Scaler.fit(values[:n_fit, past:], log=False)
         z, cov, cal = self._arrays(frame)
         train, val = self._split(n_fit)
         rng = np.random.default_rng(c.seed)
@@ -194,7 +112,7 @@ class Forecaster:
         """Settings that follow from the data: targets, frequency, season, transform, base."""
         c = self.config
         self.frame = frame
-        self.targets = [col for col in frame.columns if col not in c.covariates]
+        self.targets = [col for col in frame.columns if col not in [*c.covariates, *c.future_covariates]]
         self.n_targets = len(self.targets)
         self.freq = ts.infer_freq(frame.index)
         dated = isinstance(frame.index, pd.DatetimeIndex)
@@ -216,14 +134,23 @@ class Forecaster:
             raise DataError(f"data: the series has {n} steps; lookback {c.lookback} + 2 x horizon "
                             f"{c.horizon} + test {c.test_size} need at least {need}")
 
-    def _arrays(self, frame, extra=0):
-        """Scaled targets (N, T), scaled covariates (N, P) and calendar features (N + H + extra, C)."""
-        values = frame.to_numpy()
-        z = self.target_scaler.transform(values[:, :self.n_targets])
-        cov = self.cov_scaler.transform(values[:, self.n_targets:])
-        index = frame.index.append(ts.future_index(frame.index, self.freq, self.config.horizon + extra))
+    def _arrays(self, frame, extra=0, future=None):
+        """Scaled targets (N, T), past covariates (N, P) and known-future features (N + H + extra, C).
+
+        `future` holds the future covariates after the data, (>= steps needed, K); without it those
+        rows are NaN, which only forecasts after the end of the data would read.
+        """
+        values, steps = frame.to_numpy(), self.config.horizon + extra
+        T, P = self.n_targets, len(self.config.covariates)
+        z = self.target_scaler.transform(values[:, :T])
+        cov = self.cov_scaler.transform(values[:, T:T + P])
+        ahead = np.full((steps, values.shape[1] - T - P), np.nan)
+        if future is not None:
+            ahead[: len(future)] = future[:steps]
+        known = self.known_scaler.transform(np.concatenate([values[:, T + P:], ahead]))  # (N + steps, K)
+        index = frame.index.append(ts.future_index(frame.index, self.freq, steps))
         cal = ts.calendar_features(index, self.freq) if self.config.calendar else np.zeros((len(index), 0))
-        return z, cov, cal.astype(np.float32)
+        return z, cov, np.concatenate([known, cal], 1).astype(np.float32)
 
     def _split(self, n_fit):
         """Chronological training and validation origins inside the first n_fit steps."""
@@ -287,13 +214,16 @@ class Forecaster:
             out = self.net(torch.from_numpy(x)).numpy()
         return np.sort(out + bases[..., None], -1)  # sorting removes quantile crossing
 
-    def predict(self, horizon: int | None = None, data=None) -> pd.DataFrame:
+    def predict(self, horizon: int | None = None, data=None, future=None) -> pd.DataFrame:
         """Forecast the steps after the end of the data seen by `fit` (or of `data`, read with the
         same columns and settings).
 
         Args:
             horizon: steps to forecast; at most the trained horizon for strategy "direct".
             data: optional new history (CSV path, DataFrame or Series), at least `lookback` steps.
+            future: the future covariates for the steps after the data (CSV path or DataFrame with
+                those columns, and the time column when the model has one); needed only when the
+                model was trained with `future_covariates`.
 
         Returns:
             A frame indexed by the future time stamps with a column `<target>_p<q>` per target and
@@ -310,18 +240,35 @@ class Forecaster:
         if data is None and self.frame is None:
             raise LstmkitError("data: a loaded model forecasts after the history you pass: predict(data=...)")
         frame = self.frame if data is None else read_series(
-            data, target=self.targets, time_col=self.time_col, covariates=c.covariates, fill=c.fill)
+            data, target=self.targets, time_col=self.time_col, covariates=[*c.covariates, *c.future_covariates],
+            fill=c.fill)
         if self.freq and not isinstance(frame.index, pd.DatetimeIndex):
             raise DataError(f"data: the model was trained on time stamps (frequency {self.freq}); "
                             f"give them as a time column (named {self.time_col!r} in training) or a DatetimeIndex")
         if len(frame) < c.lookback:
             raise DataError(f"data: {len(frame)} steps given, the model needs at least lookback = {c.lookback}")
-        z, cov, cal = self._arrays(frame, extra=horizon)
+        need = c.horizon if c.strategy == "direct" else horizon
+        known = self._future_values(future, frame, need) if c.future_covariates else None
+        z, cov, cal = self._arrays(frame, extra=horizon, future=known)
         q = self._forecast_z(z, cov, cal, np.array([len(frame) - 1]), horizon)[0]  # (H, T, Q)
         values = self.target_scaler.inverse(np.moveaxis(q, 2, 1))  # (H, Q, T)
         cols = {f"{t}_p{round(qq * 100)}": values[:, j, i] for i, t in enumerate(self.targets)
                 for j, qq in enumerate(c.quantiles)}
         return pd.DataFrame(cols, index=ts.future_index(frame.index, self.freq, horizon))
+
+    def _future_values(self, future, frame, need):
+        """The next `need` values of the future covariates, (need, K), checked against the data's end."""
+        c = self.config
+        if future is None:
+            raise DataError(f"future: the model uses known-future covariates {list(c.future_covariates)}; "
+                            f"give their values for the {need} steps after the data (--future FILE.csv)")
+        rows = read_series(future, target=list(c.future_covariates), time_col=self.time_col, fill=c.fill)
+        if len(rows) < need:
+            raise DataError(f"future: {len(rows)} rows given; the {need} steps after the data are needed")
+        expected = ts.future_index(frame.index, self.freq, 1)[0]
+        if isinstance(rows.index, pd.DatetimeIndex) and rows.index[0] != expected:
+            raise DataError(f"future: starts at {rows.index[0]}; expected the step after the data, {expected}")
+        return rows.to_numpy()[:need]
 
     def _require_fit(self):
         if self.net is None:
@@ -371,7 +318,8 @@ class Forecaster:
         self._require_fit()
         prep = {"config": asdict(self.config), "targets": self.targets, "time_col": self.time_col, "freq": self.freq,
                 "season": self.season, "base": self.base, "log": self.log, "step": self.step,
-                "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict()}
+                "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict(),
+                "known_scaler": self.known_scaler.to_dict()}
         config = {"task": "forecast", "net": self.net[0].config, "ensemble": len(self.net)}
         return write_model_dir(path, config, self.net.state_dict(), prep)
 
@@ -393,6 +341,7 @@ class Forecaster:
             self.season, self.base, self.log, self.step = prep["season"], prep["base"], prep["log"], prep["step"]
             self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
             self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
+            self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
             self.net = Ensemble([ForecastNet(**config["net"]) for _ in range(config["ensemble"])])
             self.net.load_state_dict(state)
         except (KeyError, TypeError, RuntimeError, LstmkitError) as e:

@@ -18,7 +18,7 @@ def plot_forecast(history, backtest, future, path, *, title="", quantiles=(0.1, 
     Args:
         history: the frame the model saw (time index, target columns first).
         backtest: a `lstmkit.tasks.forecast.Backtest`.
-        future: the frame from `Forecaster.predict()` (`<target>_p<q>` columns).
+        future: the frame from `Forecaster.predict()` (`<target>_p<q>` columns), or None.
         path: the image file (.png, .svg, ...).
         title: figure title. quantiles: the levels the forecaster used (outer two form the band).
 
@@ -28,7 +28,7 @@ def plot_forecast(history, backtest, future, path, *, title="", quantiles=(0.1, 
     Example:
         >>> plot_forecast(frame, forecaster.backtest(), forecaster.predict(), "forecast.png")  # doctest: +SKIP
     """
-    targets = [c[: -len("_p50")] for c in future.columns if c.endswith("_p50")]
+    targets = list(history.columns[: backtest.actual.shape[2]])
     fig, axes = plt.subplots(len(targets), 1, figsize=(10, 3.6 * len(targets)), squeeze=False)
     horizon = backtest.actual.shape[1]
     for i, (ax, target) in enumerate(zip(axes[:, 0], targets)):
@@ -42,15 +42,20 @@ def plot_forecast(history, backtest, future, path, *, title="", quantiles=(0.1, 
                             label=None if k else f"backtest {_band(quantiles)}")
             ax.plot(steps, q[:, len(quantiles) // 2], color="tab:blue", lw=1.5,
                     label=None if k else "backtest forecast (median)")
-        lo, hi = f"{target}_p{round(quantiles[0] * 100)}", f"{target}_p{round(quantiles[-1] * 100)}"
-        ax.fill_between(future.index, future[lo], future[hi], color="tab:orange", alpha=0.3, lw=0,
-                        label=f"forecast {_band(quantiles)}")
-        ax.plot(future.index, future[f"{target}_p50"], color="tab:orange", lw=1.5, label="forecast (median)")
+        if future is not None:
+            _future(ax, future, target, quantiles)
         ax.set_ylabel(target)
         ax.legend(loc="upper left", fontsize=8)
     axes[0, 0].set_title(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _future(ax, future, target, quantiles):
+    lo, hi = f"{target}_p{round(quantiles[0] * 100)}", f"{target}_p{round(quantiles[-1] * 100)}"
+    ax.fill_between(future.index, future[lo], future[hi], color="tab:orange", alpha=0.3, lw=0,
+                    label=f"forecast {_band(quantiles)}")
+    ax.plot(future.index, future[f"{target}_p50"], color="tab:orange", lw=1.5, label="forecast (median)")
 
 
 def _band(quantiles):

@@ -1,0 +1,95 @@
+"""The settings of a forecasting run and the result of its backtest."""
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LstmkitError
+
+
+@dataclass
+class ForecastConfig:
+    """Everything a forecasting run depends on. Defaults suit a short monthly series (AirPassengers).
+
+    Example:
+        >>> ForecastConfig(horizon=6, lookback=12).test_size
+        24
+    """
+    target: str | list | None = None    # column(s) to forecast; None: the only numeric column
+    time_col: str | None = None         # None: a DatetimeIndex or steps 0, 1, 2, ...
+    covariates: list = field(default_factory=list)  # past covariates (known up to the origin only)
+    future_covariates: list = field(default_factory=list)  # known ahead too (holidays, planned
+                                        # prices): predict() then needs their next H values
+    fill: str | None = None             # missing values: None raises; "interpolate" or "ffill" fill
+    horizon: int = 12
+    lookback: int = 24
+    test_size: int = 24                 # held out at the end; the backtest's windows lie inside it
+    season_length: int | None = None    # None: from the time index (12 monthly, 7 daily, 48 half-hourly)
+    strategy: str = "direct"            # "direct": all H steps at once; "recursive": one step, fed back
+    quantiles: tuple = (0.1, 0.5, 0.9)  # must contain 0.5, the point forecast
+    transform: str = "auto"             # "log", "none"; "auto": log when every training value is > 0
+    base: str = "auto"                  # predict relative to "last", "seasonal" (a season back) or
+                                        # "none"; auto: seasonal if 1 < season <= lookback, else last
+    calendar: bool = True               # sine/cosine calendar features as known-future inputs
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    epochs: int = 300                   # an upper bound: early stopping on the validation windows
+    patience: int = 60
+    batch_size: int | None = None       # None: about 20 batches an epoch, at least 16 windows each:
+                                        # small series get small batches, long ones stay fast
+    learning_rate: float = 1e-3
+    ensemble: int = 3                   # members trained from seeds seed, seed+1, ...; cheap here
+    augment: tuple = ()                 # ("jitter", "scale") for small series
+    augment_copies: int = 1
+    seed: int = 0
+    threads: int | None = 1             # torch threads while training: a net this small runs fastest
+                                        # on one (more only add synchronisation); None keeps torch's
+    verbose: int = 1
+
+    def __post_init__(self):
+        for name in ("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
+                     "batch_size", "ensemble"):
+            value = getattr(self, name)
+            if name == "batch_size" and value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise LstmkitError(f"{name}: expected a positive integer, got {value!r}")
+        if self.test_size < self.horizon:
+            raise LstmkitError(f"test_size: expected at least the horizon ({self.horizon}) so one backtest "
+                               f"window fits, got {self.test_size}")
+        _check_choice("strategy", self.strategy, ("direct", "recursive"))
+        _check_choice("transform", self.transform, ("auto", "log", "none"))
+        _check_choice("base", self.base, ("auto", "last", "seasonal", "none"))
+        if 0.5 not in self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
+            raise LstmkitError(f"quantiles: expected levels in (0, 1) including 0.5, got {self.quantiles!r}")
+        if set(self.augment) - {"jitter", "scale"}:
+            raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
+        if self.strategy == "recursive" and self.covariates:
+            raise LstmkitError("strategy: 'recursive' feeds forecasts back and cannot forecast past "
+                               "covariates; use strategy='direct', drop them or give them as future_covariates")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise LstmkitError(f"{name}: expected one of {choices}, got {value!r}")
+
+
+@dataclass
+class Backtest:
+    """Rolling-origin evaluation on the held-out part: every model on exactly the same windows.
+
+    Attributes:
+        origins: (B,) time stamps of the last observed step of each window; positions: their (B,)
+            row numbers in the series.
+        actual: (B, H, T); forecasts: model name -> (B, H, T) point forecasts (original units).
+        quantiles: (B, H, T, Q) the LSTM's quantile forecasts. metrics: name -> {metric: value}.
+        coverage: fraction of actual values inside the LSTM's outer quantile interval.
+    """
+    origins: pd.Index
+    positions: np.ndarray
+    actual: np.ndarray
+    forecasts: dict
+    quantiles: np.ndarray
+    metrics: dict
+    coverage: float
