@@ -1,11 +1,11 @@
 """lstmkit: Long Short-Term Memory networks — readable, exact and fast."""
 __version__ = "0.1.0"
 
-from . import cells, kernels, nn
+from . import cells, kernels, layers, models, nn
 from .errors import LstmkitError
 from .explain import explain
 from .seeding import set_seed
 from .trace import trace_gates
 
-__all__ = ["cells", "kernels", "nn", "explain", "set_seed", "trace_gates", "LstmkitError", "__version__"]
-from . import layers, models  # noqa: E402  Keras-style API (lstmkit.models.Sequential, lstmkit.layers.LSTM)
+__all__ = ["cells", "kernels", "layers", "models", "nn", "explain", "set_seed", "trace_gates",
+           "LstmkitError", "__version__"]
