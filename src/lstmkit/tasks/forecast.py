@@ -90,8 +90,8 @@ class Forecaster:
         c = self.config
         frame = read_series(data, target=c.target, time_col=c.time_col,
                             covariates=[*c.covariates, *c.future_covariates], fill=c.fill)
-        self._setup(frame)
         self._check_length(len(frame))
+        self._setup(frame)
         n_fit = len(frame) - c.test_size
         values = frame.to_numpy()
         self.target_scaler = ts.Scaler.fit(values[:n_fit, :self.n_targets], log=self.log)
