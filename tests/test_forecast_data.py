@@ -131,6 +131,27 @@ def test_bad_files(tmp_path, capsys, content, args, message):
     assert code == 2 and message in err and err.count("\n") == 1
 
 
+def test_unreadable_files(tmp_path, capsys):
+    binary = tmp_path / "data.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    for path, message in ((binary, "cannot read"), (tmp_path, "is a directory")):
+        code, err = run_cli(capsys, "--data", str(path), "--target", "y")
+        assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_augment_adds_scaled_and_jittered_copies():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 6, 2)).astype(np.float32)  # L=4, H=2, T=1 plus one calendar column
+    y = rng.normal(size=(5, 2, 1)).astype(np.float32)
+    xa, ya = ts.augment(x, y, 1, ("scale",), 2, rng)
+    assert xa.shape == (15, 6, 2) and ya.shape == (15, 2, 1)
+    ratio = ya[5:10] / y  # one factor per window, shared by inputs and targets
+    assert np.allclose(xa[5:10, :, :1] / x[..., :1], ratio[:, :1, :], rtol=1e-4)
+    assert np.array_equal(xa[5:, :, 1:], np.concatenate([x[..., 1:]] * 2))  # calendar untouched
+    xj, yj = ts.augment(x, y, 1, ("jitter",), 1, rng)
+    assert np.array_equal(yj[5:], y) and not np.array_equal(xj[5:, :4, 0], x[:, :4, 0])
+
+
 def test_missing_values_name_the_first_bad_row(tmp_path, capsys):
     df = monthly(80)
     df.loc[5, "sales"] = None

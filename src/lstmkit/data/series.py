@@ -63,6 +63,8 @@ def _as_frame(data):
             raise DataError("data: the DataFrame is empty (no rows)")
         return data, lambda i: f"row {i}"
     path = Path(data)
+    if path.is_dir():
+        raise DataError(f"data: {str(path)!r} is a directory (expected a CSV file)")
     if not path.is_file():
         raise DataError(f"data: file not found: {str(path)!r} (expected a CSV file)")
     try:
