@@ -175,7 +175,9 @@ def test_horizon_and_lookback_must_be_positive(tmp_path, capsys, flag, value):
 
 def test_model_dir_that_is_not_a_model(tmp_path, capsys):
     code, err = run_cli(capsys, "--model", str(tmp_path), "--data", write(tmp_path, monthly(80).to_csv(index=False)))
-    assert code == 2 and "model" in err and err.count("\n") == 1
+    assert code == 2 and "not a directory" not in err and "config.json" in err and err.count("\n") == 1
+    code, err = run_cli(capsys, "--model", str(tmp_path), "--data", "x.csv", "--lookback", "5")
+    assert code == 2 and "--lookback: not used with --model" in err
 
 
 def test_subprocess_exit_status_without_traceback(tmp_path):

@@ -112,10 +112,19 @@ def _train_config(args):
     return data, name, ForecastConfig(**settings)
 
 
+TRAINING_ONLY = ("dataset", "target", "time_col", "covariates", "future_covariates", "lookback",
+                 "test_size", "season", "epochs", "ensemble", "hidden", "strategy", "augment")
+
+
 def _predict_with_model(args):
     if not args.data:
         raise LstmkitError("--model: also give --data FILE.csv, the history to forecast after")
+    for name in TRAINING_ONLY:
+        if getattr(args, name) is not None:
+            raise LstmkitError(f"--{name.replace('_', '-')}: not used with --model (a saved model keeps its "
+                               "columns and settings in preprocessing.json)")
     forecaster = Forecaster.load(args.model)
+    forecaster.config.fill = args.fill or forecaster.config.fill  # the new history may have gaps
     future = forecaster.predict(args.horizon, data=args.data, future=args.future)
     out = Path(args.out or f"runs/forecast-{Path(args.data).stem}")
     out.mkdir(parents=True, exist_ok=True)
