@@ -86,13 +86,19 @@ class Seq2Seq(nn.Module):
         return logits, attn
 
 
-def _constrain(logp, remaining, sentinel_ids):
+def _constrain(logp, remaining, sentinel_ids, steps_left):
     """Placeholder-constrained decoding: a sentinel may be emitted only if the source has it and it
-    was not emitted yet, and the end token only once every source sentinel was emitted.
-    logp (N, V); remaining (N, K) bool."""
+    was not emitted yet; the end token only once every source sentinel was emitted; and when no
+    more steps are left than sentinels remain, only those sentinels.
+    logp (N, V); remaining (N, K) bool; steps_left int or (N,)."""
     logp = logp.clone()
     logp[:, sentinel_ids] = logp[:, sentinel_ids].masked_fill(~remaining, float("-inf"))
     logp[:, EOS] = logp[:, EOS].masked_fill(remaining.any(1), float("-inf"))
+    force = remaining.sum(1) >= torch.as_tensor(steps_left)  # (N,)
+    if force.any():
+        only = torch.full_like(logp, float("-inf"))
+        only[:, sentinel_ids] = 0.0
+        logp = torch.where(force[:, None], logp + only, logp)
     return logp
 
 
@@ -110,33 +116,35 @@ def greedy_search(model, src, remaining, sentinel_ids, max_len):
         src: (B, S) right-padded ids.
         remaining: (B, K) bool, the sentinels each source contains (see `_constrain`).
         sentinel_ids: (K,) ids of the sentinels.
-        max_len: most target tokens produced (end token excluded).
+        max_len: most target tokens produced (end token excluded): an int, or (B,) per sentence.
 
     Returns:
         (token lists without BOS/EOS, attention tensors (T_b, S) per sentence).
     """
     memory, keys, mask, state = model.encode(src)
     batch = src.shape[0]
+    limit = torch.as_tensor(max_len).expand(batch)
     token = torch.full((batch, 1), BOS, dtype=torch.long)
     done = torch.zeros(batch, dtype=torch.bool)
     steps, attns = [], []
-    for _ in range(max_len):
+    for t in range(int(limit.max())):
         logits, attn, state = model.decode(token, state, memory, keys, mask)
-        logp = _constrain(logits[:, 0].log_softmax(-1), remaining, sentinel_ids)
+        logp = _constrain(logits[:, 0].log_softmax(-1), remaining, sentinel_ids, limit - t)
         token = logp.argmax(-1).masked_fill(done, PAD)[:, None]  # (B, 1)
         remaining = _emit(remaining, token[:, 0], sentinel_ids)
         steps.append(token[:, 0])
         attns.append(attn[:, 0])
-        done |= token[:, 0] == EOS
+        done |= (token[:, 0] == EOS) | (t + 1 >= limit)
         if done.all():
             break
     tokens = torch.stack(steps, 1).tolist()  # (B, T)
     attn = torch.stack(attns, 1)  # (B, T, S)
     out, weights = [], []
     for b, row in enumerate(tokens):
-        n = row.index(EOS) if EOS in row else len(row)
+        n = next((k for k, x in enumerate(row) if x in (EOS, PAD)), len(row))
+        ended = n < len(row) and row[n] == EOS
         out.append(row[:n])
-        weights.append(attn[b, : n + 1, : int(mask[b].sum())])
+        weights.append(attn[b, : n + ended, : int(mask[b].sum())])
     return out, weights
 
 
@@ -168,7 +176,7 @@ def beam_search(model, src, remaining, sentinel_ids, max_len, width=5, alpha=0.6
         n = len(prefixes)
         logits, attn, state = model.decode(token, state, memory.expand(n, -1, -1),
                                            keys.expand(n, -1, -1), mask.expand(n, -1))
-        logp = _constrain(logits[:, 0].log_softmax(-1), remaining, sentinel_ids)
+        logp = _constrain(logits[:, 0].log_softmax(-1), remaining, sentinel_ids, max_len - step)
         top = (scores[:, None] + logp).view(-1).topk(width)
         vocab = logp.shape[1]
         beam, word = top.indices // vocab, top.indices % vocab
