@@ -98,7 +98,7 @@ def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
 
     Example:
         >>> speed_perturb(np.zeros(1100, "float32"), 1.1).shape
-        (1000,)
+        (1001,)
     """
     num, den = round(100 / factor), 100  # e.g. 1.1 -> resample by 91/100
     return resample(wave, den, num) if factor != 1.0 else wave

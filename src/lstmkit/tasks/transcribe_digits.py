@@ -1,8 +1,8 @@
 """Which digit was spoken: a bidirectional LSTM over Free Spoken Digit Dataset MFCC sequences.
 
 The second speech task, with many speakers and one word per recording: a classifier rather than CTC.
-The network is trained with the Keras-style `lstmkit.models.Model`; sequences of different lengths
-are packed, so padding never reaches the LSTM. The MFCC file holds no speaker ids, so the held-out
+The network is trained with the Keras-style `lstmkit.models.Model`; a step mask keeps padding out
+of the LSTM's state. The MFCC file holds no speaker ids, so the held-out
 set is a stratified random share of the recordings (its speakers also speak in the training set).
 
 Example:
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from .. import nn as lnn
 from ..data.speech_datasets import load_fsdd
@@ -39,7 +38,7 @@ class DigitsConfig:
 
 
 class DigitNet(nn.Module):
-    """Packed bidirectional LSTM stack; the last forward and backward states -> Linear over classes.
+    """Masked bidirectional LSTM stack; the last forward and backward states -> Linear over classes.
 
     Example:
         >>> net = DigitNet(13, 10, hidden=8, layers=1)
@@ -56,8 +55,10 @@ class DigitNet(nn.Module):
 
     def forward(self, x, lengths):
         """x (B, T, F) padded, lengths (B,) -> logits (B, C)."""
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)  # h (L*2, B, H): the last layer's two directions come last
+        # A step mask: padded steps leave the state alone, so h_n is each sequence's own final
+        # state; it also runs on the fused kernel, much faster to train on the CPU than packing.
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+        _, (h, _) = self.lstm(x, mask=mask)  # h (L*2, B, H): the last layer's two directions come last
         return self.out(self.drop(torch.cat([h[-2], h[-1]], dim=1)))  # (B, C)
 
 

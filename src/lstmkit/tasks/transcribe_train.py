@@ -97,18 +97,11 @@ def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphab
     """
     set_seed(config.seed)
     alphabet = alphabet or Alphabet(ENGLISH)
-    targets = [alphabet.encode(u.text) for u in items] * len(config.speeds)
+    targets = [alphabet.encode(u.text) for u in items] * len(config.speeds)  # item k at k % n
     feats = [torch.from_numpy(f) for f in featurize_items(items, config, config.speeds)]
-    max_frames = config.max_seconds * 1000 / config.features.hop_ms
-    keep = [k for k, f in enumerate(feats) if len(f) <= max_frames]
-    if not keep:
-        raise DataError(f"train: every recording is longer than max_seconds={config.max_seconds}")
-    feats, targets = [feats[k] for k in keep], [targets[k] for k in keep]
     transcriber = build(config, alphabet)
     model = transcriber.model
-    rng = random.Random(config.seed)
-    lengths = [len(f) for f in feats]
-    plan = [batches(lengths, config.batch_frames, rng, shuffle=e > 0) for e in range(config.epochs)]
+    plan = _plan(feats, len(items), config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=sum(map(len, plan)),
                                                 pct_start=0.15)
@@ -122,6 +115,22 @@ def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphab
         if verbose:
             _progress(history[-1], config.epochs)
     return transcriber, history
+
+
+def _plan(feats, n_items, config):
+    """Every epoch's batches: each recording once, at a tempo drawn from `config.speeds` (so speed
+    perturbation costs no extra time per epoch); recordings over `max_seconds` are left out."""
+    rng = random.Random(config.seed)
+    max_frames = config.max_seconds * 1000 / config.features.hop_ms
+    plan = []
+    for epoch in range(config.epochs):
+        pick = [rng.randrange(len(config.speeds)) * n_items + k for k in range(n_items)]
+        pick = [k for k in pick if len(feats[k]) <= max_frames]
+        if not pick:
+            raise DataError(f"train: every recording is longer than max_seconds={config.max_seconds}")
+        order = batches([len(feats[k]) for k in pick], config.batch_frames, rng, shuffle=epoch > 0)
+        plan.append([[pick[j] for j in batch] for batch in order])
+    return plan
 
 
 def _step(model, opt, sched, ctc, feats, targets, idx, config, gen):
