@@ -133,3 +133,15 @@ def test_future_covariates_need_their_next_values(tmp_path, capsys):
     assert main([*args, "--future", str(tmp_path / "ahead.csv")]) == 0
     got = pd.read_csv(tmp_path / "out" / "forecast.csv", index_col="time", parse_dates=True)
     assert np.allclose(got.to_numpy(), expected.to_numpy())
+
+
+def test_numeric_time_column_continues_in_its_own_steps(tmp_path):
+    """Years given as numbers stay years (not nanoseconds since 1970)."""
+    frame = load_dataset("sunspots")[0]
+    path = tmp_path / "sun.csv"
+    pd.DataFrame({"YEAR": frame.index.year, "spots": frame["SUNACTIVITY"].to_numpy()}).to_csv(path, index=False)
+    config = ForecastConfig(target="spots", time_col="YEAR", season_length=11, horizon=11, lookback=22,
+                            test_size=22, **TINY)
+    f = Forecaster(config).fit(str(path))
+    assert f.predict().index.tolist() == list(range(2009, 2020))
+    assert f.backtest().origins[0] == 1986

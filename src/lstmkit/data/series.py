@@ -1,6 +1,7 @@
 """Time-series input: a CSV file, DataFrame or Series checked into one clean frame, and the named
 real data sets (AirPassengers bundled; the others through the `datasets` extra)."""
 import importlib.resources
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,8 @@ def read_series(data, *, target=None, time_col=None, covariates=(), fill=None) -
     Args:
         data: a CSV path, a pandas DataFrame or a Series.
         target: a column name or a list of them; None picks the only numeric column.
-        time_col: the time column (parsed as dates), or the name of the frame's DatetimeIndex;
-            None keeps a DatetimeIndex or numbers the steps 0, 1, 2, ...
+        time_col: the time column (dates, or numbers such as years), or the name of the frame's
+            DatetimeIndex; None keeps a DatetimeIndex or numbers the steps 0, 1, 2, ...
         covariates: past covariate columns (known only up to the forecast origin).
         fill: None (missing values are an error naming the first bad row), "interpolate" or "ffill".
 
@@ -62,6 +63,8 @@ def _as_frame(data):
         if data.empty:
             raise DataError("data: the DataFrame is empty (no rows)")
         return data, lambda i: f"row {i}"
+    if not isinstance(data, (str, os.PathLike)):
+        raise DataError(f"data: expected a CSV path, a pandas DataFrame or a Series, got {type(data).__name__}")
     path = Path(data)
     if path.is_dir():
         raise DataError(f"data: {str(path)!r} is a directory (expected a CSV file)")
@@ -109,6 +112,8 @@ def _numeric(col: pd.Series, name: str, row) -> pd.Series:
 def _parse_time(col: pd.Series, name: str, row) -> pd.DatetimeIndex:
     if col.isna().any():
         raise DataError(f"time column {name!r}: {row(int(col.isna().to_numpy().argmax()))} has no time stamp")
+    if pd.api.types.is_numeric_dtype(col):  # years or step numbers, not nanoseconds since 1970
+        return pd.Index(col.to_numpy(), name=name)
     try:
         return pd.DatetimeIndex(pd.to_datetime(col, format="mixed"))
     except (ValueError, TypeError, OverflowError):

@@ -66,14 +66,15 @@ def season_length(freq: str | None) -> int:
 
 
 def future_index(index, freq: str | None, steps: int):
-    """The `steps` time stamps after the end of `index` (integers for an integer index).
+    """The `steps` time stamps after the end of `index`; a numeric index continues with its last step.
 
     Example:
-        >>> list(future_index(pd.RangeIndex(3), None, 2))
-        [3, 4]
+        >>> list(future_index(pd.Index([2000, 2002, 2004]), None, 2))
+        [2006, 2008]
     """
     if freq is None:
-        return pd.RangeIndex(index[-1] + 1, index[-1] + 1 + steps)
+        step = index[-1] - index[-2] if len(index) > 1 else 1
+        return pd.Index(index[-1] + step * np.arange(1, steps + 1), name=index.name)
     return pd.date_range(index[-1], periods=steps + 1, freq=freq)[1:]
 
 
