@@ -191,3 +191,13 @@ def test_list_datasets(capsys):
     assert main(["forecast", "--list-datasets"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in DATASETS)
+
+
+def test_config_checks():
+    from lstmkit.tasks.forecast import ForecastConfig
+    assert ForecastConfig(covariates="temp").covariates == ["temp"]
+    for bad, message in ((dict(quantiles=(0.9, 0.5, 0.1)), "quantiles"), (dict(strategy="both"), "strategy"),
+                         (dict(test_size=6), "test_size"), (dict(augment=("noise",)), "augment"),
+                         (dict(strategy="recursive", covariates=["temp"]), "recursive")):
+        with pytest.raises(ValueError, match=message):
+            ForecastConfig(**bad)

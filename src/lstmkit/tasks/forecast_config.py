@@ -61,8 +61,12 @@ class ForecastConfig:
         _check_choice("strategy", self.strategy, ("direct", "recursive"))
         _check_choice("transform", self.transform, ("auto", "log", "none"))
         _check_choice("base", self.base, ("auto", "last", "seasonal", "none"))
-        if 0.5 not in self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
-            raise LstmkitError(f"quantiles: expected levels in (0, 1) including 0.5, got {self.quantiles!r}")
+        q = list(self.quantiles)
+        if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
+            raise LstmkitError(f"quantiles: expected increasing levels in (0, 1) including 0.5, got {self.quantiles!r}")
+        for name in ("covariates", "future_covariates"):  # one column given as a bare string
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, [getattr(self, name)])
         if set(self.augment) - {"jitter", "scale"}:
             raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
         if self.strategy == "recursive" and self.covariates:
