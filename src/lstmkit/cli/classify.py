@@ -33,10 +33,12 @@ def register(subparsers) -> None:
     train.add_argument("--label-col", default="label", help="column with the labels (default: label)")
     train.add_argument("--lang", choices=("en", "zh"), help="language (default: en; zh for zh-reviews)")
     train.add_argument("--tokenizer", choices=("en-word", "zh-char", "zh-word"),
-                       help="default: en-word for en, zh-char for zh")
+                       help="default: en-word for en, zh-word (jieba) for zh")
     train.add_argument("--pooling", choices=("last", "mean", "max", "attention", "meanmax"))
     train.add_argument("--layers", type=int, choices=(1, 2), help="LSTM layers (default 1)")
     train.add_argument("--epochs", type=int, help="most epochs; early stopping may end sooner")
+    train.add_argument("--ensemble", type=int, help="train K networks (seeds S..S+K-1) and average "
+                       "their probabilities (default 1)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="runs/classify", help="writes OUT/model and OUT/metrics.json")
     train.add_argument("--quiet", action="store_true", help="print only the results")
@@ -62,7 +64,7 @@ def handle_train(args) -> int:
         data = read_table(args.data, args.text_col, args.label_col)
     lang = args.lang or ("zh" if args.dataset == "zh-reviews" else "en")
     chosen = {"tokenizer": args.tokenizer, "pooling": args.pooling, "num_layers": args.layers,
-              "epochs": args.epochs}
+              "epochs": args.epochs, "ensemble": args.ensemble}
     config = classify.ClassifyConfig(lang=lang, seed=args.seed,
                                      **{k: v for k, v in chosen.items() if v is not None})
     say = (lambda *a: None) if args.quiet else print

@@ -57,7 +57,9 @@ def tokenize_zh_words(text: str) -> list[str]:
 
 
 TOKENIZERS = {"en-word": tokenize_en, "zh-char": tokenize_zh_chars, "zh-word": tokenize_zh_words}
-DEFAULT_TOKENIZER = {"en": "en-word", "zh": "zh-char"}
+# Chinese defaults to jieba words: as accurate as characters for the LSTM here, and 2-3x faster to train
+# (shorter sequences); the TF-IDF baseline uses character n-grams either way.
+DEFAULT_TOKENIZER = {"en": "en-word", "zh": "zh-word"}
 
 
 def get_tokenizer(name: str):

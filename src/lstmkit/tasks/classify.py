@@ -28,6 +28,7 @@ from ..data.text_datasets import TextData
 from ..errors import DataError, LstmkitError, ModelFileError
 from ..saving import read_model_dir, write_model_dir
 from ..seeding import set_seed
+from .text_baselines import majority, scores, tfidf_logreg
 
 POOLINGS = ("last", "mean", "max", "attention", "meanmax")
 
@@ -48,8 +49,8 @@ class ClassifyConfig:
     num_layers: int = 1
     pooling: str = "max"  # last, mean, max, attention, or meanmax (mean and max concatenated)
     dropout: float = 0.5  # on the pooled features (and between LSTM layers)
-    word_dropout: float = 0.25  # whole tokens zeroed in training: small data overfits on single words
-    recurrent_dropout: float = 0.0  # variational dropout on h inside the LSTM (one mask per text)
+    word_dropout: float = 0.4  # whole tokens zeroed in training: small data overfits on single words
+    recurrent_dropout: float = 0.3  # variational dropout on h inside the LSTM (one mask per text)
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 2e-3
@@ -58,6 +59,7 @@ class ClassifyConfig:
     class_weight: str | None = "balanced"  # "balanced" (n / (k * count)) or None
     test_size: float = 0.2
     val_size: float = 0.1  # of what remains after the test split
+    ensemble: int = 1  # networks trained from seeds seed, seed+1, ...; probabilities averaged
     seed: int = 0
 
     def __post_init__(self):
@@ -67,6 +69,8 @@ class ClassifyConfig:
             raise LstmkitError(f"pooling: expected one of {POOLINGS}, got {self.pooling!r}")
         if self.num_layers not in (1, 2):
             raise LstmkitError(f"num_layers: expected 1 or 2, got {self.num_layers!r}")
+        if not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise LstmkitError(f"ensemble: expected a positive int, got {self.ensemble!r}")
         if self.class_weight not in (None, "balanced"):
             raise LstmkitError(f"class_weight: expected 'balanced' or None, got {self.class_weight!r}")
         self.tokenizer = self.tokenizer or DEFAULT_TOKENIZER[self.lang]
@@ -164,28 +168,31 @@ def _loader(ids, targets, batch_size, shuffle, seed=0):
 
 
 class Classifier:
-    """A trained text classifier: encoder + network + label names; predict, save and load.
+    """A trained text classifier: encoder + one or more networks + label names; predict, save, load.
+
+    With several networks (an ensemble, `ClassifyConfig.ensemble`), their probabilities are averaged.
 
     Example:
-        >>> clf = Classifier.load("runs/classify")  # doctest: +SKIP
-        >>> clf.predict(["what a waste of time"])   # doctest: +SKIP
+        >>> clf = Classifier.load("runs/classify/model")  # doctest: +SKIP
+        >>> clf.predict(["what a waste of time"])         # doctest: +SKIP
         [('negative', 0.87)]
     """
 
-    def __init__(self, net: TextClassifier, encoder: TextEncoder, labels: list[str],
+    def __init__(self, nets: list[TextClassifier], encoder: TextEncoder, labels: list[str],
                  config: ClassifyConfig):
         from ..models import Model
 
-        self.model, self.encoder, self.labels, self.config = Model(net), encoder, labels, config
+        self.models = [n if isinstance(n, Model) else Model(n) for n in nets]
+        self.encoder, self.labels, self.config = encoder, labels, config
 
     def predict_proba(self, texts, batch_size=256) -> np.ndarray:
         """Class probabilities (N, C), columns in the order of `labels`."""
-        ids = self.encoder.ids(texts)
-        loader = _loader(ids, None, batch_size, shuffle=False)
-        logits = torch.from_numpy(self.model.predict(loader))
-        probs = torch.empty_like(logits)
-        probs[torch.tensor([k for b in loader.batch_sampler for k in b])] = logits.softmax(-1)
-        return probs.numpy()
+        loader = _loader(self.encoder.ids(texts), None, batch_size, shuffle=False)
+        order = torch.tensor([k for batch in loader.batch_sampler for k in batch])
+        probs = sum(torch.from_numpy(m.predict(loader)).softmax(-1) for m in self.models)
+        out = torch.empty_like(probs)
+        out[order] = probs / len(self.models)  # batches come sorted by length: restore input order
+        return out.numpy()
 
     def predict(self, texts) -> list[tuple[str, float]]:
         """(label, probability) for each text."""
@@ -194,10 +201,12 @@ class Classifier:
 
     def save(self, path) -> Path:
         """Write config.json, model.safetensors and preprocessing.json (vocabulary, labels)."""
-        config = {"task": "classify", "classify": asdict(self.config),
+        config = {"task": "classify", "classify": asdict(self.config), "networks": len(self.models),
                   "vocab_size": len(self.encoder.vocab), "num_classes": len(self.labels)}
+        state = {f"{k}.{name}": t for k, m in enumerate(self.models)
+                 for name, t in m.module.state_dict().items()}
         prep = {"text": self.encoder.to_dict(), "labels": self.labels}
-        return write_model_dir(path, config, self.model.module.state_dict(), prep)
+        return write_model_dir(path, config, state, prep)
 
     @classmethod
     def load(cls, path) -> "Classifier":
@@ -210,12 +219,16 @@ class Classifier:
         try:
             cfg = ClassifyConfig(**{f.name: config["classify"][f.name] for f in fields(ClassifyConfig)
                                     if f.name in config["classify"]})
-            net = _network(cfg, config["vocab_size"], config["num_classes"])
-            net.load_state_dict(state)
+            nets = []
+            for k in range(int(config["networks"])):
+                net = _network(cfg, config["vocab_size"], config["num_classes"])
+                net.load_state_dict({name[len(f"{k}."):]: t for name, t in state.items()
+                                     if name.startswith(f"{k}.")})
+                nets.append(net)
             encoder, labels = TextEncoder.from_dict(prep["text"]), list(prep["labels"])
-        except (KeyError, TypeError, RuntimeError, DataError) as e:
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise ModelFileError(f"model: {path} does not match a text classifier ({e})") from None
-        return cls(net, encoder, labels, cfg)
+        return cls(nets, encoder, labels, cfg)
 
 
 def _network(config: ClassifyConfig, vocab_size: int, num_classes: int) -> TextClassifier:
@@ -225,87 +238,52 @@ def _network(config: ClassifyConfig, vocab_size: int, num_classes: int) -> TextC
 
 
 def train_lstm(train: TextData, val: TextData, config: ClassifyConfig, verbose=1):
-    """Fit the vocabulary on `train`, then the network, stopping early on the validation loss.
+    """Fit the vocabulary on `train`, then the network(s), each stopping early on the validation loss.
 
     Returns:
-        (Classifier with the weights of the best validation epoch, History).
+        (Classifier with the weights of each network's best validation epoch,
+         list of History.history dicts, one per network).
     """
-    from ..models import EarlyStopping, Model, optimizers
-
-    set_seed(config.seed)
     encoder = TextEncoder.fit(train.texts, config.tokenizer, min_freq=config.min_freq,
                               max_size=config.max_vocab, max_len=config.max_len)
     labels = sorted(set(train.labels))
     index = {label: k for k, label in enumerate(labels)}
     y_train = [index[v] for v in train.labels]
     y_val = [index.get(v, -100) for v in val.labels]  # -100: a label unseen in training is ignored
-    net = _network(config, len(encoder.vocab), len(labels))
     weight = _class_weights(y_train, len(labels)) if config.class_weight == "balanced" else None
+    train_ids, val_ids = encoder.ids(train.texts), encoder.ids(val.texts)
+    models, histories = [], []
+    for k in range(config.ensemble):
+        if verbose and config.ensemble > 1:
+            print(f"network {k + 1}/{config.ensemble}", flush=True)
+        set_seed(config.seed + k)
+        model, history = _fit_one(_network(config, len(encoder.vocab), len(labels)), config, weight,
+                                  _loader(train_ids, y_train, config.batch_size, True, config.seed + k),
+                                  _loader(val_ids, y_val, 256, False), verbose)
+        models.append(model)
+        histories.append(history)
+    return Classifier(models, encoder, labels, config), histories
+
+
+def _fit_one(net, config, weight, train_loader, val_loader, verbose):
+    """One network trained with lstmkit.models.Model; the best validation epoch's weights are kept."""
+    from ..models import EarlyStopping, Model, optimizers
+
     model = Model(net)
     model.compile(optimizer=optimizers.AdamW(learning_rate=config.learning_rate,
                                             weight_decay=config.weight_decay),
                   loss=lambda logits, y: F.cross_entropy(logits, y, weight=weight, ignore_index=-100),
                   metrics=["accuracy"])
     stop = EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
-    history = model.fit(_loader(encoder.ids(train.texts), y_train, config.batch_size, True, config.seed),
-                        validation_data=_loader(encoder.ids(val.texts), y_val, 256, False),
-                        epochs=config.epochs, verbose=min(verbose, 2), callbacks=[stop])
-    clf = Classifier(net, encoder, labels, config)
-    clf.model = model
-    return clf, history
+    history = model.fit(train_loader, validation_data=val_loader, epochs=config.epochs,
+                        verbose=min(verbose, 2), callbacks=[stop])
+    return model, history.history
 
 
 def _class_weights(y, num_classes) -> torch.Tensor:
     """'balanced' weights n / (k * count_c), as scikit-learn computes them."""
     counts = torch.bincount(torch.tensor(y), minlength=num_classes).float().clamp(min=1)
     return len(y) / (num_classes * counts)
-
-
-def tfidf_logreg(train: TextData, val: TextData, lang: str):
-    """TF-IDF + logistic regression, its n-grams and C chosen on the validation split.
-
-    English uses word uni- or bigrams (the LSTM's tokenizer), Chinese character 1-2 or 1-3 grams.
-
-    Returns:
-        A fitted scikit-learn Pipeline (predict takes raw texts).
-    """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    from ..data.text import tokenize_en
-
-    if lang == "zh":
-        grams = [dict(analyzer="char", ngram_range=(1, n)) for n in (2, 3)]
-    else:
-        grams = [dict(tokenizer=tokenize_en, lowercase=False, token_pattern=None, ngram_range=(1, n))
-                 for n in (1, 2)]
-    best, best_acc = None, -1.0
-    for options in grams:
-        vectorizer = TfidfVectorizer(sublinear_tf=True, **options)
-        features, val_features = vectorizer.fit_transform(train.texts), vectorizer.transform(val.texts)
-        for C in (1.0, 3.0, 10.0):
-            logreg = LogisticRegression(C=C, max_iter=2000).fit(features, train.labels)
-            acc = float(np.mean(logreg.predict(val_features) == np.asarray(val.labels)))
-            if acc > best_acc:
-                best, best_acc = make_pipeline(vectorizer, logreg), acc
-    return best
-
-
-def majority(train: TextData):
-    """The most frequent training label, as a fitted scikit-learn DummyClassifier."""
-    from sklearn.dummy import DummyClassifier
-
-    return DummyClassifier(strategy="most_frequent").fit(np.zeros((len(train), 1)), train.labels)
-
-
-def scores(y_true, y_pred, labels) -> dict:
-    """Accuracy, macro-F1 and the confusion matrix (rows: true label, columns: predicted, in `labels` order)."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-            "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist()}
 
 
 def split(data: TextData, config: ClassifyConfig) -> tuple[TextData, TextData, TextData]:
@@ -334,7 +312,7 @@ class Report:
     metrics: dict
     seconds: dict
     sizes: dict
-    history: dict = field(default_factory=dict)
+    histories: list = field(default_factory=list)
 
 
 def run(data: TextData, config: ClassifyConfig | None = None, out=None, verbose=1) -> Report:
@@ -346,17 +324,21 @@ def run(data: TextData, config: ClassifyConfig | None = None, out=None, verbose=
         out: a directory for the model (out/model) and metrics.json, or None to write nothing.
         verbose: 0 silent, 1 progress and results, 2 one line per epoch.
     Returns:
-        A Report; report.metrics maps 'lstm', 'tfidf_logreg', 'majority' to their scores.
+        A Report; report.metrics maps 'lstm', 'tfidf_logreg', 'majority' (and, for an ensemble,
+        'lstm_single': its first network alone) to their scores.
     """
     config = config or ClassifyConfig()
     train, val, test = split(data, config)
     labels = sorted(set(data.labels))
     metrics, seconds = {}, {}
     start = time.perf_counter()
-    clf, history = train_lstm(train, val, config, verbose)
+    clf, histories = train_lstm(train, val, config, verbose)
     seconds["lstm"] = time.perf_counter() - start
-    predictions = [label for label, _ in clf.predict(test.texts)]
-    metrics["lstm"] = scores(test.labels, predictions, labels)
+    metrics["lstm"] = scores(test.labels, [y for y, _ in clf.predict(test.texts)], labels)
+    if config.ensemble > 1:  # the first network alone, to show what the ensemble adds
+        single = Classifier(clf.models[:1], clf.encoder, clf.labels, config)
+        metrics["lstm_single"] = scores(test.labels, [y for y, _ in single.predict(test.texts)], labels)
+        seconds["lstm_single"] = seconds["lstm"] / config.ensemble
     for name, fit in (("tfidf_logreg", lambda: tfidf_logreg(train, val, config.lang)),
                       ("majority", lambda: majority(train))):
         start = time.perf_counter()
@@ -365,7 +347,7 @@ def run(data: TextData, config: ClassifyConfig | None = None, out=None, verbose=
         x = test.texts if name == "tfidf_logreg" else np.zeros((len(test), 1))
         metrics[name] = scores(test.labels, baseline.predict(x).tolist(), labels)
     report = Report(clf, metrics, seconds, {"train": len(train), "validation": len(val),
-                                            "test": len(test)}, history.history)
+                                            "test": len(test)}, histories)
     if out is not None:
         write_outputs(report, out)
     return report
