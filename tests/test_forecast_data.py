@@ -201,3 +201,11 @@ def test_config_checks():
                          (dict(strategy="recursive", covariates=["temp"]), "recursive")):
         with pytest.raises(ValueError, match=message):
             ForecastConfig(**bad)
+
+
+def test_sampling_from_quantiles_reproduces_them():
+    from lstmkit.tasks.forecast_net import sample_quantiles
+    q = np.tile(np.array([0.0, 1.0, 3.0]), (20000, 1, 1))  # (N, T=1, Q)
+    draws = sample_quantiles(q, (0.1, 0.5, 0.9), np.random.default_rng(0))[:, 0]
+    assert abs((draws < 0).mean() - 0.1) < 0.01 and abs((draws < 1).mean() - 0.5) < 0.01
+    assert abs((draws < 3).mean() - 0.9) < 0.01 and draws.min() >= -0.25 - 1e-9

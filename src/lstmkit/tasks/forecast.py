@@ -27,7 +27,7 @@ from ..saving import read_model_dir, write_model_dir
 from ..seeding import set_seed
 from . import baselines
 from .forecast_config import Backtest, ForecastConfig
-from .forecast_net import Ensemble, ForecastNet, PinballLoss
+from .forecast_net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
 from .metrics_forecast import forecast_metrics, mase_scale
 
 
@@ -194,20 +194,23 @@ class Forecaster:
         return self._recursive_z(z, cal, origins, horizon)
 
     def _recursive_z(self, z, cal, origins, horizon):
-        """One step at a time, each median forecast appended to the window's own history."""
-        L, B, T = self.config.lookback, len(origins), self.n_targets
-        mid = list(self.config.quantiles).index(0.5)
-        hist = z[origins[:, None] + np.arange(-L + 1, 1)]  # (B, L, T)
-        cal_w = cal[origins[:, None] + np.arange(-L + 1, horizon + 1)]  # (B, L+horizon, C)
-        flat_origins = np.arange(B) * (L + 1) + L - 1  # each window flattened as its own series
-        steps = []
+        """One step at a time along `samples` paths per origin: each step draws a value from the
+        predicted quantiles and appends it to its path's history; the quantiles of the paths are
+        the forecast, so the interval widens as errors accumulate. Returns (B, horizon, T, Q)."""
+        c, L, T = self.config, self.config.lookback, self.n_targets
+        rng = np.random.default_rng(c.seed)
+        paths = np.repeat(origins, c.samples)  # (B*S,): every origin S times
+        hist = z[paths[:, None] + np.arange(-L + 1, 1)]  # (B*S, L, T)
+        cal_w = cal[paths[:, None] + np.arange(-L + 1, horizon + 1)]  # (B*S, L+horizon, C)
+        flat_origins = np.arange(len(paths)) * (L + 1) + L - 1  # each window flattened as its own series
         for s in range(horizon):
-            win = np.concatenate([hist[:, s:], np.zeros_like(hist[:, :1])], 1)  # (B, L+1, T): room for the step
-            x, bases = self._inputs(win.reshape(-1, T), np.zeros((B * (L + 1), 0), np.float32),
-                                    cal_w[:, s:s + L + 1].reshape(B * (L + 1), -1), flat_origins, 1)
-            steps.append(self._run(x, bases))  # (B, 1, T, Q)
-            hist = np.concatenate([hist, steps[-1][..., mid]], 1)
-        return np.concatenate(steps, 1)
+            win = np.concatenate([hist[:, s:], np.zeros_like(hist[:, :1])], 1)  # (B*S, L+1, T): room for the step
+            x, bases = self._inputs(win.reshape(-1, T), np.zeros((win.shape[0] * (L + 1), 0), np.float32),
+                                    cal_w[:, s:s + L + 1].reshape(win.shape[0] * (L + 1), -1), flat_origins, 1)
+            draw = sample_quantiles(self._run(x, bases)[:, 0], c.quantiles, rng)  # (B*S, T)
+            hist = np.concatenate([hist, draw[:, None].astype(np.float32)], 1)
+        ahead = hist[:, L:].reshape(len(origins), c.samples, horizon, T)
+        return np.moveaxis(np.quantile(ahead, c.quantiles, axis=1), 0, -1)  # (B, horizon, T, Q)
 
     def _run(self, x, bases):
         with torch.no_grad():

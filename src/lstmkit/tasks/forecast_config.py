@@ -27,6 +27,7 @@ class ForecastConfig:
     season_length: int | None = None    # None: from the time index (12 monthly, 7 daily, 48 half-hourly)
     strategy: str = "direct"            # "direct": all H steps at once; "recursive": one step, fed back
     quantiles: tuple = (0.1, 0.5, 0.9)  # must contain 0.5, the point forecast
+    samples: int = 100                  # recursive only: sample paths per origin for the quantiles
     transform: str = "auto"             # "log", "none"; "auto": log when every training value is > 0
     base: str = "auto"                  # predict relative to "last", "seasonal" (a season back) or
                                         # "none"; auto: seasonal if 1 < season <= lookback, else last
@@ -49,7 +50,7 @@ class ForecastConfig:
 
     def __post_init__(self):
         for name in ("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
-                     "batch_size", "ensemble"):
+                     "batch_size", "ensemble", "samples"):
             value = getattr(self, name)
             if name == "batch_size" and value is None:
                 continue

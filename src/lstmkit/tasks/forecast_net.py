@@ -4,6 +4,7 @@ target and quantile at once, trained with the pinball (quantile) loss.
 Shapes: B windows, L lookback, H horizon, F features per step, T targets, Q quantiles, C known-future
 (calendar) features, U hidden units.
 """
+import numpy as np
 import torch
 from torch import nn
 
@@ -78,3 +79,26 @@ class PinballLoss:
         e = y_true.unsqueeze(-1) - y_pred  # (B, H, T, Q)
         q = self.q.to(e.device)
         return torch.maximum(q * e, (q - 1) * e).mean()
+
+
+def sample_quantiles(q: np.ndarray, levels, rng: np.random.Generator) -> np.ndarray:
+    """Draw one value per row from a distribution known by its quantiles: u ~ U(0, 1), then the
+    piecewise-linear quantile function through (level, value), extended linearly past the outer
+    levels.
+
+    Args:
+        q: (N, T, Q) sorted quantile values; levels: the Q increasing levels; rng: a numpy Generator.
+
+    Returns:
+        (N, T) draws.
+
+    Example:
+        >>> q = np.array([[[0.0, 1.0, 2.0]]])
+        >>> float(sample_quantiles(q, (0.1, 0.5, 0.9), np.random.default_rng(0))[0, 0]) <= 2.25
+        True
+    """
+    levels = np.asarray(levels)
+    u = rng.uniform(size=q.shape[:2])  # (N, T)
+    k = np.clip(np.searchsorted(levels, u) - 1, 0, len(levels) - 2)  # segment of the quantile function
+    lo, hi = np.take_along_axis(q, k[..., None], -1)[..., 0], np.take_along_axis(q, k[..., None] + 1, -1)[..., 0]
+    return lo + (u - levels[k]) / (levels[k + 1] - levels[k]) * (hi - lo)
