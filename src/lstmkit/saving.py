@@ -37,6 +37,7 @@ def write_model_dir(path, config: dict, state_dict: dict, preprocessing: dict | 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a saved model is an ordinary directory
         import lstmkit
 
         full = {"format": FORMAT, "format_version": FORMAT_VERSION,
