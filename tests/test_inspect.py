@@ -43,7 +43,8 @@ def test_inspect_named_kernel_that_cannot_run_exits_2(capsys):
 
 
 def test_bench_writes_tables(tmp_path, capsys):
-    assert main(["bench", "--shapes", "S1", "--modes", "train", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    assert main(["bench", "--shapes", "S1", "--modes", "train", "--repeats", "1", "--threads", "1",
+                 "--out", str(tmp_path)]) == 0
     md = (tmp_path / "engine.md").read_text()
     for contender in ("torch.nn.LSTM", "fused", "native", "reference", "plain loop"):
         assert f"| {contender} |" in md
