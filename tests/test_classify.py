@@ -14,12 +14,13 @@ from lstmkit.tasks import classify
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A small LSTM trained on 1,500 real Chinese reviews (positive / negative), saved to disk."""
+    """A small LSTM trained on 2,000 real Chinese reviews (positive / negative), saved to disk."""
     data = load_chinese_reviews()
-    rows = random.Random(0).sample(list(zip(data.texts, data.labels)), 1500)
+    rows = random.Random(0).sample(list(zip(data.texts, data.labels)), 2000)
     subset = TextData([t for t, _ in rows], [y for _, y in rows], "zh-subset")
-    config = classify.ClassifyConfig(lang="zh", max_len=50, embed_dim=32, hidden_size=32, epochs=6,
-                                     batch_size=32, learning_rate=5e-3, word_dropout=0.1, seed=0)
+    config = classify.ClassifyConfig(lang="zh", max_len=50, embed_dim=32, hidden_size=32, epochs=8,
+                                     patience=3, batch_size=32, learning_rate=5e-3, dropout=0.3,
+                                     word_dropout=0.1, recurrent_dropout=0.0, seed=0)
     out = tmp_path_factory.mktemp("classify")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small shapes: one thread is faster, and the suite shares 2 cores

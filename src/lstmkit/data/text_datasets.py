@@ -117,9 +117,9 @@ def dedupe(data: TextData) -> TextData:
     for t, y in zip(data.texts, data.labels):
         seen[t] = y if seen.get(t, y) == y else None
     kept = [(t, y) for t, y in seen.items() if y is not None]
-    note = f"{len(data) - len(kept)} duplicate or conflicting rows removed"
-    return TextData([t for t, _ in kept], [y for _, y in kept], data.name, data.skipped,
-                    data.notes + [note])
+    removed = len(data) - len(kept)
+    notes = data.notes + ([f"{removed} duplicate or conflicting rows removed"] if removed else [])
+    return TextData([t for t, _ in kept], [y for _, y in kept], data.name, data.skipped, notes)
 
 
 def read_table(path, text_col: str, label_col: str | None = None) -> TextData:
