@@ -1,4 +1,5 @@
 """`lstmkit translate`: train an attention LSTM translator, or translate with a trained one."""
+import argparse
 import json
 import os
 import sys
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
         "translate", help="machine translation: encoder-decoder LSTM with attention",
         description="Train with `lstmkit translate train (--pairs FILE | --gettext LANG)`, or "
         "translate with `lstmkit translate --model DIR SENTENCE ...`.", epilog=EPILOG,
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("words", nargs="*", metavar="train | SENTENCE",
                    help="`train` to train; with --model, the sentences to translate")
     t = p.add_argument_group("training")

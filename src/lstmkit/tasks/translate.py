@@ -139,13 +139,18 @@ def _build_model(vocab_size, config: TranslateConfig) -> Seq2Seq:
                    config.decoder_layers, config.dropout)
 
 
-def encode_pairs(pairs, tokenizer, max_tokens):
-    """(source, target) text -> (source ids, target ids) with placeholders replaced by sentinels;
-    pairs with a side longer than `max_tokens` are dropped."""
+def protect_pair(source, target) -> tuple[str, str]:
+    """Both sides with the source's placeholders replaced by sentinels (see `translate_text`)."""
+    text, found = protect(source)
+    return text, protect_target(target, found)
+
+
+def encode_pairs(protected, tokenizer, max_tokens):
+    """Protected (source, target) text -> (source ids, target ids); pairs with a side longer than
+    `max_tokens` are dropped."""
     out = []
-    for source, target in pairs:
-        src_text, found = protect(source)
-        src, tgt = tokenizer.encode(src_text), tokenizer.encode(protect_target(target, found))
+    for src_text, tgt_text in protected:
+        src, tgt = tokenizer.encode(src_text), tokenizer.encode(tgt_text)
         if 0 < len(src) <= max_tokens and 0 < len(tgt) <= max_tokens:
             out.append((src, tgt))
     return out
@@ -180,9 +185,9 @@ def train_translator(pairs, config: TranslateConfig | None = None, verbose=1) ->
         raise LstmkitError("pairs: expected at least one (source, target) pair, got none")
     config = config or TranslateConfig()
     set_seed(config.seed)
-    protected = [(protect(s)[0], protect_target(t, protect(s)[1])) for s, t in pairs]
+    protected = [protect_pair(s, t) for s, t in pairs]
     tokenizer = SubwordTokenizer.train([x for p in protected for x in p], config.vocab_size)
-    examples = encode_pairs(pairs, tokenizer, config.max_tokens)
+    examples = encode_pairs(protected, tokenizer, config.max_tokens)
     model = _build_model(tokenizer.vocab_size, config)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     steps = config.epochs * math.ceil(len(examples) / config.batch_size)

@@ -11,7 +11,6 @@ target runs through one `lstmkit.nn.LSTM` call (the fast native kernel) and atte
 matmul; decoding calls the same modules one step at a time.
 """
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

@@ -7,6 +7,7 @@ in the target, a placeholder equal to source placeholder k gets the same sentine
 learns to move sentinels, and `restore` puts the source's own placeholders back.
 """
 import base64
+import io
 import re
 from collections import Counter
 
@@ -118,8 +119,6 @@ class SubwordTokenizer:
         """Learn the subword vocabulary from `sentences` (already protected). `vocab_size` is a soft
         target: lowered for small corpora, raised to hold every character plus the 256 byte pieces,
         the sentinels and the 4 special ids."""
-        import io
-
         sentences = list(sentences)
         vocab_size = max(vocab_size, len(set("".join(sentences))) + 256 + MAX_SENTINELS + 4 + 16)
         proto = io.BytesIO()

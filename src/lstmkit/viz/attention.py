@@ -29,7 +29,8 @@ def plot_attention(weights, source_tokens, target_tokens, path, title=None) -> P
     if w.shape != (len(target_tokens), len(source_tokens)):
         raise ValueError(f"weights: expected shape ({len(target_tokens)}, {len(source_tokens)}) "
                          f"for the given tokens, got {w.shape}")
-    fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(source_tokens), 1.2 + 0.4 * len(target_tokens)))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.45 * len(source_tokens)),
+                                    max(3.0, 1.2 + 0.4 * len(target_tokens))))
     image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(source_tokens)), source_tokens, rotation=60, ha="right")
     ax.set_yticks(range(len(target_tokens)), target_tokens)
