@@ -5,10 +5,11 @@ the same held-out split.
 Example:
     >>> from lstmkit.data.text_datasets import load_vader
     >>> from lstmkit.tasks import classify
-    >>> report = classify.run(load_vader("movies"), classify.ClassifyConfig(epochs=1), verbose=0)
-    >>> sorted(report.metrics)
+    >>> report = classify.run(load_vader("movies"), classify.ClassifyConfig(epochs=2),
+    ...                       out="runs/movies", verbose=0)           # doctest: +SKIP
+    >>> sorted(report.metrics)                                        # doctest: +SKIP
     ['lstm', 'majority', 'tfidf_logreg']
-    >>> report.classifier.predict(["a moving, funny film"])   # doctest: +SKIP
+    >>> report.classifier.predict(["a moving, funny film"])           # doctest: +SKIP
     [('positive', 0.91)]
 """
 import json

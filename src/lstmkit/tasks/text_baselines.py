@@ -13,6 +13,11 @@ def tfidf_logreg(train: TextData, val: TextData, lang: str):
 
     Returns:
         A fitted scikit-learn Pipeline (predict takes raw texts).
+
+    Example:
+        >>> model = tfidf_logreg(train, val, "en")      # doctest: +SKIP
+        >>> model.predict(["a fine, funny film"])       # doctest: +SKIP
+        array(['positive'], dtype='<U8')
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -43,7 +48,12 @@ def majority(train: TextData):
 
 
 def scores(y_true, y_pred, labels) -> dict:
-    """Accuracy, macro-F1 and the confusion matrix (rows: true label, columns: predicted, in `labels` order)."""
+    """Accuracy, macro-F1 and the confusion matrix (rows: true label, columns: predicted, in `labels` order).
+
+    Example:
+        >>> scores(["a", "b", "b"], ["a", "b", "a"], ["a", "b"])["confusion_matrix"]
+        [[1, 0], [1, 1]]
+    """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
