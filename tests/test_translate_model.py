@@ -7,7 +7,7 @@ import torch
 
 from lstmkit.cli.main import main
 from lstmkit.data.pairs import dedup_pairs, read_gettext, split_pairs
-from lstmkit.errors import ModelFileError
+from lstmkit.errors import LstmkitError, ModelFileError
 from lstmkit.tasks.translate import TranslateConfig, Translator, train_translator
 from lstmkit.tasks.translate_eval import placeholder_rate, score
 from lstmkit.tasks.translate_model import beam_search, greedy_search
@@ -97,3 +97,12 @@ def test_cli_train_then_translate(data, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and "%s" in lines[2]
     assert png.stat().st_size > 1000
+
+
+def test_bad_sentences_are_user_errors(translator):
+    with pytest.raises(LstmkitError, match="sentence 2: expected non-empty"):
+        translator.translate(["Open", "  "])
+    with pytest.raises(LstmkitError, match="list of strings"):
+        translator.translate("Open")
+    with pytest.raises(LstmkitError, match="beam"):
+        translator.translate(["Open"], beam=0)

@@ -76,11 +76,14 @@ class Translator:
         """
         if not isinstance(beam, int) or beam < 1:
             raise LstmkitError(f"beam: expected a positive int, got {beam!r}")
+        if isinstance(sentences, str):
+            raise LstmkitError("sentences: expected a list of strings, got one string")
         encoded = [self._encode_source(i, s) for i, s in enumerate(sentences)]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))  # less padding
         results = [None] * len(encoded)
-        for start in range(0, len(order), batch_size if beam == 1 else 1):
-            chunk = order[start:start + (batch_size if beam == 1 else 1)]
+        step = batch_size if beam == 1 else 1  # beam search runs one sentence at a time
+        for start in range(0, len(order), step):
+            chunk = order[start:start + step]
             for i, (tokens, attn) in zip(chunk, self._decode([encoded[i] for i in chunk], beam, alpha)):
                 results[i] = (tokens, attn)
         out = [restore(self.tokenizer.decode(tokens), encoded[i][1])
