@@ -24,8 +24,12 @@ def data():
 
 @pytest.fixture(scope="module")
 def translator(data):
-    torch.set_num_threads(1)
-    return train_translator(data[0], TINY, verbose=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: one thread is faster, and the suite shares 2 cores
+    try:
+        return train_translator(data[0], TINY, verbose=0)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_memorises_its_training_pairs(translator, data):

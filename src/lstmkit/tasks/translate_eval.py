@@ -18,7 +18,7 @@ def score(hypotheses, references, target_lang="fr") -> dict:
         {"bleu": float, "chrf": float}, both 0-100.
 
     Example:
-        >>> score(["le chat"], ["le chat"])["bleu"]
+        >>> score(["le chat noir dort ici"], ["le chat noir dort ici"])["bleu"]
         100.0
     """
     tokenize = "zh" if target_lang.lower().startswith("zh") else "13a"
