@@ -109,9 +109,10 @@ def _csv(path, rows, header="text,label"):
 
 
 def test_cli_train_then_predict(tmp_path, capsys):
-    words = {"pos": ["great", "lovely", "superb", "fun"], "neg": ["awful", "dull", "boring", "bad"]}
+    words = {"pos": ["great", "lovely", "superb", "fun"], "neg": ["awful", "dull", "boring", "bad"],
+             "mid": ["okay", "average", "fine", "decent"]}
     rng = random.Random(0)
-    rows = [f"{rng.choice(words[y])} {rng.choice(words[y])} film,{y}" for y in ["pos", "neg"] * 40]
+    rows = [f"{rng.choice(words[y])} {rng.choice(words[y])} film,{y}" for y in ["pos", "neg", "mid"] * 30]
     data = _csv(tmp_path / "reviews.csv", rows + [",pos", "  ,neg"])
     out = tmp_path / "run"
     assert main(["classify", "train", "--data", str(data), "--epochs", "2", "--out", str(out),
@@ -120,10 +121,12 @@ def test_cli_train_then_predict(tmp_path, capsys):
     for name in ("lstm", "lstm_single", "tfidf_logreg", "majority"):
         assert f"\n{name} " in printed
     assert "confusion matrix" in printed and "skipped 2" not in printed  # --quiet hides the notes
-    assert set(json.loads((out / "metrics.json").read_text())) >= {"lstm", "tfidf_logreg", "majority"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"lstm", "tfidf_logreg", "majority"} and metrics["labels"] == ["mid", "neg", "pos"]
+    assert np.shape(metrics["lstm"]["confusion_matrix"]) == (3, 3)  # multi-class
     assert main(["classify", "predict", "--model", str(out / "model"), "superb fun", "dull bad"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and lines[0].split("\t")[0] in ("pos", "neg")
+    assert len(lines) == 2 and lines[0].split("\t")[0] in ("pos", "neg", "mid")
     new = _csv(tmp_path / "new.jsonl", ['{"review": "lovely"}', '{"review": ""}'], header="")
     assert main(["classify", "predict", "--model", str(out / "model"), "--data", str(new),
                  "--text-col", "review"]) == 0
