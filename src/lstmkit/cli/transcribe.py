@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="audio files to transcribe, or the mode 'train' / 'digits'")
     p.add_argument("--model", help="model directory written by 'transcribe train'")
-    p.add_argument("--beam", type=int, default=1, help="CTC beam width (1: greedy; default 1)")
+    p.add_argument("--beam", type=int, default=1,
+                   help="CTC beam width for transcribing and for train's evaluation (1: greedy)")
     p.add_argument("--asterisk", action="store_true", help="train on the installed Asterisk prompts")
     p.add_argument("--data", help="folder of audio files (train)")
     p.add_argument("--transcripts", help="file of 'id<TAB>text' or 'path: text' lines (train)")
@@ -68,18 +69,12 @@ def _transcribe(args) -> int:
 
 
 def _train(args) -> int:
-    from ..data.speech_datasets import Utterance, load_asterisk, load_folder, normalize_text
     from ..tasks.transcribe import TranscribeConfig, save
     from ..tasks.transcribe_train import evaluate, split, train
 
-    if args.asterisk == bool(args.data or args.transcripts) or (args.data and not args.transcripts):
-        raise LstmkitError("train: expected either --asterisk or both --data DIR and "
-                           "--transcripts FILE")
-    if args.asterisk:
-        items = load_asterisk()
-    else:
-        items = [Utterance(u.id, u.path, normalize_text(u.text))
-                 for u in load_folder(args.data, args.transcripts)]
+    if args.beam < 1:
+        raise LstmkitError(f"--beam: expected an int >= 1, got {args.beam}")
+    items = _training_items(args)
     chosen = {k: getattr(args, k) for k in ("epochs", "hidden", "layers") if getattr(args, k)}
     config = TranscribeConfig(seed=args.seed, **chosen)
     train_items, test_items = split(items, config.test_fraction, config.seed)
@@ -88,8 +83,8 @@ def _train(args) -> int:
     start = time.time()
     model, _ = train(train_items, config, verbose=0 if args.quiet else 1)
     seconds = time.time() - start
-    result = evaluate(model, test_items)
-    metrics = {"lstm": {**result["all"], "train_seconds": round(seconds, 1),
+    result = evaluate(model, test_items, beam=args.beam)
+    metrics = {"lstm": {**result["all"], "beam": args.beam, "train_seconds": round(seconds, 1),
                         **{g: result[g] for g in ("words", "sentences") if g in result}}}
     out = Path(args.out or "runs/transcribe")
     save(model, out / "model", metrics)
@@ -100,6 +95,19 @@ def _train(args) -> int:
             print(f"held-out {name:<9} n={r['n']:<4} CER {r['cer']:.3f}  WER {r['wer']:.3f}")
     print(f"model: {out / 'model'}  metrics: {out / 'metrics.json'}  ({seconds:.0f}s training)")
     return 0
+
+
+def _training_items(args):
+    """The Asterisk prompts, or --data with --transcripts (texts normalised)."""
+    from ..data.speech_datasets import Utterance, load_asterisk, load_folder, normalize_text
+
+    if args.asterisk == bool(args.data or args.transcripts) or (args.data and not args.transcripts):
+        raise LstmkitError("train: expected either --asterisk or both --data DIR and "
+                           "--transcripts FILE")
+    if args.asterisk:
+        return load_asterisk()
+    return [Utterance(u.id, u.path, normalize_text(u.text))
+            for u in load_folder(args.data, args.transcripts)]
 
 
 def _digits(args) -> int:
