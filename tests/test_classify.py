@@ -76,6 +76,7 @@ def test_predict_keeps_input_order(trained):
     batch = clf.predict_proba(texts, batch_size=2)
     one_by_one = np.concatenate([clf.predict_proba([t]) for t in texts])
     np.testing.assert_allclose(batch, one_by_one, atol=1e-5)
+    assert clf.predict_proba([]).shape == (0, 2) and clf.predict([]) == []
 
 
 def test_loading_a_foreign_or_damaged_model_fails_clearly(trained, tmp_path):

@@ -188,6 +188,8 @@ class Classifier:
 
     def predict_proba(self, texts, batch_size=256) -> np.ndarray:
         """Class probabilities (N, C), columns in the order of `labels`."""
+        if len(texts) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
         loader = _loader(self.encoder.ids(texts), None, batch_size, shuffle=False)
         order = torch.tensor([k for batch in loader.batch_sampler for k in batch])
         probs = sum(torch.from_numpy(m.predict(loader)).softmax(-1) for m in self.models)
