@@ -126,14 +126,19 @@ class Transcriber:
     alphabet: Alphabet
     config: TranscribeConfig
 
-    def log_probs(self, feats: list[np.ndarray]) -> list[np.ndarray]:
-        """(T_i, F) features -> (T_i', V) log-probabilities, one per utterance (eval mode)."""
+    def log_probs(self, feats: list[np.ndarray], batch_size: int = 16) -> list[np.ndarray]:
+        """(T_i, F) features -> (T_i', V) log-probabilities, one per utterance (eval mode), computed
+        `batch_size` utterances at a time so that memory stays bounded."""
         self.model.eval()
-        lengths = torch.tensor([len(f) for f in feats])
-        batch = nn.utils.rnn.pad_sequence([torch.from_numpy(f) for f in feats], batch_first=True)
-        with torch.no_grad():
-            lp, steps = self.model(batch, lengths)
-        return [lp[k, : steps[k]].numpy() for k in range(len(feats))]
+        out = []
+        for start in range(0, len(feats), batch_size):
+            chunk = feats[start:start + batch_size]
+            lengths = torch.tensor([len(f) for f in chunk])
+            batch = nn.utils.rnn.pad_sequence([torch.from_numpy(f) for f in chunk], batch_first=True)
+            with torch.no_grad():
+                lp, steps = self.model(batch, lengths)  # (B, T', V)
+            out += [lp[k, : steps[k]].numpy() for k in range(len(chunk))]
+        return out
 
     def decode(self, log_probs: np.ndarray, beam: int = 1) -> str:
         ids = greedy_decode(log_probs) if beam <= 1 else beam_decode(log_probs, beam=beam)
@@ -186,6 +191,5 @@ def transcribe(transcriber: Transcriber, files, beam: int = 1) -> list[str]:
         DataError: a file is missing, unreadable or empty.
     """
     fc = transcriber.config.features
-    waves = [load_audio(f, fc.sample_rate) for f in files]
-    feats = featurize(waves, fc)
+    feats = featurize([load_audio(f, fc.sample_rate) for f in files], fc)
     return [transcriber.decode(lp, beam) for lp in transcriber.log_probs(feats)]

@@ -156,7 +156,7 @@ def _progress(h, epochs):
           file=sys.stderr, flush=True)
 
 
-def evaluate(transcriber: Transcriber, items, beam: int = 1, batch_size: int = 16) -> dict:
+def evaluate(transcriber: Transcriber, items, beam: int = 1) -> dict:
     """CER and WER (jiwer) on `items`, overall and for words and sentences separately.
 
     Returns:
@@ -167,10 +167,7 @@ def evaluate(transcriber: Transcriber, items, beam: int = 1, batch_size: int = 1
     if not items:
         raise DataError("evaluate: no utterances to evaluate")
     feats = featurize_items(items, transcriber.config)
-    hyps = []
-    for start in range(0, len(items), batch_size):
-        for lp in transcriber.log_probs(feats[start:start + batch_size]):
-            hyps.append(transcriber.decode(lp, beam))
+    hyps = [transcriber.decode(lp, beam) for lp in transcriber.log_probs(feats)]
     refs = [u.text for u in items]
     out = {}
     for name in ("all", "words", "sentences"):
