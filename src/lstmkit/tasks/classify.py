@@ -38,10 +38,11 @@ POOLINGS = ("last", "mean", "max", "attention", "meanmax")
 class ClassifyConfig:
     """Everything that decides a classification run (saved in config.json).
 
-    Defaults were chosen on the validation split of the movie snippets and the Chinese reviews.
+    Defaults come from a handful of development runs on the movie snippets and the Chinese reviews
+    (README, classify section).
     """
     lang: str = "en"  # "en" or "zh": picks the tokenizer and the baseline's n-grams
-    tokenizer: str | None = None  # "en-word", "zh-char", "zh-word"; None: en-word / zh-char by lang
+    tokenizer: str | None = None  # "en-word", "zh-char", "zh-word"; None: en-word / zh-word by lang
     min_freq: int = 2  # a word seen once in training cannot get a useful embedding from scratch
     max_vocab: int = 30000
     max_len: int = 200  # tokens kept per text (the start); longer texts are rare in these sets
