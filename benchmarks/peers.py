@@ -227,7 +227,7 @@ def _keras_torch(d, mode):
 
     def call():
         if mode == "forward":
-            with torch.no_grad():
+            with torch.inference_mode():
                 return layer(x)
         layer(x).sum().backward()
     return Local(call, lambda: layer(x).detach().transpose(0, 1),
@@ -235,18 +235,20 @@ def _keras_torch(d, mode):
 
 
 def _reference(name, mode, path):
-    """torch.nn.LSTM (seed 0) and its inputs, outputs and gradients, saved to `path` for every peer."""
+    """torch.nn.LSTM (seed 0), its input, outputs and (train) gradients, saved to `path` for every peer."""
     I, H, B, T = bench.SHAPES[name]
     torch.manual_seed(0)
     ref = torch.nn.LSTM(I, H)
     x = torch.randn(T, B, I)
     y = ref(x)[0]
-    y.sum().backward()
     d = {k: getattr(ref, f"{attr}_l0").detach().numpy() for k, attr in
          (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh"))}
-    d.update(x=x.numpy(), y=y.detach().numpy(), g_w_ih=ref.weight_ih_l0.grad.numpy(),
-             g_w_hh=ref.weight_hh_l0.grad.numpy(), g_b=ref.bias_ih_l0.grad.numpy())
-    ref.zero_grad(set_to_none=True)
+    d.update(x=x.numpy(), y=y.detach().numpy())
+    if mode == "train":
+        y.sum().backward()
+        d.update(g_w_ih=ref.weight_ih_l0.grad.numpy(), g_w_hh=ref.weight_hh_l0.grad.numpy(),
+                 g_b=ref.bias_ih_l0.grad.numpy())
+        ref.zero_grad(set_to_none=True)
     np.savez(path, **d)
     return ref, x, d
 
@@ -308,7 +310,7 @@ def bench_shape(name, mode, repeats, remotes, keras_torch, peak, tmp):
     return rows
 
 
-def _start_peers(threads, log):
+def _start_peers(log):
     """Keras on torch (here) and the worker processes; returns (remotes, keras_torch ok, versions)."""
     versions = {}
     try:
@@ -396,7 +398,7 @@ def run(shapes, repeats, threads, out_dir, log=print):
     torch.set_num_threads(threads)
     peak = bench.matmul_peak(repeats=3)
     log(f"matmul peak: {peak:.0f} GFLOP/s ({threads} threads, cores {cores})")
-    remotes, keras_torch, versions = _start_peers(threads, log)
+    remotes, keras_torch, versions = _start_peers(log)
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
