@@ -137,7 +137,7 @@ def _step(model, opt, sched, ctc, feats, targets, idx, config, gen):
     lengths = torch.tensor([len(feats[k]) for k in idx])
     x = nn.utils.rnn.pad_sequence([feats[k] for k in idx], batch_first=True)  # (B, T, F)
     if config.spec_augment:
-        x = spec_augment(x, lengths.tolist(), generator=gen)
+        x = spec_augment(x, lengths.tolist(), time_width=config.spec_time, generator=gen)
     log_probs, steps = model(x, lengths)  # (B, T', V)
     y = torch.tensor([c for k in idx for c in targets[k]])
     y_len = torch.tensor([len(targets[k]) for k in idx])
