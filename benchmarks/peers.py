@@ -320,6 +320,7 @@ def _start_peers(log):
                                                f"not run: Keras already imported on {keras.backend.backend()}")
     except ImportError:
         keras_torch, versions["Keras 3 (torch backend)"] = False, "not installed"
+    log(f"Keras 3 (torch backend): {versions['Keras 3 (torch backend)']}")
     remotes = {}
     for label, kind in WORKERS.items():
         env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": XLA_FLAGS}
