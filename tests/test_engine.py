@@ -265,3 +265,18 @@ def test_select_rejects_unknown_engine_and_names_reasons():
         kernels.select(kernels.KernelConfig(), "cpu", "fast")
     kernel, reason = kernels.select(kernels.KernelConfig(recurrent_dropout=0.1), "cpu")
     assert kernel.name == "fused" and "recurrent dropout" in reason
+
+
+@pytest.mark.parametrize("cfg", (dict(), dict(bidirectional=True, proj_size=64)))
+def test_fused_matches_torch_at_sizes_that_use_onednn_matmuls(cfg):
+    from lstmkit.kernels import fused
+    torch.manual_seed(0)
+    B, Hd = 64, 128  # B * 4H * P = 4.2M: above the size where the step GEMMs switch to oneDNN's
+    assert B * 4 * Hd * (cfg.get("proj_size") or Hd) >= fused._ONEDNN_MIN_BACKWARD
+    ref = torch.nn.LSTM(16, Hd, **cfg)
+    ours = lstmkit.nn.LSTM(16, Hd, engine="fused", **cfg)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(4, B, 16)
+    D = 2 if cfg.get("bidirectional") else 1
+    hx = (torch.randn(D, B, cfg.get("proj_size") or Hd), torch.randn(D, B, Hd))
+    _assert_close(_run(ours, x, hx), _run(ref, x, hx), torch.float32)
