@@ -157,3 +157,12 @@ def test_split_holds_out_words_and_sentences():
     assert len(train_items) + len(test_items) == len(items)
     assert not {u.id for u in train_items} & {u.id for u in test_items}
     assert sum(len(u.text.split()) >= 3 for u in test_items) >= 30
+
+
+def test_cli_refuses_bad_arguments(capsys):
+    assert main(["transcribe", "digits", "extra.wav"]) == 2
+    assert "unexpected arguments" in capsys.readouterr().err
+    assert main(["transcribe", "train", "--asterisk", "--beam", "0"]) == 2
+    assert "--beam" in capsys.readouterr().err
+    assert main(["transcribe", "some.wav"]) == 2
+    assert "--model" in capsys.readouterr().err
