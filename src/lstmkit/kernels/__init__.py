@@ -60,8 +60,9 @@ def select(config: KernelConfig, device, engine: str = "auto"):
         if why_not:
             raise KernelUnavailable(f"engine={engine!r} cannot run this configuration: {why_not}")
         return KERNELS[engine], f"{engine}: requested by name"
-    passed = []
-    for name in AUTO_ORDER:
+    order, why_order = _auto_order(config, device)
+    passed = [why_order] if why_order else []
+    for name in order:
         why_not = KERNELS[name].unsupported(config, device)
         if why_not is None:
             reason = f"{name}: fastest kernel that supports this configuration"
@@ -70,3 +71,15 @@ def select(config: KernelConfig, device, engine: str = "auto"):
             return KERNELS[name], reason
         passed.append(f"{name}: {why_not}")
     raise KernelUnavailable("no kernel runs this configuration: " + "; ".join(passed))
+
+
+def _auto_order(config, device):
+    """The order auto tries the kernels in, and why it differs from AUTO_ORDER (or None).
+
+    torch's op has no oneDNN path for projections on the CPU and falls back to a generic loop; the
+    fused kernel measured faster there (training at I=512 H=1024 P=512 B=64 T=100: 2.9 s vs 3.9 s).
+    """
+    if config.proj_size and device.type == "cpu":
+        return ("fused", "native", "reference"), ("native: slower for projections on the CPU, where torch's "
+                                                   "op has no oneDNN path")
+    return AUTO_ORDER, None
