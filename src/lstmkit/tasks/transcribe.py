@@ -36,7 +36,7 @@ class TranscribeConfig:
     hidden: int = 192  # sized so that training fits about 10 minutes on one CPU core
     layers: int = 2
     dropout: float = 0.35  # between LSTM layers and before the output layer: a 25-minute corpus
-    epochs: int = 90  # about 7 minutes on one quiet CPU core (the tempo changes keep it from overfitting)
+    epochs: int = 90  # about 7 minutes on one quiet CPU core; tempo changes curb overfitting
     batch_frames: int = 2000  # a batch holds about this many 10 ms frames (sequences vary 100-fold)
     lr: float = 4e-3  # the peak of a one-cycle schedule
     max_seconds: float = 15.0  # longer recordings (a few long menus) cost much and teach little
