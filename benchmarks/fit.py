@@ -122,7 +122,7 @@ def measure(repeats, use_keras):
 
 def report(rates, threads, repeats):
     base = rates["hand-written torch loop"]
-    lines = [f"# fit / predict throughput (samples/s)", "",
+    lines = ["# fit / predict throughput (samples/s)", "",
              f"LSTM({UNITS}) + Dense(1), RMSprop, MSE; one epoch over {N:,} windows of length {T}, "
              f"batch {BATCH}; median of {repeats} repeats after a warm-up, contenders alternating; "
              f"torch {torch.__version__}, {threads} thread(s), {platform.processor() or platform.machine()}.",

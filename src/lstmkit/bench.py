@@ -146,7 +146,7 @@ def bench_shape(name, mode, repeats, peak=1.0):
 
 
 def to_markdown(rows, peak, meta):
-    lines = [f"# Engine benchmark\n", f"{meta}\n",
+    lines = ["# Engine benchmark\n", f"{meta}\n",
              f"Best measured matmul rate (torch.mm) in this run: **{peak:.0f} GFLOP/s**. "
              "FLOPs: 2·T·B·4H·(I+H) per forward, 3x for forward+backward. ratio = time / torch.nn.LSTM's "
              "time in the same run (lower is faster).\n"]

@@ -1,7 +1,7 @@
 """Attention heatmaps for sequence-to-sequence models."""
-import os
-import tempfile
 from pathlib import Path
+
+from .figures import save_figure
 
 
 def plot_attention(weights, source_tokens, target_tokens, path, title=None) -> Path:
@@ -40,14 +40,4 @@ def plot_attention(weights, source_tokens, target_tokens, path, title=None) -> P
         ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.05)
     fig.tight_layout()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent or ".")
-    os.close(fd)
-    try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return save_figure(fig, path)

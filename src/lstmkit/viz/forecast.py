@@ -1,12 +1,12 @@
 """Forecast plots: the history, the held-out test period with the backtest's forecasts, and the
 forecast after the end of the data, each with its prediction interval."""
-import os
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
+
+from .figures import save_figure  # noqa: E402
 
 
 def plot_forecast(history, backtest, future, path, *, title="", quantiles=(0.1, 0.5, 0.9)):
@@ -48,7 +48,7 @@ def plot_forecast(history, backtest, future, path, *, title="", quantiles=(0.1, 
         ax.legend(loc="upper left", fontsize=8)
     axes[0, 0].set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _future(ax, future, target, quantiles):
@@ -62,16 +62,4 @@ def _band(quantiles):
     return f"{round(quantiles[0] * 100)}-{round(quantiles[-1] * 100)}% interval"
 
 
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}{path.suffix}")  # same directory: atomic rename
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 

@@ -13,7 +13,7 @@ def plot_gates(trace: dict, path, sample: int = 0, units: int = 32, title: str =
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from pathlib import Path
+    from .figures import save_figure
 
     names = [("i", "input gate i", "viridis", (0, 1)), ("f", "forget gate f", "viridis", (0, 1)),
              ("o", "output gate o", "viridis", (0, 1)), ("g", "candidate g", "coolwarm", (-1, 1)),
@@ -30,8 +30,4 @@ def plot_gates(trace: dict, path, sample: int = 0, units: int = 32, title: str =
     axes[-1].set_xlabel("time step")
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=100)
