@@ -191,6 +191,10 @@ def test_auto_selects_native_and_explains_why():
     assert kernel.name == "fused" and "native:" in reason and "mask" in reason
     kernel, reason = lstmkit.nn.LSTM(I, H, proj_size=3).select_kernel()
     assert kernel.name == "fused" and "projections" in reason
+    kernel, reason = lstm.select_kernel(packed=True)  # lstm is in training mode
+    assert kernel.name == "fused" and "packed" in reason
+    assert lstm.eval().select_kernel(packed=True)[0].name == "native"
+    lstm.train()
     text = lstmkit.explain(torch.nn.Sequential(lstm, lstmkit.nn.LSTM(H, H, recurrent_dropout=0.2)))
     assert text.splitlines()[0].startswith("0: native") and text.splitlines()[1].startswith("1: fused")
 

@@ -4,6 +4,7 @@ Times on shared machines vary from run to run; ratios measured in the same run, 
 contenders alternated, hold. Nothing here asserts a time.
 """
 import json
+import os
 import platform
 import statistics
 import time
@@ -170,6 +171,7 @@ def run(shapes=tuple(SHAPES), modes=("forward", "train"), repeats=7, threads=2, 
         (rows, peak GFLOP/s).
     """
     torch.set_num_threads(threads)
+    load = os.getloadavg()[0]
     peak = matmul_peak()
     log(f"matmul peak: {peak:.0f} GFLOP/s ({threads} threads)")
     rows = []
@@ -181,7 +183,8 @@ def run(shapes=tuple(SHAPES), modes=("forward", "train"), repeats=7, threads=2, 
                     f"  {r.ratio:5.2f}x")
     if out_dir is not None:
         meta = (f"torch {torch.__version__}, {threads} threads, {platform.processor() or platform.machine()}, "
-                f"float32, CPU; median of {repeats} alternated repeats.")
+                f"float32, CPU; median of {repeats} alternated repeats; OMP_WAIT_POLICY="
+                f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}; load average {load:.1f} at the start.")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         _write_atomic(out / "engine.md", to_markdown(rows, peak, meta))

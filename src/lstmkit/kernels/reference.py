@@ -21,7 +21,7 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
 
 def layer(x, h0, c0, w, reverse, mask, hmask):
     """One layer and direction: (T, B, I) -> (T, B, P), h_n (B, P), c_n (B, H)."""
-    xw = lstm.input_projection(x, w)  # (T, B, 4H)
+    xw = lstm.input_projection(x, w).unbind(0)  # T x (B, 4H): one backward node, not T indexings
     steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     h, c = h0, c0
     ys = [None] * x.shape[0]

@@ -87,18 +87,15 @@ class LSTM(nn.Module):
         """One LayerWeights per layer and direction, in torch's order."""
         return [LayerWeights(**{k: getattr(self, n) for k, n in names.items()}) for names in self._names]
 
-    def kernel_config(self, masked=False) -> kernels.KernelConfig:
-        """The configuration the kernels are chosen for."""
-        return kernels.KernelConfig(self.num_layers, self.bidirectional, self.proj_size, self.bias,
-                                    self.dropout, self.recurrent_dropout, masked,
-                                    self.weight_ih_l0.dtype)
+    def kernel_config(self, masked=False, packed=False) -> kernels.KernelConfig:
+        """The configuration the kernels are chosen for and run with (dropouts only while training)."""
+        p, rp = (self.dropout, self.recurrent_dropout) if self.training else (0.0, 0.0)
+        return kernels.KernelConfig(self.num_layers, self.bidirectional, self.proj_size, self.bias, p, rp,
+                                    masked, self.weight_ih_l0.dtype, packed, self.training)
 
-    def select_kernel(self, masked=False):
+    def select_kernel(self, masked=False, packed=False):
         """(kernel, reason) for the current parameters and mode; see `kernels.select`."""
-        config = self.kernel_config(masked)
-        if not self.training:
-            config = kernels.KernelConfig(**{**config.__dict__, "recurrent_dropout": 0.0, "dropout": 0.0})
-        return kernels.select(config, self.weight_ih_l0.device, self.engine)
+        return kernels.select(self.kernel_config(masked, packed), self.weight_ih_l0.device, self.engine)
 
     def forward(self, input, hx=None, *, mask=None):
         """Run the stack; see the class docstring. `mask` (B, T) or (T, B) like the input, bool:
@@ -110,9 +107,10 @@ class LSTM(nn.Module):
         if mask is not None:
             mask = self._mask_time_major(mask, x, unbatched)
         hx = self._initial_state(hx, batch, x, unbatched, lengths is not None)
-        kernel, _ = self.select_kernel(masked=mask is not None)
-        y, (h, c) = kernel.run(x, hx, self.layer_weights(), self.kernel_config(mask is not None),
-                               self.training, mask=mask, lengths=lengths)
+        config = self.kernel_config(mask is not None, lengths is not None)
+        kernel, _ = kernels.select(config, self.weight_ih_l0.device, self.engine)
+        y, (h, c) = kernel.run(x, hx, self.layer_weights(), config, self.training, mask=mask,
+                               lengths=lengths)
         if packed:
             return _repack(y, lengths, input), (h, c)
         if unbatched:
