@@ -414,8 +414,8 @@ def run(shapes, repeats, threads, out_dir, log=print):
         for remote in remotes.values():
             remote.close()
     settings = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, shared with "
-                   "other jobs during this run",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, load average "
+                   f"{os.getloadavg()[0]:.1f} at the end of the run",
         "cores": f"every process pinned to CPUs {cores} (sched_setaffinity, inherited by the workers)",
         "torch": f"torch {torch.__version__}, torch.set_num_threads({threads}); lstmkit {lstmkit.__version__}",
         "OpenMP": f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset: libgomp spins at barriers)')}",
