@@ -83,6 +83,20 @@ def test_tokenizer_keeps_sentinels_whole_and_round_trips_json():
         SubwordTokenizer.from_json({"type": "sentencepiece", "model_proto": "bm90IGEgbW9kZWw="})
 
 
+@pytest.mark.parametrize("model_type", ("bpe", "char"))
+def test_other_tokenizer_types_keep_sentinels_and_round_trip(model_type):
+    tok = SubwordTokenizer.train(["Open the file <ph0>", "Ouvrir le fichier <ph0>"] * 30, 80, model_type)
+    ids = tok.encode("Open the file <ph0>")
+    assert tok.sentinel_ids[0] in ids and tok.decode(ids) == "Open the file <ph0>"
+    if model_type == "char":
+        assert len(ids) >= len("Openthefile") + 1  # one id per character, the sentinel whole
+
+
+def test_unknown_tokenizer_type_is_a_clear_error():
+    with pytest.raises(ValueError, match="tokenizer: expected one of unigram, bpe, char, got 'word'"):
+        SubwordTokenizer.train(["a b"] * 10, 40, "word")
+
+
 def test_scores_and_chinese_tokenization():
     assert score(["le chat noir est ici"], ["le chat noir est ici"])["bleu"] == 100.0
     # without the zh tokenizer this unsegmented sentence is one word and matches nothing

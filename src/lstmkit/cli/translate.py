@@ -35,6 +35,8 @@ def register(subparsers) -> None:
     t.add_argument("--time-limit", type=float, help="stop training after this many seconds")
     t.add_argument("--max-words", type=int, default=12, help="keep sources of at most this many "
                    "words (default 12)")
+    t.add_argument("--tokenizer", default="unigram", choices=("unigram", "bpe", "char"),
+                   help="SentencePiece model type: subwords (unigram, bpe) or characters (char)")
     t.add_argument("--out", default="translate-model", help="model directory to write")
     t.add_argument("--seed", type=int, default=0)
     u = p.add_argument_group("translating")
@@ -82,7 +84,8 @@ def _train(args) -> int:
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"{len(train)} training pairs, {len(test)} test pairs (sources of <= {args.max_words} words)")
     start = time.monotonic()
-    config = TranslateConfig(epochs=args.epochs, seed=args.seed, time_limit=args.time_limit)
+    config = TranslateConfig(epochs=args.epochs, seed=args.seed, time_limit=args.time_limit,
+                             tokenizer=args.tokenizer)
     translator = train_translator(train, config, verbose=0 if args.quiet else 1)
     seconds = time.monotonic() - start
     out = translator.save(args.out)

@@ -40,6 +40,7 @@ class TranslateConfig:
     decoder_layers: int = 1
     dropout: float = 0.1
     vocab_size: int = 4000  # soft target for SentencePiece; the output layer's cost grows with it
+    tokenizer: str = "unigram"  # SentencePiece model type: "unigram" or "bpe" subwords, or "char"
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 3e-3  # Adam; decays linearly to 10% of this over the run
@@ -189,7 +190,8 @@ def train_translator(pairs, config: TranslateConfig | None = None, verbose=1) ->
     config = config or TranslateConfig()
     set_seed(config.seed)
     protected = [protect_pair(s, t) for s, t in pairs]
-    tokenizer = SubwordTokenizer.train([x for p in protected for x in p], config.vocab_size)
+    tokenizer = SubwordTokenizer.train([x for p in protected for x in p], config.vocab_size,
+                                       config.tokenizer)
     examples = encode_pairs(protected, tokenizer, config.max_tokens)
     model = _build_model(tokenizer.vocab_size, config)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)

@@ -13,7 +13,7 @@ from collections import Counter
 
 import sentencepiece as spm
 
-from ..errors import ModelFileError
+from ..errors import LstmkitError, ModelFileError
 
 PLACEHOLDER = re.compile(r"""
       %\([A-Za-z_]\w*\)[-+#0]*\d*(?:\.\d+)?[a-zA-Z]                        # %(name)s
@@ -23,6 +23,9 @@ PLACEHOLDER = re.compile(r"""
     | \{[A-Za-z_0-9]*(?:[:!][^{}\s]*)?\}                                   # {name}, {0}, {x:>3}
 """, re.VERBOSE)
 MAX_SENTINELS = 16  # more placeholders than this in one message stay plain text
+# SentencePiece model types that keep placeholder sentinels whole. Its "word" type is left out: it
+# learns "▁<ph0>" as a word beside the sentinel "<ph0>", so placeholders would not come through.
+MODEL_TYPES = ("unigram", "bpe", "char")
 SENTINELS = [f"<ph{k}>" for k in range(MAX_SENTINELS)]
 SENTINEL = re.compile(r"<ph(\d+)>")
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -115,17 +118,20 @@ class SubwordTokenizer:
         self.sentinel_ids = [self.sp.piece_to_id(s) for s in SENTINELS]
 
     @classmethod
-    def train(cls, sentences, vocab_size=8000) -> "SubwordTokenizer":
-        """Learn the subword vocabulary from `sentences` (already protected). `vocab_size` is a soft
+    def train(cls, sentences, vocab_size=8000, model_type="unigram") -> "SubwordTokenizer":
+        """Learn the vocabulary from `sentences` (already protected). `vocab_size` is a soft
         target: lowered for small corpora, raised to hold every character plus the 256 byte pieces,
-        the sentinels and the 4 special ids."""
+        the sentinels and the 4 special ids. `model_type`: SentencePiece's "unigram" or "bpe"
+        subwords, or "char" (characters)."""
+        if model_type not in MODEL_TYPES:
+            raise LstmkitError(f"tokenizer: expected one of {', '.join(MODEL_TYPES)}, got {model_type!r}")
         sentences = list(sentences)
         vocab_size = max(vocab_size, len(set("".join(sentences))) + 256 + MAX_SENTINELS + 4 + 16)
         proto = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences), model_writer=proto, vocab_size=vocab_size,
-            hard_vocab_limit=False, model_type="unigram", character_coverage=0.9995,
-            byte_fallback=True, normalization_rule_name="identity", pad_id=PAD, unk_id=UNK,
+            hard_vocab_limit=False, model_type=model_type, character_coverage=0.9995,
+            byte_fallback=model_type in ("unigram", "bpe"), normalization_rule_name="identity", pad_id=PAD, unk_id=UNK,
             bos_id=BOS, eos_id=EOS, user_defined_symbols=SENTINELS, num_threads=1,
             minloglevel=2, input_sentence_size=1_000_000)
         return cls(proto.getvalue())
