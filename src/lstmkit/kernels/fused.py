@@ -1,8 +1,9 @@
 """lstmkit's fast kernel: the `cells.lstm` math with a hand-written backward pass (BPTT).
 
-Forward: the input projection of all T steps is one GEMM into a preallocated (T, B, 4H) buffer;
-each step adds h_{t-1} W_hh^T in place, applies one sigmoid to (o, i, f) and one tanh to g
-(internal gate order, see `gates.py`), and updates c and h with out= operations.
+Forward: the input projection of all T steps is one GEMM into a (T, B, 4H) buffer; each step adds
+h_{t-1} W_hh^T into its slice in place, applies one sigmoid to (o, i, f) and one tanh to g (internal
+gate order, see `gates.py`), and updates c and h with out= operations into preallocated buffers.
+On the CPU the recurrent GEMMs use oneDNN's packed matmul at the sizes where it beats MKL's.
 
 Backward: per step only the pointwise gate derivatives and one GEMM `dG_t W_hh`; every factor of
 the gate derivatives that does not depend on the incoming gradient is computed for all steps at
