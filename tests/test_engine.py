@@ -286,3 +286,11 @@ def test_fused_matches_torch_at_sizes_that_use_onednn_matmuls(cfg):
     D = 2 if cfg.get("bidirectional") else 1
     hx = (torch.randn(D, B, cfg.get("proj_size") or Hd), torch.randn(D, B, Hd))
     _assert_close(_run(ours, x, hx), _run(ref, x, hx), torch.float32)
+
+
+@pytest.mark.parametrize("engine", KERNELS)
+def test_single_step_sequences_match_torch(engine):
+    cfg = dict(num_layers=2, bidirectional=True, proj_size=0, bias=True, batch_first=True)
+    ref, ours = _pair(cfg, engine, torch.float64)
+    x, hx = _inputs(cfg, torch.float64, T=1, B=3)
+    _assert_close(_run(ours, x, hx), _run(ref, x, hx), torch.float64)

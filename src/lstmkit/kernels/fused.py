@@ -216,7 +216,7 @@ def _recurrent_weight_grad(dG, S, h0, hmask, reverse):
     h_prev, h_first = S[prev], h0
     if hmask is not None:
         h_prev, h_first = h_prev * hmask, h0 * hmask
-    dw = dG[rest].reshape(-1, H4).t() @ h_prev.reshape((T - 1) * B, -1)  # (4H, P)
+    dw = dG[rest].reshape(-1, H4).t() @ h_prev.reshape((T - 1) * B, h0.shape[-1])  # (4H, P); T=1: zeros
     return dw.addmm_(dG[first].t(), h_first)
 
 
