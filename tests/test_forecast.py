@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from lstmkit.cli.main import main
 from lstmkit.data.series import load_dataset
@@ -17,13 +16,6 @@ METRICS = ["mae", "rmse", "mape", "smape", "mase"]
 TINY = dict(epochs=3, ensemble=1, hidden_size=8, verbose=0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: one thread avoids OpenMP contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

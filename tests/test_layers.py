@@ -13,13 +13,6 @@ from lstmkit.models import Sequential
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models on a shared 2-core machine: one thread avoids OpenMP contention (10x here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 def counts(model):
     return [row[2] for row in model.summary_rows()]

@@ -15,13 +15,6 @@ from lstmkit.models import (CSVLogger, EarlyStopping, LambdaCallback, Model, Mod
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models on a shared 2-core machine: one thread avoids OpenMP contention (10x here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 def airline_windows(steps=12):
     """Windows of the bundled AirPassengers series, scaled to [0, 1]: (132, 12, 1) and (132,)."""
