@@ -36,17 +36,12 @@ def run(args):
         if args.input_size != 1:
             raise LstmkitError(f"--gates: the AirPassengers series has 1 feature; use --input-size 1, "
                                f"got {args.input_size}")
+        from ..data.series import load_dataset
         from ..viz.gates import plot_gates
-        series = _airpassengers()
+        frame, spec = load_dataset("airpassengers")
+        series = frame[spec.target[0]].to_numpy(dtype="float64")
         x = torch.tensor((series - series.mean()) / series.std(), dtype=torch.float32).view(-1, 1, 1)
         plot_gates(trace_gates(lstm, x)[0], args.gates, title="LSTM gates over AirPassengers (untrained)")
         print(f"wrote {args.gates}")
     return 0
 
-
-def _airpassengers():
-    import importlib.resources
-
-    import numpy as np
-    text = importlib.resources.files("lstmkit.data").joinpath("bundled/airpassengers.csv").read_text()
-    return np.array([float(line.split(",")[1]) for line in text.splitlines()[1:]])
