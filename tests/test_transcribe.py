@@ -86,13 +86,16 @@ def test_small_model_learns_real_utterances(overfit):
 def test_save_load_transcribe_round_trip(overfit, tmp_path):
     items, model, _, path = overfit
     files = [u.path for u in items]
-    before = transcribe(model, files)
-    after = transcribe(load(path), files)
-    assert after == before
-    assert transcribe(load(path), files, beam=8) == before  # a confident model: beam agrees
+    before = transcribe(model, files, beam=1)
+    loaded = load(path)
+    assert transcribe(loaded, files, beam=1) == before
+    assert loaded.lm is not None and loaded.lm.score("thank you") == model.lm.score("thank you")
+    # the default decoding (beam search with the language model) agrees with greedy on a
+    # confident model, and with and without the language model
+    assert transcribe(loaded, files) == transcribe(loaded, files, beam=8, lm_weight=0) == before
     wide = tmp_path / "one16k.wav"  # another sample rate is resampled, not refused
     sf.write(wide, resample(load_audio(items[0].path), 8000, 16000), 16000)
-    assert transcribe(load(path), [wide]) == before[:1]
+    assert transcribe(loaded, [wide]) == before[:1]
 
 
 def test_load_refuses_foreign_model_dirs(tmp_path):
@@ -119,6 +122,7 @@ def test_cli_train_then_transcribe(tmp_path, capsys):
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"cer", "wer"} <= set(metrics["lstm"]) and metrics["lstm"]["cer"] >= 0
+    assert metrics["lstm"]["beam"] > 1 and {"cer", "wer"} <= set(metrics["lstm_no_lm"])
     capsys.readouterr()
     assert main(["transcribe", "--model", str(out / "model"), str(data / "utt0.wav"), "--beam", "3"]) == 0
     assert capsys.readouterr().out.count("\n") == 1
@@ -164,5 +168,7 @@ def test_cli_refuses_bad_arguments(capsys):
     assert "unexpected arguments" in capsys.readouterr().err
     assert main(["transcribe", "train", "--asterisk", "--beam", "0"]) == 2
     assert "--beam" in capsys.readouterr().err
+    assert main(["transcribe", "train", "--asterisk", "--lm-weight", "-1"]) == 2
+    assert "--lm-weight" in capsys.readouterr().err
     assert main(["transcribe", "some.wav"]) == 2
     assert "--model" in capsys.readouterr().err

@@ -3,7 +3,7 @@
     lstmkit transcribe train --asterisk [--epochs N] [--out DIR] [--seed S]
     lstmkit transcribe train --data DIR --transcripts FILE [--epochs N] [--out DIR] [--seed S]
     lstmkit transcribe digits [--epochs N] [--out DIR]        # FSDD: which digit was spoken
-    lstmkit transcribe --model DIR FILE.wav ... [--beam N]
+    lstmkit transcribe --model DIR FILE.wav ... [--beam N] [--lm-weight W]
 """
 import argparse
 import json
@@ -25,8 +25,12 @@ def register(subparsers) -> None:
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="audio files to transcribe, or the mode 'train' / 'digits'")
     p.add_argument("--model", help="model directory written by 'transcribe train'")
-    p.add_argument("--beam", type=int, default=1,
-                   help="CTC beam width for transcribing and for train's evaluation (1: greedy)")
+    p.add_argument("--beam", type=int, default=None,
+                   help="CTC beam width for transcribing and for train's evaluation (1: greedy; "
+                        "default: the recipe's, 16)")
+    p.add_argument("--lm-weight", type=float, default=None,
+                   help="weight of the character language model in beam search (0: none; "
+                        "default: the recipe's)")
     p.add_argument("--asterisk", action="store_true", help="train on the installed Asterisk prompts")
     p.add_argument("--data", help="folder of audio files (train)")
     p.add_argument("--transcripts", help="file of 'id<TAB>text' or 'path: text' lines (train)")
@@ -60,9 +64,8 @@ def _transcribe(args) -> int:
         raise LstmkitError("expected --model DIR and audio files, or the mode 'train' or 'digits'")
     if not args.files:
         raise LstmkitError("expected one or more audio files after --model DIR")
-    if args.beam < 1:
-        raise LstmkitError(f"--beam: expected an int >= 1, got {args.beam}")
-    texts = transcribe(load(args.model), args.files, beam=args.beam)
+    _check_decoding(args)
+    texts = transcribe(load(args.model), args.files, beam=args.beam, lm_weight=args.lm_weight)
     for file, text in zip(args.files, texts):
         print(f"{file}\t{text}" if len(args.files) > 1 else text)
     return 0
@@ -72,10 +75,10 @@ def _train(args) -> int:
     from ..tasks.transcribe import TranscribeConfig, save
     from ..tasks.transcribe_train import evaluate, split, train
 
-    if args.beam < 1:
-        raise LstmkitError(f"--beam: expected an int >= 1, got {args.beam}")
+    _check_decoding(args)
     items = _training_items(args)
-    chosen = {k: getattr(args, k) for k in ("epochs", "hidden", "layers") if getattr(args, k)}
+    chosen = {k: getattr(args, k) for k in ("epochs", "hidden", "layers", "beam", "lm_weight")
+              if getattr(args, k) is not None}
     config = TranscribeConfig(seed=args.seed, **chosen)
     train_items, test_items = split(items, config.test_fraction, config.seed)
     if not train_items or not test_items:
@@ -83,18 +86,30 @@ def _train(args) -> int:
     start = time.time()
     model, _ = train(train_items, config, verbose=0 if args.quiet else 1)
     seconds = time.time() - start
-    result = evaluate(model, test_items, beam=args.beam)
-    metrics = {"lstm": {**result["all"], "beam": args.beam, "train_seconds": round(seconds, 1),
-                        **{g: result[g] for g in ("words", "sentences") if g in result}}}
+    result = evaluate(model, test_items)
+    groups = [g for g in ("all", "words", "sentences") if g in result]
+    metrics = {"lstm": {**result["all"], "beam": config.beam, "lm_weight": config.lm_weight,
+                        "train_seconds": round(seconds, 1), **{g: result[g] for g in groups[1:]}}}
+    plain = None
+    if model.lm is not None and config.beam > 1 and config.lm_weight > 0:
+        plain = evaluate(model, test_items, lm_weight=0.0)  # what the language model adds
+        metrics["lstm_no_lm"] = {**plain["all"], **{g: plain[g] for g in groups[1:]}}
     out = Path(args.out or "runs/transcribe")
     save(model, out / "model", metrics)
     _write_json(out / "metrics.json", metrics)
-    for name in ("all", "words", "sentences"):
-        if name in result:
-            r = result[name]
-            print(f"held-out {name:<9} n={r['n']:<4} CER {r['cer']:.3f}  WER {r['wer']:.3f}")
+    for name in groups:
+        r = result[name]
+        without = f"  (without the LM: CER {plain[name]['cer']:.3f})" if plain else ""
+        print(f"held-out {name:<9} n={r['n']:<4} CER {r['cer']:.3f}  WER {r['wer']:.3f}{without}")
     print(f"model: {out / 'model'}  metrics: {out / 'metrics.json'}  ({seconds:.0f}s training)")
     return 0
+
+
+def _check_decoding(args) -> None:
+    if args.beam is not None and args.beam < 1:
+        raise LstmkitError(f"--beam: expected an int >= 1, got {args.beam}")
+    if args.lm_weight is not None and not args.lm_weight >= 0:
+        raise LstmkitError(f"--lm-weight: expected a number >= 0, got {args.lm_weight}")
 
 
 def _training_items(args):

@@ -5,6 +5,8 @@ sequence to the frames, with a `blank` label between labels; a path is read by m
 then dropping blanks ("aa-ab" -> "aab"). Greedy decoding reads the best path; prefix beam search
 (Hannun et al. 2014) keeps the `beam` best label prefixes, each scored by the total probability of all
 paths that read as it, split into paths ending in a blank and paths ending in the prefix's last label.
+A language model joins by shallow fusion: `lm(prefix)` gives an extra log-score for every label
+appended to `prefix` and one for ending there, added to the paths' scores (see `charlm`).
 
 Example:
     >>> import numpy as np
@@ -33,7 +35,7 @@ def greedy_decode(log_probs, blank: int = 0) -> list[int]:
     return [int(k) for k in best[keep] if k != blank]
 
 
-def beam_decode(log_probs, beam: int = 8, blank: int = 0, prune: float = -10.0) -> list[int]:
+def beam_decode(log_probs, beam: int = 8, blank: int = 0, prune: float = -10.0, lm=None) -> list[int]:
     """Prefix beam search: the label sequence with the highest total probability among `beam` kept.
 
     Args:
@@ -42,6 +44,8 @@ def beam_decode(log_probs, beam: int = 8, blank: int = 0, prune: float = -10.0) 
         blank: index of the blank label.
         prune: labels whose log-probability at a frame is below this are not tried there (speed);
             the frame's best label is always tried.
+        lm: None, or a function prefix (tuple of labels) -> (scores (V,), end score): log-scores
+            added when label k is appended to the prefix, and when the utterance ends on it.
 
     Returns:
         the label indices of the best prefix.
@@ -49,25 +53,39 @@ def beam_decode(log_probs, beam: int = 8, blank: int = 0, prune: float = -10.0) 
     if beam < 1:
         raise ValueError(f"beam: expected an int >= 1, got {beam!r}")
     lp = np.asarray(log_probs, dtype=np.float64)
-    beams = {(): (0.0, NEG_INF)}  # prefix -> (log P(ends in blank), log P(ends in its last label))
+    memo = {}  # prefix -> lm(prefix) within this call
+    beams = {(): (0.0, NEG_INF)}  # prefix -> (log score of paths ending in blank, ... in its last label)
     for frame in lp:
         labels = np.flatnonzero(frame >= min(prune, frame.max()))
         nxt = {}
         for prefix, (pb, pnb) in beams.items():
             total = np.logaddexp(pb, pnb)
+            extra = 0.0 if lm is None else _lm(lm, memo, prefix)[0]
             for k in labels:
                 p = frame[k]
                 if k == blank:
                     _add(nxt, prefix, total + p, NEG_INF)
                     continue
                 last = prefix[-1] if prefix else None
+                gain = p if lm is None else p + extra[k]
                 # a repeated label needs a blank in between to count twice
-                _add(nxt, prefix + (int(k),), NEG_INF, (pb if k == last else total) + p)
+                _add(nxt, prefix + (int(k),), NEG_INF, (pb if k == last else total) + gain)
                 if k == last:
                     _add(nxt, prefix, NEG_INF, pnb + p)
         beams = dict(sorted(nxt.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:beam])
-    best = max(beams.items(), key=lambda kv: np.logaddexp(*kv[1]))[0]
-    return list(best)
+
+    def final(item):
+        prefix, (pb, pnb) = item
+        return np.logaddexp(pb, pnb) + (0.0 if lm is None else _lm(lm, memo, prefix)[1])
+
+    return list(max(beams.items(), key=final)[0])
+
+
+def _lm(lm, memo, prefix):
+    out = memo.get(prefix)
+    if out is None:
+        out = memo[prefix] = lm(prefix)
+    return out
 
 
 def _add(beams, prefix, pb, pnb):

@@ -3,8 +3,10 @@
 The acoustic model stacks `stack` consecutive 10 ms frames into one step (fewer, richer steps: the
 LSTM runs `stack` times fewer steps, and the prompts' 13 characters per second still fit), runs a
 bidirectional `lstmkit.nn.LSTM` stack over the padded batch with a step mask, and scores every
-character plus the CTC blank per step. Training and evaluation live in `transcribe_train`; this module holds what inference
-needs: the alphabet, the network, saving and loading, and `transcribe`.
+character plus the CTC blank per step. Beam search can add a character n-gram language model fit
+on the training transcripts (`charlm`, shallow fusion). Training and evaluation live in
+`transcribe_train`; this module holds what inference needs: the alphabet, the network, the language
+model, saving and loading, and `transcribe`.
 
 Example:
     >>> from lstmkit.tasks.transcribe import load, transcribe
@@ -22,6 +24,7 @@ from .. import nn as lnn
 from ..data.audio import FeatureConfig, featurize, load_audio
 from ..errors import DataError, ModelFileError
 from ..saving import read_model_dir, write_model_dir
+from .charlm import CharNgramLM
 from .ctc import beam_decode, greedy_decode
 
 TASK = "transcribe"
@@ -47,6 +50,12 @@ class TranscribeConfig:
     spec_time: float = 0.05  # each of SpecAugment's two time masks covers up to this share of a recording
     test_fraction: float = 0.15
     seed: int = 0
+    # decoding: prefix beam search with a character n-gram LM fit on the training transcripts;
+    # weight and per-character bonus were chosen on a validation split of the training set (README)
+    beam: int = 16
+    lm_order: int = 6  # 0: no language model
+    lm_weight: float = 0.8
+    lm_bonus: float = 1.0
 
     def to_dict(self) -> dict:
         return {**asdict(self), "features": self.features.to_dict(), "speeds": list(self.speeds)}
@@ -124,10 +133,11 @@ class SpeechModel(nn.Module):
 
 @dataclass
 class Transcriber:
-    """A trained model with what it needs to read audio: config and alphabet."""
+    """A trained model with what it needs to read audio: config, alphabet and language model."""
     model: SpeechModel
     alphabet: Alphabet
     config: TranscribeConfig
+    lm: CharNgramLM | None = None
 
     def log_probs(self, feats: list[np.ndarray], batch_size: int = 16) -> list[np.ndarray]:
         """(T_i, F) features -> (T_i', V) log-probabilities, one per utterance (eval mode), computed
@@ -143,9 +153,26 @@ class Transcriber:
             out += [lp[k, : steps[k]].numpy() for k in range(len(chunk))]
         return out
 
-    def decode(self, log_probs: np.ndarray, beam: int = 1) -> str:
-        ids = greedy_decode(log_probs) if beam <= 1 else beam_decode(log_probs, beam=beam)
-        return self.alphabet.decode(ids)
+    def decode(self, log_probs: np.ndarray, beam: int | None = None, lm_weight: float | None = None) -> str:
+        """Text of one utterance's (T', V) log-probabilities.
+
+        Args:
+            beam: 1 for greedy decoding, more for prefix beam search (default: the config's).
+            lm_weight: the language model's weight in beam search, 0 to leave it out (default: the
+                config's); greedy decoding never uses it.
+        """
+        beam = self.config.beam if beam is None else beam
+        if beam <= 1:
+            return self.alphabet.decode(greedy_decode(log_probs))
+        weight = self.config.lm_weight if lm_weight is None else lm_weight
+        use_lm = self.lm is not None and weight > 0
+        bonus = self.config.lm_bonus
+
+        def fused(prefix):  # labels are alphabet indices + 1; the LM's last entry is the end
+            lp = self.lm.log_probs(self.alphabet.decode(prefix))
+            return np.concatenate([[0.0], weight * lp[:-1] + bonus]), weight * lp[-1]
+
+        return self.alphabet.decode(beam_decode(log_probs, beam=beam, lm=fused if use_lm else None))
 
 
 def build(config: TranscribeConfig, alphabet: Alphabet) -> Transcriber:
@@ -159,6 +186,8 @@ def save(transcriber: Transcriber, path, metrics: dict | None = None):
     """Write the model directory: config.json, model.safetensors, preprocessing.json (features, alphabet)."""
     config = {"task": TASK, "recipe": transcriber.config.to_dict(), "metrics": metrics or {}}
     prep = {"features": transcriber.config.features.to_dict(), "alphabet": transcriber.alphabet.chars}
+    if transcriber.lm is not None:
+        prep["lm"] = transcriber.lm.to_dict()
     return write_model_dir(path, config, transcriber.model.state_dict(), prep)
 
 
@@ -176,16 +205,20 @@ def load(path) -> Transcriber:
         transcriber.model.load_state_dict(state)
     except RuntimeError as e:
         raise ModelFileError(f"model: {path} weights do not match its config ({e})") from None
+    if prep.get("lm"):
+        transcriber.lm = CharNgramLM.from_dict(prep["lm"])
     return transcriber
 
 
-def transcribe(transcriber: Transcriber, files, beam: int = 1) -> list[str]:
+def transcribe(transcriber: Transcriber, files, beam: int | None = None,
+               lm_weight: float | None = None) -> list[str]:
     """Text for each audio file (any rate: resampled to the model's).
 
     Args:
         transcriber: a trained Transcriber (see `load`).
         files: audio file paths.
-        beam: 1 for greedy decoding, more for prefix beam search.
+        beam: 1 for greedy decoding, more for prefix beam search (default: the config's).
+        lm_weight: the language model's weight in beam search; 0 leaves it out (default: the config's).
 
     Returns:
         one string per file.
@@ -195,4 +228,4 @@ def transcribe(transcriber: Transcriber, files, beam: int = 1) -> list[str]:
     """
     fc = transcriber.config.features
     feats = featurize([load_audio(f, fc.sample_rate) for f in files], fc)
-    return [transcriber.decode(lp, beam) for lp in transcriber.log_probs(feats)]
+    return [transcriber.decode(lp, beam, lm_weight) for lp in transcriber.log_probs(feats)]

@@ -18,6 +18,7 @@ from torch import nn
 from ..data.audio import featurize, load_audio, spec_augment, speed_perturb
 from ..errors import DataError
 from ..seeding import set_seed
+from .charlm import CharNgramLM
 from .transcribe import ENGLISH, Alphabet, TranscribeConfig, Transcriber, build
 
 
@@ -83,14 +84,17 @@ def batches(lengths, batch_frames: int, rng: random.Random, shuffle: bool = True
     return out
 
 
-def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphabet | None = None):
-    """Train a Transcriber with CTC on `items` (all used for training; hold out data before).
+def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphabet | None = None,
+          lm_texts=()):
+    """Train a Transcriber with CTC on `items` (all used for training; hold out data before), and
+    fit its character language model on their transcripts (plus `lm_texts`) unless config.lm_order is 0.
 
     Args:
         items: training Utterances with normalised texts.
         config: the recipe; `config.seed` makes the run repeatable.
         verbose: 0 silent, 1 one line per epoch (keyword-only).
         alphabet: default: lower-case English letters, apostrophe and space (keyword-only).
+        lm_texts: more normalised texts for the language model only (keyword-only).
 
     Returns:
         (Transcriber, history: list of {"epoch", "loss", "seconds"}).
@@ -100,6 +104,9 @@ def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphab
     targets = [alphabet.encode(u.text) for u in items] * len(config.speeds)  # item k at k % n
     feats = [torch.from_numpy(f) for f in featurize_items(items, config, config.speeds)]
     transcriber = build(config, alphabet)
+    if config.lm_order > 0:
+        transcriber.lm = CharNgramLM(alphabet.chars, config.lm_order).fit(
+            [u.text for u in items] + list(lm_texts))
     model = transcriber.model
     plan = _plan(feats, len(items), config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-2)
@@ -156,8 +163,9 @@ def _progress(h, epochs):
           file=sys.stderr, flush=True)
 
 
-def evaluate(transcriber: Transcriber, items, beam: int = 1) -> dict:
-    """CER and WER (jiwer) on `items`, overall and for words and sentences separately.
+def evaluate(transcriber: Transcriber, items, beam: int | None = None, lm_weight: float | None = None) -> dict:
+    """CER and WER (jiwer) on `items`, overall and for words and sentences separately, decoded with
+    `beam` and `lm_weight` (defaults: the config's; see `Transcriber.decode`).
 
     Returns:
         {"all" | "words" | "sentences": {"cer", "wer", "n"}, "examples": [(reference, hypothesis), ...]}.
@@ -167,7 +175,7 @@ def evaluate(transcriber: Transcriber, items, beam: int = 1) -> dict:
     if not items:
         raise DataError("evaluate: no utterances to evaluate")
     feats = featurize_items(items, transcriber.config)
-    hyps = [transcriber.decode(lp, beam) for lp in transcriber.log_probs(feats)]
+    hyps = [transcriber.decode(lp, beam, lm_weight) for lp in transcriber.log_probs(feats)]
     refs = [u.text for u in items]
     out = {}
     for name in ("all", "words", "sentences"):
