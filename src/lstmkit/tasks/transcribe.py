@@ -11,7 +11,7 @@ model, saving and loading, and `transcribe`.
 Example:
     >>> from lstmkit.tasks.transcribe import load, transcribe
     >>> model = load("runs/transcribe")                       # doctest: +SKIP
-    >>> transcribe(model, ["hello.wav"], beam=8)              # doctest: +SKIP
+    >>> transcribe(model, ["hello.wav"])                      # doctest: +SKIP
     ['hello']
 """
 from dataclasses import asdict, dataclass, field
@@ -53,9 +53,9 @@ class TranscribeConfig:
     # decoding: prefix beam search with a character n-gram LM fit on the training transcripts;
     # weight and per-character bonus were chosen on a validation split of the training set (README)
     beam: int = 16
-    lm_order: int = 6  # 0: no language model
-    lm_weight: float = 0.8
-    lm_bonus: float = 1.0
+    lm_order: int = 8  # 0: no language model
+    lm_weight: float = 1.0
+    lm_bonus: float = 2.0  # added per character: without it the LM favours dropping characters
 
     def to_dict(self) -> dict:
         return {**asdict(self), "features": self.features.to_dict(), "speeds": list(self.speeds)}
