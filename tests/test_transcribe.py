@@ -1,7 +1,9 @@
 """Speech recognition: CTC decoding on hand-made matrices, a small model overfit on real prompts,
 save -> load -> transcribe, the command, and bad input."""
+import io
 import json
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -96,6 +98,20 @@ def test_save_load_transcribe_round_trip(overfit, tmp_path):
     wide = tmp_path / "one16k.wav"  # another sample rate is resampled, not refused
     sf.write(wide, resample(load_audio(items[0].path), 8000, 16000), 16000)
     assert transcribe(loaded, [wide]) == before[:1]
+
+
+def test_training_draws_a_live_progress_bar_on_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("lstmkit.models.progress.INTERVAL", 0.0)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    items = [u for u in load_asterisk() if u.id in FEW[:2]]
+    train(items, TranscribeConfig(epochs=2, lm_order=0, **{**TINY, "hidden": 8}))
+    shown = sys.stderr.getvalue()
+    assert "\r1/2 [" in shown and "epoch: 2" in shown and shown.endswith("\n")
+    assert "ctc loss" in shown.splitlines()[-1]
 
 
 def test_load_refuses_foreign_model_dirs(tmp_path):

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..data.audio import featurize, load_audio, spec_augment, speed_perturb
 from ..errors import DataError
+from ..models.progress import Progress
 from ..seeding import set_seed
 from .charlm import CharNgramLM
 from .transcribe import ENGLISH, Alphabet, TranscribeConfig, Transcriber, build
@@ -92,7 +93,7 @@ def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphab
     Args:
         items: training Utterances with normalised texts.
         config: the recipe; `config.seed` makes the run repeatable.
-        verbose: 0 silent, 1 one line per epoch (keyword-only).
+        verbose: 0 silent, 1 a live progress bar on a terminal, else one line per epoch (keyword-only).
         alphabet: default: lower-case English letters, apostrophe and space (keyword-only).
         lm_texts: more normalised texts for the language model only (keyword-only).
 
@@ -114,13 +115,21 @@ def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphab
                                                 pct_start=0.15)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     gen = torch.Generator().manual_seed(config.seed)
-    history, start = [], time.time()
+    bar = Progress(sum(map(len, plan)), 1 if verbose else 0, file=sys.stderr)  # over the whole run
+    history, start, done = [], time.time(), 0
     for epoch, epoch_batches in enumerate(plan, 1):
         model.train()
-        losses = [_step(model, opt, sched, ctc, feats, targets, idx, config, gen) for idx in epoch_batches]
+        losses = []
+        for idx in epoch_batches:
+            losses.append(_step(model, opt, sched, ctc, feats, targets, idx, config, gen))
+            done += 1
+            if bar.due():
+                bar.update(done, {"epoch": epoch, "ctc loss": np.mean(losses)})
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.time() - start})
-        if verbose:
+        if verbose and not bar.live:
             _progress(history[-1], config.epochs)
+    if bar.live:
+        bar.finish(done, {"epochs": len(plan), "ctc loss": history[-1]["loss"]})
     return transcriber, history
 
 
