@@ -75,3 +75,14 @@ def test_the_language_model_settles_what_the_sound_leaves_open():
         return np.concatenate([[0.0], scores[:-1]]), scores[-1]
 
     assert beam_decode(lp, beam=4, lm=fused) == [2]
+
+
+def test_the_cache_stays_bounded(monkeypatch):
+    lm = CharNgramLM(" 'abcdefghijklmnopqrstuvwxyz", order=4).fit(TEXTS)
+    first = [lm.log_probs(c).copy() for c in ("pre", "one", "mes", "goo", "pre")]
+    monkeypatch.setattr("lstmkit.tasks.charlm.CACHE_SIZE", 2)
+    lm._cache.clear()
+    again = [lm.log_probs(c) for c in ("pre", "one", "mes", "goo", "pre")]
+    assert len(lm._cache) <= 2
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)

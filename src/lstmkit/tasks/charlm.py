@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+CACHE_SIZE = 200_000  # context distributions kept (one float per symbol each); restarts when full
 BOS = "\x02"  # pads the left of every text so that its first characters have a context
 EOS = "\x03"  # the end of a text, scored when an utterance ends
 
@@ -90,6 +91,8 @@ class CharNgramLM:
         h = (BOS * (self.order - 1) + context)[len(context):] if self.order > 1 else ""
         out = self._cache.get(h)
         if out is None:
+            if len(self._cache) >= CACHE_SIZE:  # bounded memory over long transcription runs
+                self._cache.clear()
             out = np.log(self._probs(h))
             self._cache[h] = out
         return out

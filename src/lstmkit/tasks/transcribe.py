@@ -183,7 +183,8 @@ def build(config: TranscribeConfig, alphabet: Alphabet) -> Transcriber:
 
 
 def save(transcriber: Transcriber, path, metrics: dict | None = None):
-    """Write the model directory: config.json, model.safetensors, preprocessing.json (features, alphabet)."""
+    """Write the model directory: config.json, model.safetensors, preprocessing.json (features,
+    alphabet, and the language model's n-gram counts when there is one)."""
     config = {"task": TASK, "recipe": transcriber.config.to_dict(), "metrics": metrics or {}}
     prep = {"features": transcriber.config.features.to_dict(), "alphabet": transcriber.alphabet.chars}
     if transcriber.lm is not None:
