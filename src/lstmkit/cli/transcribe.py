@@ -37,6 +37,8 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=int, help="training epochs (default: the recipe's)")
     p.add_argument("--hidden", type=int, help="LSTM units per direction (default: the recipe's)")
     p.add_argument("--layers", type=int, help="bidirectional LSTM layers (default: the recipe's)")
+    p.add_argument("--synthetic", type=int, help="add N short phrases spoken by espeak-ng to the "
+                                                  "acoustic model's training data (default 0)")
     p.add_argument("--out", default=None, help="output directory (default runs/transcribe or "
                    "runs/digits)")
     p.add_argument("--seed", type=int, default=0)
@@ -77,8 +79,10 @@ def _train(args) -> int:
 
     _check_decoding(args)
     items = _training_items(args)
-    chosen = {k: getattr(args, k) for k in ("epochs", "hidden", "layers", "beam", "lm_weight")
-              if getattr(args, k) is not None}
+    if args.synthetic is not None and args.synthetic < 0:
+        raise LstmkitError(f"--synthetic: expected an int >= 0, got {args.synthetic}")
+    recipe = ("epochs", "hidden", "layers", "synthetic", "beam", "lm_weight")
+    chosen = {k: getattr(args, k) for k in recipe if getattr(args, k) is not None}
     config = TranscribeConfig(seed=args.seed, **chosen)
     train_items, test_items = split(items, config.test_fraction, config.seed)
     if not train_items or not test_items:

@@ -47,6 +47,7 @@ class TranscribeConfig:
     # per epoch); it pays off with more epochs, not with few (README)
     speeds: tuple = (0.9, 1.0, 1.1)
     spec_augment: bool = True
+    synthetic: int = 0  # espeak-ng phrases added to the acoustic model's training data (README)
     spec_time: float = 0.05  # each of SpecAugment's two time masks covers up to this share of a recording
     test_fraction: float = 0.15
     seed: int = 0

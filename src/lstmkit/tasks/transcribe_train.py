@@ -9,12 +9,14 @@ Example:
 """
 import random
 import sys
+import tempfile
 import time
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..data import synthetic
 from ..data.audio import featurize, load_audio, spec_augment, speed_perturb
 from ..errors import DataError
 from ..models.progress import Progress
@@ -89,6 +91,8 @@ def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphab
           lm_texts=()):
     """Train a Transcriber with CTC on `items` (all used for training; hold out data before), and
     fit its character language model on their transcripts (plus `lm_texts`) unless config.lm_order is 0.
+    With config.synthetic > 0, that many espeak-ng phrases (`lstmkit.data.synthetic`) join the
+    acoustic model's training data, not the language model's.
 
     Args:
         items: training Utterances with normalised texts.
@@ -102,14 +106,18 @@ def train(items, config: TranscribeConfig, *, verbose: int = 1, alphabet: Alphab
     """
     set_seed(config.seed)
     alphabet = alphabet or Alphabet(ENGLISH)
-    targets = [alphabet.encode(u.text) for u in items] * len(config.speeds)  # item k at k % n
-    feats = [torch.from_numpy(f) for f in featurize_items(items, config, config.speeds)]
+    heard = list(items)
+    with tempfile.TemporaryDirectory(prefix="lstmkit-synthetic-") as tmp:
+        if config.synthetic > 0:
+            heard += synthetic.synthesize(synthetic.phrases(config.synthetic, config.seed), tmp, config.seed)
+        targets = [alphabet.encode(u.text) for u in heard] * len(config.speeds)  # item k at k % n
+        feats = [torch.from_numpy(f) for f in featurize_items(heard, config, config.speeds)]
     transcriber = build(config, alphabet)
     if config.lm_order > 0:
         transcriber.lm = CharNgramLM(alphabet.chars, config.lm_order).fit(
             [u.text for u in items] + list(lm_texts))
     model = transcriber.model
-    plan = _plan(feats, len(items), config)
+    plan = _plan(feats, len(heard), config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=sum(map(len, plan)),
                                                 pct_start=0.15)
