@@ -189,6 +189,44 @@ def test_save_load_round_trip_is_exact(tmp_path):
     np.testing.assert_array_equal(other.predict(x), model.predict(x))
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+def test_training_resumes_after_load_as_if_never_stopped(tmp_path, optimizer):
+    X, y = airline_windows()
+    lstmkit.set_seed(0)
+    model = Sequential([lstmkit.layers.LSTM(8, input_shape=(None, 1)), lstmkit.layers.Dense(1)])
+    model.compile(optimizer, "mse")
+    model.fit(X, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "optimizer.safetensors").is_file() or optimizer == "sgd"  # plain SGD keeps none
+    loaded = load_model(tmp_path / "m")
+    assert loaded.optimizer.state_dict()["param_groups"][0]["lr"] == model.optimizer.param_groups[0]["lr"]
+    for a, b in zip(loaded.optimizer.state_dict()["state"].values(), model.optimizer.state_dict()["state"].values()):
+        for name in b:
+            torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+    model.fit(X, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+    loaded.fit(X, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    fresh = load_model(tmp_path / "m")  # a freshly built optimizer would take a different step
+    fresh.optimizer = None
+    fresh._prepare_optimizer()
+    fresh.fit(X, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+    if optimizer != "sgd":
+        assert any(not np.array_equal(a, b) for a, b in zip(fresh.get_weights(), model.get_weights()))
+
+
+def test_damaged_optimizer_state_is_a_clear_error(tmp_path):
+    X, y = airline_windows()
+    model = Sequential([lstmkit.layers.LSTM(4, input_shape=(None, 1)), lstmkit.layers.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(X[:32], y[:32], epochs=1, verbose=0)
+    model.save(tmp_path / "m")
+    (tmp_path / "m" / "optimizer.safetensors").write_bytes(b"\0" * 10)
+    with pytest.raises(ModelFileError, match="optimizer.safetensors"):
+        load_model(tmp_path / "m")
+    np.testing.assert_array_equal(load_model(tmp_path / "m", compile=False).predict(X[:4]), model.predict(X[:4]))
+
+
 def test_damaged_model_files_give_clear_errors(tmp_path):
     model = small_model()
     model.save(tmp_path / "m")

@@ -1,4 +1,5 @@
-"""Model directories: config.json + model.safetensors (+ preprocessing.json), written atomically.
+"""Model directories: config.json + model.safetensors (+ preprocessing.json, optimizer.safetensors),
+written atomically.
 
 Never pickle: loading a model must not be able to run code. Every file is written into a temporary
 directory next to the target, which is then renamed into place, so a crash never leaves a
@@ -19,9 +20,11 @@ from .errors import ModelFileError
 FORMAT = "lstmkit-model"
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, PREPROCESSING = "config.json", "model.safetensors", "preprocessing.json"
+OPTIMIZER = "optimizer.safetensors"  # optional: the optimizer's tensors; its other settings go in config.json
 
 
-def write_model_dir(path, config: dict, state_dict: dict, preprocessing: dict | None = None) -> Path:
+def write_model_dir(path, config: dict, state_dict: dict, preprocessing: dict | None = None,
+                    optimizer: dict | None = None) -> Path:
     """Write a model directory atomically.
 
     Args:
@@ -29,6 +32,8 @@ def write_model_dir(path, config: dict, state_dict: dict, preprocessing: dict | 
         config: JSON-serialisable architecture description; `format` keys are added.
         state_dict: name -> tensor; saved as safetensors (contiguous CPU copies).
         preprocessing: optional JSON-serialisable scaler / vocabulary / feature settings.
+        optimizer: optional torch optimizer `state_dict()`: its tensors go to optimizer.safetensors,
+            the rest (hyperparameters, parameter indices) to config.json under "optimizer_state".
 
     Returns:
         The directory as a Path.
@@ -42,6 +47,9 @@ def write_model_dir(path, config: dict, state_dict: dict, preprocessing: dict | 
 
         full = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "lstmkit_version": lstmkit.__version__, "torch_version": torch.__version__, **config}
+        if optimizer is not None:
+            opt_tensors, full["optimizer_state"] = _split_optimizer_state(optimizer)
+            save_file(opt_tensors, str(tmp / OPTIMIZER))
         (tmp / CONFIG).write_text(json.dumps(full, indent=2, ensure_ascii=False))
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
         save_file(tensors, str(tmp / WEIGHTS))
@@ -90,6 +98,44 @@ def read_model_dir(path) -> tuple[dict, dict, dict | None]:
         raise ModelFileError(f"model: {weights} is truncated or not a safetensors file ({e})") from None
     prep = _read_json(path / PREPROCESSING, "preprocessing") if (path / PREPROCESSING).exists() else None
     return config, state, prep
+
+
+def read_optimizer_state(path, config: dict) -> dict | None:
+    """The optimizer `state_dict()` saved next to a model by `write_model_dir`, or None.
+
+    Raises:
+        ModelFileError: optimizer.safetensors is missing, truncated or does not match config.json.
+    """
+    meta = config.get("optimizer_state")
+    if meta is None:
+        return None
+    file = Path(path) / OPTIMIZER
+    try:
+        tensors = load_file(str(file))
+        state = {}
+        for key, names in meta["state"].items():
+            state[int(key)] = {**names.get("scalars", {}),
+                               **{n: tensors[f"state.{key}.{n}"] for n in names["tensors"]}}
+        return {"state": state, "param_groups": meta["param_groups"]}
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ModelFileError(f"model: {file} is missing, truncated or does not match {CONFIG} ({e})") from None
+
+
+def _split_optimizer_state(state_dict: dict) -> tuple[dict, dict]:
+    """torch optimizer state_dict -> (tensors for safetensors, JSON-able rest)."""
+    tensors, state = {}, {}
+    for key, values in state_dict["state"].items():
+        entry = {"tensors": [], "scalars": {}}
+        for name, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"state.{key}.{name}"] = value.detach().to("cpu").contiguous()
+                entry["tensors"].append(name)
+            else:
+                entry["scalars"][name] = value
+        state[str(key)] = entry
+    groups = [{k: (v.item() if torch.is_tensor(v) else v) for k, v in g.items()}
+              for g in state_dict["param_groups"]]
+    return tensors, {"state": state, "param_groups": groups}
 
 
 def _read_json(file: Path, what: str) -> dict:

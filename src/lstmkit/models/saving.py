@@ -1,5 +1,6 @@
 """`save_model` / `load_model`: a model directory (config.json + model.safetensors, see
-`lstmkit.saving`) holding the architecture, the weights and, when given by name, the compile settings."""
+`lstmkit.saving`) holding the architecture, the weights and, when given by name, the compile settings
+with the optimizer's state (optimizer.safetensors), so that training resumes where it stopped."""
 import os
 import tempfile
 from pathlib import Path
@@ -21,7 +22,10 @@ def save_model(model, path):
     """
     config = {"model": {"class_name": type(model).__name__, "config": model.get_config(),
                         "compile": model._compile_config, "inputs": model._input_specs}}
-    return saving.write_model_dir(path, config, model.state_dict())
+    # the optimizer's state (moments, step counts) travels when load_model can rebuild the optimizer
+    resumable = model._compile_config is not None and model.optimizer is not None
+    return saving.write_model_dir(path, config, model.state_dict(),
+                                  optimizer=model.optimizer.state_dict() if resumable else None)
 
 
 def load_model(path, custom_objects=None, compile=True):
@@ -30,7 +34,8 @@ def load_model(path, custom_objects=None, compile=True):
     Args:
         path: the model directory.
         custom_objects: {class name: Model subclass} for models other than Sequential.
-        compile: re-compile with the saved optimizer, loss and metrics names (optimizer state is not saved).
+        compile: re-compile with the saved optimizer, loss and metrics names, and restore the
+            optimizer's state when it was saved (a model compiled by name that has trained).
 
     Raises:
         ModelFileError: the directory is missing, truncated, corrupted or not a Keras-style lstmkit model.
@@ -51,6 +56,13 @@ def load_model(path, custom_objects=None, compile=True):
     _load_state(model, state, path)
     if compile and spec.get("compile"):
         model.compile(**spec["compile"])
+        opt_state = saving.read_optimizer_state(path, config)
+        if opt_state is not None:
+            model._prepare_optimizer()
+            try:
+                model.optimizer.load_state_dict(opt_state)
+            except (ValueError, KeyError, RuntimeError) as e:
+                raise ModelFileError(f"model: the optimizer state in {path} does not fit the model ({e})") from None
     return model
 
 
