@@ -116,6 +116,8 @@ def test_retrieval_returns_target_of_nearest_source():
     (["translate", "train"], "exactly one of --pairs"),
     (["translate", "--model", "nowhere", "Open", ""], "sentence 2: expected non-empty"),
     (["translate", "Open"], "expected `lstmkit translate train"),
+    (["translate", "train", "--gettext", "fr", "--hidden-size", "0"], "--hidden-size: expected a positive int"),
+    (["translate", "train", "--gettext", "fr", "--layers", "-1"], "--layers: expected a positive int"),
 ])
 def test_cli_bad_input_is_one_line_status_2(argv, message, capsys):
     assert main(argv) == 2

@@ -88,7 +88,11 @@ def test_cli_train_then_translate(data, tmp_path, capsys):
     tsv.write_text("".join(f"{s}\t{t}\n" for s, t in data[0][:40]), encoding="utf-8")
     out = tmp_path / "model"
     assert main(["translate", "train", "--pairs", str(tsv), "--epochs", "1", "--out", str(out),
+                 "--embed-size", "16", "--hidden-size", "24", "--layers", "2", "--batch-size", "8",
                  "--quiet"]) == 0
+    recipe = json.loads((out / "config.json").read_text())["translate"]
+    assert (recipe["embed_size"], recipe["hidden_size"], recipe["batch_size"]) == (16, 24, 8)
+    assert recipe["encoder_layers"] == recipe["decoder_layers"] == 2
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"lstm", "copy", "retrieval"}
     assert all(0 <= m["bleu"] <= 100 and 0 <= m["chrf"] <= 100 for m in metrics.values())

@@ -37,6 +37,11 @@ def register(subparsers) -> None:
                    "words (default 12)")
     t.add_argument("--tokenizer", default="unigram", choices=("unigram", "bpe", "char"),
                    help="SentencePiece model type: subwords (unigram, bpe) or characters (char)")
+    t.add_argument("--embed-size", type=int, help="embedding size (default 128)")
+    t.add_argument("--hidden-size", type=int, help="LSTM units, per direction in the encoder (default 256)")
+    t.add_argument("--layers", type=int, help="LSTM layers in the encoder and in the decoder (default 1)")
+    t.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary per side (default 4000)")
+    t.add_argument("--batch-size", type=int, help="sentence pairs per batch (default 64)")
     t.add_argument("--out", default="translate-model", help="model directory to write")
     t.add_argument("--seed", type=int, default=0)
     u = p.add_argument_group("translating")
@@ -74,8 +79,12 @@ def _train(args) -> int:
     from ..tasks.translate import TranslateConfig, train_translator
     from ..tasks.translate_eval import evaluate
 
-    if args.epochs < 1:
-        raise LstmkitError(f"--epochs: expected a positive int, got {args.epochs}")
+    sizes = {"embed_size": args.embed_size, "hidden_size": args.hidden_size, "vocab_size": args.vocab_size,
+             "batch_size": args.batch_size, "encoder_layers": args.layers, "decoder_layers": args.layers}
+    for name, value in {"epochs": args.epochs, **sizes}.items():
+        if value is not None and value < 1:
+            flag = "--layers" if name.endswith("_layers") else "--" + name.replace("_", "-")
+            raise LstmkitError(f"{flag}: expected a positive int, got {value}")
     pairs, lang = load_pairs(args)
     train, test = split_pairs(dedup_pairs(pairs, args.max_words), 0.1, args.seed)
     if not train or not test:
@@ -85,7 +94,7 @@ def _train(args) -> int:
     say(f"{len(train)} training pairs, {len(test)} test pairs (sources of <= {args.max_words} words)")
     start = time.monotonic()
     config = TranslateConfig(epochs=args.epochs, seed=args.seed, time_limit=args.time_limit,
-                             tokenizer=args.tokenizer)
+                             tokenizer=args.tokenizer, **{k: v for k, v in sizes.items() if v is not None})
     translator = train_translator(train, config, verbose=0 if args.quiet else 1)
     seconds = time.monotonic() - start
     out = translator.save(args.out)
