@@ -31,6 +31,11 @@ class Layer(nn.Module):
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.name, self.built = name, False
 
+    def __call__(self, *args, **kwargs):
+        if args and is_symbolic(args[0]):
+            return call_symbolic(self, args[0], **kwargs)  # the functional API: record, don't run
+        return super().__call__(*args, **kwargs)
+
     def build(self, input_shape):
         self.built = True
 
@@ -84,6 +89,13 @@ class Layer(nn.Module):
                 p.copy_(w)
 
 
+def is_symbolic(x) -> bool:
+    """A KerasTensor, or a non-empty list/tuple of them."""
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(isinstance(t, KerasTensor) for t in x)
+    return isinstance(x, KerasTensor)
+
+
 def default_name(layer) -> str:
     """'LSTM' -> 'lstm', 'TimeDistributed' -> 'time_distributed', as Keras names layers."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(layer).__name__).lower()
@@ -97,17 +109,60 @@ def check_features(x, expected, layer):
                            f"{tuple(x.shape)}")
 
 
-class Input:
-    """Declares a Sequential model's input shape (without the batch axis), as Keras' `Input`.
+class KerasTensor:
+    """A symbolic tensor of the functional API: its shape (batch axis None), and the layer call that
+    made it (None for an `Input`). Calling a layer on one builds the layer and returns another.
+
+    Args:
+        shape: the full shape, batch axis first (None).
+        layer: the layer whose call returned it; inputs: the KerasTensors that call took.
+        list_input: whether the layer was called with a list (merge layers).
+        dtype: the tensor's dtype name.
+    """
+
+    def __init__(self, shape, layer=None, inputs=(), list_input=False, dtype="float32"):
+        self.shape = tuple(shape)
+        self.layer, self.inputs, self.list_input, self.dtype = layer, tuple(inputs), list_input, dtype
+
+    def __repr__(self):
+        made = f", from {self.layer.name or default_name(self.layer)}" if self.layer is not None else ""
+        return f"<KerasTensor shape={self.shape}{made}>"
+
+
+class Input(KerasTensor):
+    """A model input of `shape` (without the batch axis), as Keras' `Input`: the first entry of a
+    Sequential model, or the start of a functional model (`Model(inputs, outputs)`).
+
+    Args:
+        shape: without the batch axis; None for any length, e.g. (None, 1).
+        dtype: 'float32' for features, 'int64' for token ids (an Embedding's input).
 
     Example:
         >>> from lstmkit.models import Sequential
         >>> from lstmkit.layers import Input, Dense
         >>> model = Sequential([Input(shape=(3,)), Dense(1)])
+        >>> Input(shape=(None, 1)).shape
+        (None, None, 1)
     """
 
-    def __init__(self, shape):
-        self.shape = tuple(shape)
+    def __init__(self, shape, dtype="float32"):
+        if isinstance(shape, int):
+            shape = (shape,)
+        if dtype not in ("float32", "float64", "int64", "int32"):
+            raise LstmkitError(f"dtype: expected 'float32', 'float64', 'int64' or 'int32', got {dtype!r}")
+        super().__init__((None, *shape), dtype=dtype)
+
+
+def call_symbolic(layer, x, **kwargs):
+    """`layer(x)` on KerasTensors: build the layer from x's shape and record the call."""
+    if kwargs:
+        raise LstmkitError(f"{layer.name or default_name(layer)}: keyword arguments "
+                           f"({', '.join(kwargs)}) are not available on symbolic inputs")
+    listed = isinstance(x, (list, tuple))
+    shape = [t.shape for t in x] if listed else x.shape
+    if not layer.built:
+        layer.build(shape)
+    return KerasTensor(layer.compute_output_shape(shape), layer, x if listed else [x], listed)
 
 
 ACTIVATIONS = {

@@ -1,5 +1,6 @@
-"""Keras-style models: `Model` (compile / fit / evaluate / predict for any torch module),
-`Sequential`, callbacks, losses, metrics and optimizers by Keras name."""
+"""Keras-style models: `Model` (compile / fit / evaluate / predict for any torch module, or the
+functional API's `Model(inputs, outputs)`), `Sequential`, callbacks, losses, metrics and optimizers
+by Keras name."""
 from . import callbacks, losses, metrics, optimizers
 from .callbacks import (Callback, CSVLogger, EarlyStopping, History, LambdaCallback, ModelCheckpoint,
                         ReduceLROnPlateau)

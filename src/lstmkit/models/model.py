@@ -4,6 +4,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from ..errors import LstmkitError
+from ..layers.base import is_symbolic
 from . import callbacks as cbks
 from . import data, losses, metrics as metrics_, optimizers
 from . import weights
@@ -13,7 +14,8 @@ from .tally import NonFiniteLoss, Tally
 
 
 class Model(nn.Module):
-    """A trainable model: wrap any torch module (`Model(module)`) or subclass and define `forward`.
+    """A trainable model: wrap any torch module (`Model(module)`), subclass and define `forward`, or
+    use Keras' functional API, `Model(inputs, outputs)` (see `lstmkit.models.functional`).
 
     Args:
         module: the network; its forward takes the model's inputs (several for multi-input x) and
@@ -29,12 +31,18 @@ class Model(nn.Module):
         2
     """
 
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and ("inputs" in kwargs or (args and is_symbolic(args[0]))):
+            from .functional import Functional
+
+            cls = Functional  # Model(inputs, outputs): Python then runs Functional.__init__
+        return super().__new__(cls)
+
     def __init__(self, module=None):
         super().__init__()
         if module is not None and not isinstance(module, nn.Module):
-            raise LstmkitError(f"module: expected a torch.nn.Module, got {type(module).__name__} "
-                               "(the Keras functional API Model(inputs, outputs) is not supported: "
-                               "use Sequential or subclass Model)")
+            raise LstmkitError(f"module: expected a torch.nn.Module, or Input tensors for "
+                               f"Model(inputs, outputs), got {type(module).__name__}")
         self.module = module
         self.optimizer = self.loss = None
         self.metrics, self.stop_training, self._compile_config = [], False, None
@@ -310,6 +318,15 @@ class Model(nn.Module):
 
     def _check_inputs(self, xs):
         """Hook: subclasses check x against the built input shape (Sequential does)."""
+
+    def _unique_name(self, base):
+        """`base`, or `base_1`, `base_2`, ... : the first name no child module has yet (Keras' naming)."""
+        taken = {name for name, _ in self.named_children()}
+        name, k = base, 0
+        while name in taken:
+            k += 1
+            name = f"{base}_{k}"
+        return name
 
     def reset_states(self):
         """Zero the carried state of every stateful layer."""

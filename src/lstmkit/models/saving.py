@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import saving
 from ..errors import LstmkitError, ModelFileError
+from .functional import Functional
 from .sequential import Sequential
 
 
@@ -42,7 +43,7 @@ def load_model(path, custom_objects=None, compile=True):
     """
     config, state, _ = saving.read_model_dir(path)
     spec = config.get("model")
-    classes = {"Sequential": Sequential, **(custom_objects or {})}
+    classes = {"Sequential": Sequential, "Functional": Functional, **(custom_objects or {})}
     if not isinstance(spec, dict) or spec.get("class_name") not in classes:
         name = spec.get("class_name") if isinstance(spec, dict) else None
         raise ModelFileError(f"model: {path} does not hold a Keras-style lstmkit model "

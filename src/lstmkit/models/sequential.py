@@ -41,7 +41,7 @@ class Sequential(Model):
         if isinstance(layer, Input):
             if self.layers:
                 raise LstmkitError("add: Input must come before every layer")
-            self.input_shape = layer.shape
+            self.input_shape = layer.shape[1:]  # without the batch axis
             return
         if not isinstance(layer, nn.Module):
             raise LstmkitError(f"add: expected an lstmkit layer or torch module, got {type(layer).__name__}")
@@ -56,14 +56,6 @@ class Sequential(Model):
             self.optimizer = None  # rebuilt over every parameter, new ones included, by the next fit
         if self.input_shape is not None:
             self._build_shapes()
-
-    def _unique_name(self, base):
-        taken = {name for name, _ in self.named_children()}
-        name, k = base, 0
-        while name in taken:
-            k += 1
-            name = f"{base}_{k}"
-        return name
 
     def _build_shapes(self):
         """Build every layer from the input shape, passing shapes along (no forward pass needed)."""

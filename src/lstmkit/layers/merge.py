@@ -1,0 +1,104 @@
+"""Keras-style merge layers for the functional API: Concatenate and Add take a list of tensors.
+
+Masks merge as in Keras: a step is valid where every input that carries a mask is valid there.
+
+Example:
+    >>> import torch
+    >>> from lstmkit.layers import Add, Concatenate
+    >>> Concatenate()([torch.ones(2, 3), torch.zeros(2, 1)]).shape, Add()([torch.ones(2), torch.ones(2)])
+    (torch.Size([2, 4]), tensor([2., 2.]))
+"""
+import torch
+
+from ..errors import LstmkitError
+from .base import Layer, default_name
+
+
+class _Merge(Layer):
+    """A layer over a list of at least two tensors."""
+
+    def __init__(self, name=None):
+        super().__init__(None, name)
+
+    def _check(self, shapes):
+        label = self.name or default_name(self)
+        if not isinstance(shapes, (list, tuple)) or len(shapes) < 2:
+            raise LstmkitError(f"{label}: expected a list of at least two inputs")
+        if len({len(s) for s in shapes}) != 1:
+            raise LstmkitError(f"{label}: expected inputs of one rank, got shapes {list(map(tuple, shapes))}")
+
+    def build(self, input_shape):
+        self._check(input_shape)
+        self.built = True
+
+    def compute_mask(self, x, mask):
+        masks = [m for m in (mask or []) if m is not None]
+        if not masks:
+            return None
+        out = masks[0]
+        for m in masks[1:]:
+            out = out & m
+        return out
+
+    def forward(self, xs, mask=None):
+        self._check([tuple(x.shape) for x in xs] if isinstance(xs, (list, tuple)) else xs)
+        return self.merge(list(xs))
+
+
+class Concatenate(_Merge):
+    """Joins the inputs along `axis` (default: the last, the features); other axes must match."""
+
+    def __init__(self, axis=-1, name=None):
+        super().__init__(name)
+        self.axis = axis
+
+    def merge(self, xs):
+        try:
+            return torch.cat(xs, dim=self.axis)
+        except RuntimeError:
+            raise LstmkitError(f"{self.name or 'concatenate'}: shapes {[tuple(x.shape) for x in xs]} do not "
+                               f"match outside axis {self.axis}") from None
+
+    def compute_output_shape(self, input_shape):
+        shapes = [list(s) for s in input_shape]
+        axis = self.axis % len(shapes[0])
+        out = list(shapes[0])
+        for k in range(len(out)):
+            if k == axis:
+                out[k] = None if any(s[k] is None for s in shapes) else sum(s[k] for s in shapes)
+            else:
+                known = {s[k] for s in shapes if s[k] is not None}
+                if len(known) > 1:
+                    raise LstmkitError(f"{self.name or 'concatenate'}: shapes {list(map(tuple, shapes))} "
+                                       f"do not match outside axis {self.axis}")
+                out[k] = known.pop() if known else None
+        return tuple(out)
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis}
+
+
+class Add(_Merge):
+    """The element-wise sum of inputs of one shape."""
+
+    def merge(self, xs):
+        if len({tuple(x.shape) for x in xs}) != 1:
+            raise LstmkitError(f"{self.name or 'add'}: expected inputs of one shape, got "
+                               f"{[tuple(x.shape) for x in xs]}")
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+    def compute_output_shape(self, input_shape):
+        shapes = [tuple(s) for s in input_shape]
+        out = []
+        for dims in zip(*shapes):
+            known = {d for d in dims if d is not None}
+            if len(known) > 1:
+                raise LstmkitError(f"{self.name or 'add'}: expected inputs of one shape, got {shapes}")
+            out.append(known.pop() if known else None)
+        return tuple(out)
+
+    def get_config(self):
+        return {"name": self.name}
