@@ -2,7 +2,7 @@
 
 More words heard in training help a small one-speaker corpus, even in a robotic voice. The phrases
 come from the English side of the gettext catalogs on the machine (software messages of one to four
-words, normalised like transcripts); each is spoken by one of a few female US-English voice variants
+words without format placeholders or markup, normalised like transcripts); each is spoken by one of a few female US-English voice variants
 at one of three rates, into a WAV file. Synthetic speech only ever trains the acoustic model: it
 is never evaluated, and the language model is fit on real transcripts (see `transcribe_train.train`).
 
@@ -37,8 +37,14 @@ def phrases(n: int, seed: int = 0, lang: str = "fr", max_words: int = 4) -> list
     Raises:
         DataError: the catalogs are missing or hold fewer than `n` such phrases.
     """
+    try:
+        catalog = read_gettext(lang)
+    except DataError as e:
+        raise DataError(f"synthetic: the phrases come from the machine's gettext catalogs ({e})") from None
     found = set()
-    for english, _ in read_gettext(lang):
+    for english, _ in catalog:
+        if any(c in english for c in "%{$<\\"):
+            continue  # format strings and markup: "%s: not found" would be spoken as "s not found"
         text = normalize_text(english)
         if text and set(text) <= set(ALPHABET) and len(text.split()) <= max_words and len(text) <= 40:
             found.add(text)
