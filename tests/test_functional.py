@@ -85,3 +85,44 @@ def test_bad_graphs_and_inputs_are_clear_errors():
         model.predict([np.zeros((4, 3)), np.zeros((4, 5))], verbose=0)
     with pytest.raises(LstmkitError, match="dtype"):
         Input(shape=(3,), dtype="complex64")
+
+
+def test_layer_names_stay_unique_when_layers_move_between_models():
+    a = Input(shape=(3,))
+    encoder = Dense(4)
+    Model(a, encoder(a))  # names it "dense"
+    b = Input(shape=(5,), name="features")
+    reused = Model(b, encoder(Dense(3)(b)))  # the new layer must not take (and drop) "dense"
+    assert reused.count_params() == 5 * 3 + 3 + 3 * 4 + 4
+    assert [layer.name for layer in reused.layers] == ["dense_1", "dense"]
+    assert "features (Input)" in reused.summary(print_fn=None)
+    with pytest.raises(LstmkitError, match="named 'd'"):
+        Model(a, Dense(1, name="d")(Dense(2, name="d")(a)))
+    with pytest.raises(LstmkitError, match="named 'd'"):
+        Sequential([Input((3,)), Dense(2, name="d"), Dense(1, name="d")])
+
+
+def test_clear_errors_inside_the_graph(tmp_path):
+    x = Input(shape=(None, 2))
+    with pytest.raises(LstmkitError, match="return_state"):
+        LSTM(4, return_state=True)(x)
+    ids = Input(shape=(None,), dtype="int64", name="ids")
+    model = Model(ids, Dense(1)(LSTM(2)(Embedding(5, 2)(ids))))
+    with pytest.raises(LstmkitError, match=r"token ids in \[0, 4\]"):
+        model.predict(np.array([[1, 7]]), verbose=0)
+    model.save(tmp_path / "m")
+    assert load_model(tmp_path / "m").inputs[0].name == "ids"
+
+
+def test_sequences_joined_in_time_keep_their_masks():
+    lstmkit.set_seed(3)
+    first, second = Input(shape=(None,), dtype="int64"), Input(shape=(None,), dtype="int64")
+    embed = Embedding(10, 3, mask_zero=True)
+    joined = Concatenate(axis=1)([embed(first), embed(second)])
+    model = Model([first, second], LSTM(4)(joined))
+    a, b = np.array([[1, 2, 0]]), np.array([[3, 0]])
+    packed = Model(first, LSTM(4)(embed(first)))
+    packed.layers[-1].set_weights(model.layers[-1].get_weights())
+    # masked steps are skipped wherever they sit: the same as the valid ids run back to back
+    np.testing.assert_allclose(model.predict([a, b], verbose=0), packed.predict(np.array([[1, 2, 3]]), verbose=0),
+                               atol=1e-6)

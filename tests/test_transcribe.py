@@ -186,5 +186,7 @@ def test_cli_refuses_bad_arguments(capsys):
     assert "--beam" in capsys.readouterr().err
     assert main(["transcribe", "train", "--asterisk", "--lm-weight", "-1"]) == 2
     assert "--lm-weight" in capsys.readouterr().err
+    assert main(["transcribe", "train", "--asterisk", "--epochs", "0"]) == 2
+    assert "--epochs: expected a positive int" in capsys.readouterr().err
     assert main(["transcribe", "some.wav"]) == 2
     assert "--model" in capsys.readouterr().err

@@ -81,6 +81,9 @@ def _train(args) -> int:
     items = _training_items(args)
     if args.synthetic is not None and args.synthetic < 0:
         raise LstmkitError(f"--synthetic: expected an int >= 0, got {args.synthetic}")
+    for flag in ("epochs", "hidden", "layers"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise LstmkitError(f"--{flag}: expected a positive int, got {getattr(args, flag)}")
     recipe = ("epochs", "hidden", "layers", "synthetic", "beam", "lm_weight")
     chosen = {k: getattr(args, k) for k in recipe if getattr(args, k) is not None}
     config = TranscribeConfig(seed=args.seed, **chosen)
@@ -92,10 +95,11 @@ def _train(args) -> int:
     seconds = time.time() - start
     result = evaluate(model, test_items)
     groups = [g for g in ("all", "words", "sentences") if g in result]
-    metrics = {"lstm": {**result["all"], "beam": config.beam, "lm_weight": config.lm_weight,
+    fused = model.lm is not None and config.beam > 1 and config.lm_weight > 0
+    metrics = {"lstm": {**result["all"], "beam": config.beam, "lm_weight": config.lm_weight if fused else 0.0,
                         "train_seconds": round(seconds, 1), **{g: result[g] for g in groups[1:]}}}
     plain = None
-    if model.lm is not None and config.beam > 1 and config.lm_weight > 0:
+    if fused:
         plain = evaluate(model, test_items, lm_weight=0.0)  # what the language model adds
         metrics["lstm_no_lm"] = {**plain["all"], **{g: plain[g] for g in groups[1:]}}
     out = Path(args.out or "runs/transcribe")

@@ -136,6 +136,7 @@ class Input(KerasTensor):
     Args:
         shape: without the batch axis; None for any length, e.g. (None, 1).
         dtype: 'float32' for features, 'int64' for token ids (an Embedding's input).
+        name: the input's name in summaries (default input_0, input_1, ...).
 
     Example:
         >>> from lstmkit.models import Sequential
@@ -145,7 +146,8 @@ class Input(KerasTensor):
         (None, None, 1)
     """
 
-    def __init__(self, shape, dtype="float32"):
+    def __init__(self, shape, dtype="float32", name=None):
+        self.name = name
         if isinstance(shape, int):
             shape = (shape,)
         if dtype not in ("float32", "float64", "int64", "int32"):
@@ -162,7 +164,11 @@ def call_symbolic(layer, x, **kwargs):
     shape = [t.shape for t in x] if listed else x.shape
     if not layer.built:
         layer.build(shape)
-    return KerasTensor(layer.compute_output_shape(shape), layer, x if listed else [x], listed)
+    out = layer.compute_output_shape(shape)
+    if isinstance(out, list):  # e.g. LSTM(return_state=True): (outputs, h, c)
+        raise LstmkitError(f"{layer.name or default_name(layer)}: a layer with several outputs "
+                           "(return_state=True) cannot be used in a functional model here")
+    return KerasTensor(out, layer, x if listed else [x], listed)
 
 
 ACTIVATIONS = {

@@ -1,6 +1,7 @@
 """Keras-style merge layers for the functional API: Concatenate and Add take a list of tensors.
 
-Masks merge as in Keras: a step is valid where every input that carries a mask is valid there.
+Masks merge as in Keras: a step is valid where every input that carries a mask is valid there; when
+Concatenate joins sequences along the time axis, their masks are joined the same way.
 
 Example:
     >>> import torch
@@ -52,6 +53,12 @@ class Concatenate(_Merge):
         super().__init__(name)
         self.axis = axis
 
+    def compute_mask(self, x, mask):
+        if mask is not None and any(m is not None for m in mask) and x[0].dim() >= 3 \
+                and self.axis % x[0].dim() == 1:
+            return _joined_masks(x, mask)  # joined in time: the masks follow their steps
+        return super().compute_mask(x, mask)
+
     def merge(self, xs):
         try:
             return torch.cat(xs, dim=self.axis)
@@ -102,3 +109,9 @@ class Add(_Merge):
 
     def get_config(self):
         return {"name": self.name}
+
+
+def _joined_masks(xs, masks):
+    """Masks of inputs joined along the time axis: each input's (B, T_i) mask, all-True where it has none."""
+    return torch.cat([m if m is not None else torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+                      for x, m in zip(xs, masks)], dim=1)

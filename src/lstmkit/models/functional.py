@@ -54,10 +54,19 @@ class Functional(Model):
         self.layers = []
         for node in self.nodes:
             if all(node.layer is not seen for seen in self.layers):
-                layer = node.layer
-                layer.name = layer.name or self._unique_name(default_name(layer))
-                self.add_module(layer.name, layer)
-                self.layers.append(layer)
+                self.layers.append(node.layer)
+        named = {}
+        for layer in self.layers:  # names already given (by the user, or by another model) stay
+            if layer.name is not None:
+                if layer.name in named:
+                    raise LstmkitError(f"layers: two different layers are named {layer.name!r}; "
+                                       "layer names in a model must be unique")
+                named[layer.name] = layer
+        for layer in self.layers:  # in graph order, which is also the order of get_weights
+            if layer.name is None:
+                layer.name = self._unique_name(default_name(layer), taken=named)
+                named[layer.name] = layer
+            self.add_module(layer.name, layer)
 
     def forward(self, *xs):
         values = {id(t): (x, None) for t, x in zip(self.inputs, xs)}  # tensor -> (value, mask)
@@ -82,9 +91,12 @@ class Functional(Model):
                 name = "x" if len(xs) == 1 else f"x[{k}]"
                 raise LstmkitError(f"{name}: expected shape (batch, {shown}) (the Input's shape), "
                                    f"got {tuple(x.shape)}")
+            for node in self.nodes:  # e.g. token ids outside an Embedding: one clear line
+                if len(node.inputs) == 1 and node.inputs[0] is t and isinstance(node.layer, Layer):
+                    node.layer.check_data(x, "x" if len(xs) == 1 else f"x[{k}]")
 
     def summary_rows(self):
-        rows = [(f"input_{k} (Input)", t.shape, 0) for k, t in enumerate(self.inputs)]
+        rows = [(f"{t.name or f'input_{k}'} (Input)", t.shape, 0) for k, t in enumerate(self.inputs)]
         shown = []
         for node in self.nodes:
             first = all(node.layer is not s for s in shown)
@@ -105,7 +117,7 @@ class Functional(Model):
                           "list": node.list_input})
             refs[id(node)] = ["node", j]
         return {"name": self.name,
-                "inputs": [{"shape": list(t.shape[1:]), "dtype": t.dtype} for t in self.inputs],
+                "inputs": [{"shape": list(t.shape[1:]), "dtype": t.dtype, "name": t.name} for t in self.inputs],
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                            for layer in self.layers],
                 "nodes": nodes, "output": refs[id(self.output)]}
@@ -114,7 +126,8 @@ class Functional(Model):
     def from_config(cls, config):
         from .sequential import layer_from_config
 
-        inputs = [Input(shape=spec["shape"], dtype=spec["dtype"]) for spec in config["inputs"]]
+        inputs = [Input(shape=spec["shape"], dtype=spec["dtype"], name=spec.get("name"))
+                  for spec in config["inputs"]]
         layers = [layer_from_config(spec) for spec in config["layers"]]
         made = []
 

@@ -319,9 +319,10 @@ class Model(nn.Module):
     def _check_inputs(self, xs):
         """Hook: subclasses check x against the built input shape (Sequential does)."""
 
-    def _unique_name(self, base):
-        """`base`, or `base_1`, `base_2`, ... : the first name no child module has yet (Keras' naming)."""
-        taken = {name for name, _ in self.named_children()}
+    def _unique_name(self, base, taken=()):
+        """`base`, or `base_1`, `base_2`, ... : the first name that neither a child module nor
+        `taken` has yet (Keras' naming)."""
+        taken = {name for name, _ in self.named_children()} | set(taken)
         name, k = base, 0
         while name in taken:
             k += 1

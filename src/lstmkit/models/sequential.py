@@ -48,6 +48,9 @@ class Sequential(Model):
         if isinstance(layer, Layer) and not self.layers and layer.input_shape is not None:
             self.input_shape = layer.input_shape
         name = getattr(layer, "name", None) or self._unique_name(default_name(layer))
+        if name in dict(self.named_children()):
+            raise LstmkitError(f"add: the model already has a layer named {name!r}; "
+                               "layer names in a model must be unique")
         if isinstance(layer, Layer):
             layer.name = name
         self.add_module(name, layer)

@@ -94,6 +94,7 @@ class CharNgramLM:
             if len(self._cache) >= CACHE_SIZE:  # bounded memory over long transcription runs
                 self._cache.clear()
             out = np.log(self._probs(h))
+            out.flags.writeable = False  # shared by every caller through the cache
             self._cache[h] = out
         return out
 
