@@ -63,6 +63,7 @@ def test_a_layer_called_twice_shares_its_weights():
     shared = Dense(2)
     model = Model([a, b], Add()([shared(a), shared(b)]))
     assert model.count_params() == 3 * 2 + 2
+    assert model.summary(print_fn=None).count("dense (Dense)") == 1  # listed once, as Keras does
     x1, x2 = np.random.default_rng(0).random((2, 4, 3))
     np.testing.assert_allclose(model.predict([x1, x2], verbose=0),
                                model.predict([x2, x1], verbose=0), atol=1e-6)

@@ -96,13 +96,12 @@ class Functional(Model):
                     node.layer.check_data(x, "x" if len(xs) == 1 else f"x[{k}]")
 
     def summary_rows(self):
+        """Each input, then each layer once (a shared layer shows its first call's output shape)."""
         rows = [(f"{t.name or f'input_{k}'} (Input)", t.shape, 0) for k, t in enumerate(self.inputs)]
-        shown = []
-        for node in self.nodes:
-            first = all(node.layer is not s for s in shown)
-            shown.append(node.layer)
-            params = sum(p.numel() for p in node.layer.parameters()) if first else 0
-            rows.append((f"{node.layer.name} ({type(node.layer).__name__})", node.shape, params))
+        for layer in self.layers:
+            shape = next(n.shape for n in self.nodes if n.layer is layer)
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape,
+                         sum(p.numel() for p in layer.parameters())))
         return rows
 
     def get_config(self):
