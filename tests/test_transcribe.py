@@ -142,6 +142,10 @@ def test_cli_train_then_transcribe(tmp_path, capsys):
     capsys.readouterr()
     assert main(["transcribe", "--model", str(out / "model"), str(data / "utt0.wav"), "--beam", "3"]) == 0
     assert capsys.readouterr().out.count("\n") == 1
+    prep = out / "model" / "preprocessing.json"  # a model without a language model
+    prep.write_text(json.dumps({k: v for k, v in json.loads(prep.read_text()).items() if k != "lm"}))
+    assert main(["transcribe", "--model", str(out / "model"), str(data / "utt0.wav"), "--lm-weight", "0.5"]) == 2
+    assert "no language model" in capsys.readouterr().err
 
 
 def test_cli_reports_transcript_lines_without_audio(tmp_path, capsys):

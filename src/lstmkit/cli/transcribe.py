@@ -67,7 +67,11 @@ def _transcribe(args) -> int:
     if not args.files:
         raise LstmkitError("expected one or more audio files after --model DIR")
     _check_decoding(args)
-    texts = transcribe(load(args.model), args.files, beam=args.beam, lm_weight=args.lm_weight)
+    model = load(args.model)
+    if args.lm_weight and model.lm is None:
+        raise LstmkitError(f"--lm-weight: the model in {args.model} has no language model "
+                           "(it was trained with lm_order=0, or before lstmkit had one)")
+    texts = transcribe(model, args.files, beam=args.beam, lm_weight=args.lm_weight)
     for file, text in zip(args.files, texts):
         print(f"{file}\t{text}" if len(args.files) > 1 else text)
     return 0
