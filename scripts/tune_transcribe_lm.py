@@ -14,13 +14,12 @@ import itertools
 import time
 from pathlib import Path
 
-import jiwer
 import numpy as np
 
 from lstmkit.data.speech_datasets import load_asterisk
 from lstmkit.tasks.charlm import CharNgramLM
 from lstmkit.tasks.transcribe import TranscribeConfig
-from lstmkit.tasks.transcribe_train import featurize_items, split, train
+from lstmkit.tasks.transcribe_train import evaluate, featurize_items, split, train
 
 ORDERS = (6, 8, 10)
 WEIGHTS = (0.6, 0.8, 1.0, 1.2)
@@ -41,10 +40,9 @@ def main() -> None:
         model, _ = train(fit_items, TranscribeConfig(lm_order=0), verbose=0)
         print(f"split {seed}: trained on {len(fit_items)} in {time.time() - start:.0f}s", flush=True)
         log_probs = model.log_probs(featurize_items(val_items, model.config))
-        refs = [u.text for u in val_items]
 
         def cer(**kw):
-            return 100 * jiwer.cer(refs, [model.decode(lp, BEAM, **kw) for lp in log_probs])
+            return 100 * evaluate(model, val_items, BEAM, log_probs=log_probs, **kw)["all"]["cer"]
 
         plain.append(cer(lm_weight=0.0))
         for order in ORDERS:

@@ -9,7 +9,7 @@ from lstmkit.data.audio import (FeatureConfig, featurize, load_audio, normalize,
 from lstmkit.data.speech_datasets import (ASTERISK_AUDIO, load_asterisk, load_folder, load_fsdd,
                                           normalize_text, read_transcripts)
 from lstmkit.errors import DataError
-from lstmkit.tasks.transcribe import ENGLISH
+from lstmkit.data.speech_datasets import ENGLISH
 
 SEVEN = ASTERISK_AUDIO / "digits" / "7.wav"
 

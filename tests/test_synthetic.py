@@ -14,7 +14,7 @@ from lstmkit.tasks.transcribe_train import train
 def test_phrases_are_short_distinct_and_normalised():
     found = synthetic.phrases(50, seed=3)
     assert len(set(found)) == 50 and found == synthetic.phrases(50, seed=3)
-    assert all(1 <= len(p.split()) <= 4 and set(p) <= set(synthetic.ALPHABET) for p in found)
+    assert all(1 <= len(p.split()) <= 4 and set(p) <= set(synthetic.ENGLISH) for p in found)
     with pytest.raises(DataError, match="asked for"):
         synthetic.phrases(10**7)
 

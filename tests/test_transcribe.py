@@ -12,10 +12,10 @@ import torch
 
 from lstmkit.cli.main import main
 from lstmkit.data.audio import load_audio, resample
-from lstmkit.data.speech_datasets import ASTERISK_AUDIO, load_asterisk
+from lstmkit.data.speech_datasets import ASTERISK_AUDIO, ENGLISH, load_asterisk
 from lstmkit.errors import DataError, ModelFileError
 from lstmkit.tasks.ctc import beam_decode, greedy_decode
-from lstmkit.tasks.transcribe import ENGLISH, Alphabet, TranscribeConfig, load, save, transcribe
+from lstmkit.tasks.transcribe import Alphabet, TranscribeConfig, load, save, transcribe
 from lstmkit.tasks.transcribe_train import evaluate, split, train
 
 FEW = ("digits/1", "digits/2", "digits/3", "auth-thankyou", "conf-locked")

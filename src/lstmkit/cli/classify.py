@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from ..errors import DataError, LstmkitError
+from .checks import check_ints
 
 DATASETS = ("tweets", "movies", "zh-reviews")
 
@@ -56,8 +57,7 @@ def handle_train(args) -> int:
     from ..data.text_datasets import load_chinese_reviews, load_vader, read_table
     from ..tasks import classify
 
-    if args.epochs is not None and args.epochs < 1:
-        raise LstmkitError(f"--epochs: expected a positive number, got {args.epochs}")
+    check_ints(args, "epochs")
     if args.dataset:
         data = load_chinese_reviews() if args.dataset == "zh-reviews" else load_vader(args.dataset)
     else:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import LstmkitError
+from .checks import check_ints
 
 MODES = ("train", "digits")
 
@@ -79,15 +80,12 @@ def _transcribe(args) -> int:
 
 def _train(args) -> int:
     from ..tasks.transcribe import TranscribeConfig, save
-    from ..tasks.transcribe_train import evaluate, split, train
+    from ..tasks.transcribe_train import evaluate, featurize_items, split, train
 
     _check_decoding(args)
     items = _training_items(args)
-    if args.synthetic is not None and args.synthetic < 0:
-        raise LstmkitError(f"--synthetic: expected an int >= 0, got {args.synthetic}")
-    for flag in ("epochs", "hidden", "layers"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            raise LstmkitError(f"--{flag}: expected a positive int, got {getattr(args, flag)}")
+    check_ints(args, "synthetic", minimum=0)
+    check_ints(args, "epochs", "hidden", "layers")
     recipe = ("epochs", "hidden", "layers", "synthetic", "beam", "lm_weight")
     chosen = {k: getattr(args, k) for k in recipe if getattr(args, k) is not None}
     config = TranscribeConfig(seed=args.seed, **chosen)
@@ -97,14 +95,15 @@ def _train(args) -> int:
     start = time.time()
     model, _ = train(train_items, config, verbose=0 if args.quiet else 1)
     seconds = time.time() - start
-    result = evaluate(model, test_items)
+    log_probs = model.log_probs(featurize_items(test_items, config))  # the network runs once
+    result = evaluate(model, test_items, log_probs=log_probs)
     groups = [g for g in ("all", "words", "sentences") if g in result]
     fused = model.lm is not None and config.beam > 1 and config.lm_weight > 0
     metrics = {"lstm": {**result["all"], "beam": config.beam, "lm_weight": config.lm_weight if fused else 0.0,
                         "train_seconds": round(seconds, 1), **{g: result[g] for g in groups[1:]}}}
     plain = None
     if fused:
-        plain = evaluate(model, test_items, lm_weight=0.0)  # what the language model adds
+        plain = evaluate(model, test_items, lm_weight=0.0, log_probs=log_probs)  # what the LM adds
         metrics["lstm_no_lm"] = {**plain["all"], **{g: plain[g] for g in groups[1:]}}
     out = Path(args.out or "runs/transcribe")
     save(model, out / "model", metrics)
@@ -118,8 +117,7 @@ def _train(args) -> int:
 
 
 def _check_decoding(args) -> None:
-    if args.beam is not None and args.beam < 1:
-        raise LstmkitError(f"--beam: expected an int >= 1, got {args.beam}")
+    check_ints(args, "beam")
     if args.lm_weight is not None and not args.lm_weight >= 0:
         raise LstmkitError(f"--lm-weight: expected a number >= 0, got {args.lm_weight}")
 

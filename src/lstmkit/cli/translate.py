@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import DataError, LstmkitError
+from .checks import check_ints
 
 EPILOG = """examples:
   lstmkit translate train --gettext fr --epochs 10 --out model-fr
@@ -79,12 +80,9 @@ def _train(args) -> int:
     from ..tasks.translate import TranslateConfig, train_translator
     from ..tasks.translate_eval import evaluate
 
+    check_ints(args, "epochs", "embed_size", "hidden_size", "vocab_size", "batch_size", "layers")
     sizes = {"embed_size": args.embed_size, "hidden_size": args.hidden_size, "vocab_size": args.vocab_size,
              "batch_size": args.batch_size, "encoder_layers": args.layers, "decoder_layers": args.layers}
-    for name, value in {"epochs": args.epochs, **sizes}.items():
-        if value is not None and value < 1:
-            flag = "--layers" if name.endswith("_layers") else "--" + name.replace("_", "-")
-            raise LstmkitError(f"{flag}: expected a positive int, got {value}")
     pairs, lang = load_pairs(args)
     train, test = split_pairs(dedup_pairs(pairs, args.max_words), 0.1, args.seed)
     if not train or not test:

@@ -26,6 +26,7 @@ ASTERISK_AUDIO = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 ASTERISK_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 _DIGITS = "zero one two three four five six seven eight nine".split()
+ENGLISH = " 'abcdefghijklmnopqrstuvwxyz"  # what `normalize_text` leaves of English text
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,10 @@ from pathlib import Path
 
 from ..errors import DataError
 from .pairs import read_gettext
-from .speech_datasets import Utterance, normalize_text
+from .speech_datasets import ENGLISH, Utterance, normalize_text
 
 VOICES = ("en-us+f3", "en-us+f4", "en-us+f2", "en+f5")
 RATES = (140, 160, 175)  # words per minute
-ALPHABET = " 'abcdefghijklmnopqrstuvwxyz"
 
 
 def phrases(n: int, seed: int = 0, lang: str = "fr", max_words: int = 4) -> list[str]:
@@ -46,7 +45,7 @@ def phrases(n: int, seed: int = 0, lang: str = "fr", max_words: int = 4) -> list
         if any(c in english for c in "%{$<\\"):
             continue  # format strings and markup: "%s: not found" would be spoken as "s not found"
         text = normalize_text(english)
-        if text and set(text) <= set(ALPHABET) and len(text.split()) <= max_words and len(text) <= 40:
+        if text and set(text) <= set(ENGLISH) and len(text.split()) <= max_words and len(text) <= 40:
             found.add(text)
     if len(found) < n:
         raise DataError(f"synthetic: asked for {n} phrases, the {lang} catalogs hold {len(found)}")

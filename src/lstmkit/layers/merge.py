@@ -67,19 +67,12 @@ class Concatenate(_Merge):
                                f"match outside axis {self.axis}") from None
 
     def compute_output_shape(self, input_shape):
-        shapes = [list(s) for s in input_shape]
+        shapes = [tuple(s) for s in input_shape]
         axis = self.axis % len(shapes[0])
-        out = list(shapes[0])
-        for k in range(len(out)):
-            if k == axis:
-                out[k] = None if any(s[k] is None for s in shapes) else sum(s[k] for s in shapes)
-            else:
-                known = {s[k] for s in shapes if s[k] is not None}
-                if len(known) > 1:
-                    raise LstmkitError(f"{self.name or 'concatenate'}: shapes {list(map(tuple, shapes))} "
-                                       f"do not match outside axis {self.axis}")
-                out[k] = known.pop() if known else None
-        return tuple(out)
+        mismatch = LstmkitError(f"{self.name or 'concatenate'}: shapes {shapes} do not match outside "
+                                f"axis {self.axis}")
+        return tuple((None if None in dims else sum(dims)) if k == axis else _agree(dims, mismatch)
+                     for k, dims in enumerate(zip(*shapes)))
 
     def get_config(self):
         return {"name": self.name, "axis": self.axis}
@@ -99,13 +92,8 @@ class Add(_Merge):
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(s) for s in input_shape]
-        out = []
-        for dims in zip(*shapes):
-            known = {d for d in dims if d is not None}
-            if len(known) > 1:
-                raise LstmkitError(f"{self.name or 'add'}: expected inputs of one shape, got {shapes}")
-            out.append(known.pop() if known else None)
-        return tuple(out)
+        mismatch = LstmkitError(f"{self.name or 'add'}: expected inputs of one shape, got {shapes}")
+        return tuple(_agree(dims, mismatch) for dims in zip(*shapes))
 
     def get_config(self):
         return {"name": self.name}
@@ -115,3 +103,11 @@ def _joined_masks(xs, masks):
     """Masks of inputs joined along the time axis: each input's (B, T_i) mask, all-True where it has none."""
     return torch.cat([m if m is not None else torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
                       for x, m in zip(xs, masks)], dim=1)
+
+
+def _agree(dims, mismatch: Exception):
+    """The one size that the known (not None) sizes share, None if none is known; else raise `mismatch`."""
+    known = {d for d in dims if d is not None}
+    if len(known) > 1:
+        raise mismatch
+    return known.pop() if known else None

@@ -19,7 +19,7 @@ Example:
 from ..errors import LstmkitError
 from ..layers import Input, KerasTensor, Layer
 from ..layers.base import default_name
-from .model import Model
+from .model import Model, check_input_shape
 
 
 class Functional(Model):
@@ -85,15 +85,11 @@ class Functional(Model):
         if len(xs) != len(self.inputs):
             raise LstmkitError(f"x: the model takes {len(self.inputs)} input array(s), got {len(xs)}")
         for k, (t, x) in enumerate(zip(self.inputs, xs)):
-            want = t.shape[1:]
-            if x.dim() - 1 != len(want) or any(w is not None and w != g for w, g in zip(want, x.shape[1:])):
-                shown = ", ".join(str(w) for w in want)
-                name = "x" if len(xs) == 1 else f"x[{k}]"
-                raise LstmkitError(f"{name}: expected shape (batch, {shown}) (the Input's shape), "
-                                   f"got {tuple(x.shape)}")
+            name = "x" if len(xs) == 1 else f"x[{k}]"
+            check_input_shape(x, t.shape[1:], name, "the Input's shape")
             for node in self.nodes:  # e.g. token ids outside an Embedding: one clear line
                 if len(node.inputs) == 1 and node.inputs[0] is t and isinstance(node.layer, Layer):
-                    node.layer.check_data(x, "x" if len(xs) == 1 else f"x[{k}]")
+                    node.layer.check_data(x, name)
 
     def summary_rows(self):
         """Each input, then each layer once (a shared layer shows its first call's output shape)."""

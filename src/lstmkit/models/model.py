@@ -395,3 +395,10 @@ class Model(nn.Module):
     def _require_compiled(self, what):
         if self.loss is None:
             raise LstmkitError(f"{what}: call compile(optimizer, loss) first")
+
+
+def check_input_shape(x, want, name: str, source: str) -> None:
+    """x must be (batch, *want), None in `want` matching any size; else one line naming `source`."""
+    if x.dim() - 1 != len(want) or any(w is not None and w != g for w, g in zip(want, x.shape[1:])):
+        shown = ", ".join(str(w) for w in want)
+        raise LstmkitError(f"{name}: expected shape (batch, {shown}) ({source}), got {tuple(x.shape)}")

@@ -5,7 +5,7 @@ from torch import nn
 from ..errors import LstmkitError
 from ..layers import LAYERS, Input, Layer
 from ..layers.base import default_name
-from .model import Model
+from .model import Model, check_input_shape
 
 
 class Sequential(Model):
@@ -97,11 +97,7 @@ class Sequential(Model):
             raise LstmkitError(f"x: a Sequential model takes one input array, got {len(xs)}")
         x = xs[0]
         if self.input_shape is not None:
-            want = tuple(self.input_shape)
-            if x.dim() - 1 != len(want) or any(w is not None and w != g for w, g in zip(want, x.shape[1:])):
-                shown = ", ".join(str(w) for w in want)
-                raise LstmkitError(f"x: expected shape (batch, {shown}) (the model's input shape), "
-                                   f"got {tuple(x.shape)}")
+            check_input_shape(x, tuple(self.input_shape), "x", "the model's input shape")
         if self.layers and isinstance(self.layers[0], Layer):
             self.layers[0].check_data(x, "x")
 

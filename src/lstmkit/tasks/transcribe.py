@@ -28,7 +28,6 @@ from .charlm import CharNgramLM
 from .ctc import beam_decode, greedy_decode
 
 TASK = "transcribe"
-ENGLISH = " 'abcdefghijklmnopqrstuvwxyz"  # what `normalize_text` leaves of English text
 
 
 @dataclass

@@ -18,11 +18,12 @@ from torch import nn
 
 from ..data import synthetic
 from ..data.audio import featurize, load_audio, spec_augment, speed_perturb
+from ..data.speech_datasets import ENGLISH
 from ..errors import DataError
 from ..models.progress import Progress
 from ..seeding import set_seed
 from .charlm import CharNgramLM
-from .transcribe import ENGLISH, Alphabet, TranscribeConfig, Transcriber, build
+from .transcribe import Alphabet, TranscribeConfig, Transcriber, build
 
 
 def group(text: str) -> str:
@@ -180,9 +181,12 @@ def _progress(h, epochs):
           file=sys.stderr, flush=True)
 
 
-def evaluate(transcriber: Transcriber, items, beam: int | None = None, lm_weight: float | None = None) -> dict:
+def evaluate(transcriber: Transcriber, items, beam: int | None = None, lm_weight: float | None = None,
+             *, log_probs=None) -> dict:
     """CER and WER (jiwer) on `items`, overall and for words and sentences separately, decoded with
-    `beam` and `lm_weight` (defaults: the config's; see `Transcriber.decode`).
+    `beam` and `lm_weight` (defaults: the config's; see `Transcriber.decode`). `log_probs`, the
+    network's outputs for `items` (`Transcriber.log_probs`), saves running it again when the same
+    items are decoded more than one way.
 
     Returns:
         {"all" | "words" | "sentences": {"cer", "wer", "n"}, "examples": [(reference, hypothesis), ...]}.
@@ -191,8 +195,9 @@ def evaluate(transcriber: Transcriber, items, beam: int | None = None, lm_weight
 
     if not items:
         raise DataError("evaluate: no utterances to evaluate")
-    feats = featurize_items(items, transcriber.config)
-    hyps = [transcriber.decode(lp, beam, lm_weight) for lp in transcriber.log_probs(feats)]
+    if log_probs is None:
+        log_probs = transcriber.log_probs(featurize_items(items, transcriber.config))
+    hyps = [transcriber.decode(lp, beam, lm_weight) for lp in log_probs]
     refs = [u.text for u in items]
     out = {}
     for name in ("all", "words", "sentences"):
