@@ -17,9 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from lstmkit.data.speech_datasets import load_asterisk
-from lstmkit.tasks.charlm import CharNgramLM
-from lstmkit.tasks.transcribe import TranscribeConfig
-from lstmkit.tasks.transcribe_train import evaluate, featurize_items, split, train
+from lstmkit.tasks.transcribe import Config as TranscribeConfig
+from lstmkit.tasks.transcribe import score as evaluate
+from lstmkit.tasks.transcribe import split
+from lstmkit.tasks.transcribe import train_on as train
+from lstmkit.tasks.transcribe.charlm import CharNgramLM
+from lstmkit.tasks.transcribe.pipeline import featurize_items
 
 ORDERS = (6, 8, 10)
 WEIGHTS = (0.6, 0.8, 1.0, 1.2)
@@ -37,7 +40,7 @@ def main() -> None:
     for seed in range(1, args.splits + 1):
         fit_items, val_items = split(train_items, 0.15, seed=seed)
         start = time.time()
-        model, _ = train(fit_items, TranscribeConfig(lm_order=0), verbose=0)
+        model = train(fit_items, TranscribeConfig(lm_order=0), verbose=0)
         print(f"split {seed}: trained on {len(fit_items)} in {time.time() - start:.0f}s", flush=True)
         log_probs = model.log_probs(featurize_items(val_items, model.config))
 

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from lstmkit.tasks.charlm import CharNgramLM
-from lstmkit.tasks.ctc import beam_decode
+from lstmkit.tasks.transcribe.charlm import CharNgramLM
+from lstmkit.tasks.transcribe.ctc import beam_decode
 
 TEXTS = ["press one", "press two to hear the message", "one moment please", "goodbye"]
 
@@ -80,7 +80,7 @@ def test_the_language_model_settles_what_the_sound_leaves_open():
 def test_the_cache_stays_bounded(monkeypatch):
     lm = CharNgramLM(" 'abcdefghijklmnopqrstuvwxyz", order=4).fit(TEXTS)
     first = [lm.log_probs(c).copy() for c in ("pre", "one", "mes", "goo", "pre")]
-    monkeypatch.setattr("lstmkit.tasks.charlm.CACHE_SIZE", 2)
+    monkeypatch.setattr("lstmkit.tasks.transcribe.charlm.CACHE_SIZE", 2)
     lm._cache.clear()
     again = [lm.log_probs(c) for c in ("pre", "one", "mes", "goo", "pre")]
     assert len(lm._cache) <= 2

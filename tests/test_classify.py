@@ -1,6 +1,7 @@
 """Text classification: masking, a small real training run, save/load, the CLI and its bad inputs."""
 import json
 import random
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,7 +10,11 @@ import torch
 from lstmkit.cli.main import main
 from lstmkit.data.text_datasets import TextData, load_chinese_reviews
 from lstmkit.errors import DataError, LstmkitError, ModelFileError
+from lstmkit.saving import atomic_write_json
 from lstmkit.tasks import classify
+from lstmkit.tasks.classify.config import POOLINGS
+from lstmkit.tasks.classify.net import TextClassifier
+from lstmkit.tasks.classify.pipeline import _class_weights
 
 
 @pytest.fixture(scope="module")
@@ -18,23 +23,27 @@ def trained(tmp_path_factory):
     data = load_chinese_reviews()
     rows = random.Random(0).sample(list(zip(data.texts, data.labels)), 2000)
     subset = TextData([t for t, _ in rows], [y for _, y in rows], "zh-subset")
-    config = classify.ClassifyConfig(lang="zh", max_len=50, embed_dim=32, hidden_size=32, epochs=8,
+    config = classify.Config(lang="zh", max_len=50, embed_dim=32, hidden_size=32, epochs=8,
                                      patience=3, batch_size=32, learning_rate=5e-3, dropout=0.3,
                                      word_dropout=0.1, recurrent_dropout=0.0, seed=0)
     out = tmp_path_factory.mktemp("classify")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small shapes: one thread is faster, and the suite shares 2 cores
     try:
-        report = classify.run(subset, config, out=out, verbose=0)
+        clf = classify.train(subset, config, verbose=0)
+        metrics = classify.evaluate(clf, subset)
     finally:
         torch.set_num_threads(threads)
-    return report, out
+    clf.save(out / "model")
+    atomic_write_json(out / "metrics.json", metrics)
+    sizes = dict(zip(("train", "validation", "test"), map(len, classify.split(subset, config))))
+    return SimpleNamespace(classifier=clf, metrics=metrics, sizes=sizes), out
 
 
-@pytest.mark.parametrize("pooling", classify.POOLINGS)
+@pytest.mark.parametrize("pooling", POOLINGS)
 def test_predictions_do_not_depend_on_padding(pooling):
     torch.manual_seed(0)
-    net = classify.TextClassifier(50, 3, embed_dim=8, hidden_size=6, num_layers=2, pooling=pooling).eval()
+    net = TextClassifier(50, 3, embed_dim=8, hidden_size=6, num_layers=2, pooling=pooling).eval()
     ids = torch.tensor([[5, 9, 2, 7], [3, 4, 0, 0]])
     right = torch.cat([ids, torch.zeros(2, 5, dtype=torch.long)], dim=1)
     left = torch.tensor([[0, 0, 5, 9, 2, 7], [0, 0, 0, 0, 3, 4]])
@@ -85,7 +94,7 @@ def test_loading_a_foreign_or_damaged_model_fails_clearly(trained, tmp_path):
         classify.Classifier.load(tmp_path / "nothing")
     (out / "model" / "preprocessing.json").rename(tmp_path / "prep.json")
     try:
-        with pytest.raises(ModelFileError, match="not a text classifier"):
+        with pytest.raises(ModelFileError, match="inconsistent classify model"):
             classify.Classifier.load(out / "model")
     finally:
         (tmp_path / "prep.json").rename(out / "model" / "preprocessing.json")
@@ -93,14 +102,14 @@ def test_loading_a_foreign_or_damaged_model_fails_clearly(trained, tmp_path):
 
 def test_config_and_split_errors():
     with pytest.raises(LstmkitError, match="pooling"):
-        classify.ClassifyConfig(pooling="median")
+        classify.Config(pooling="median")
     with pytest.raises(LstmkitError, match="lang"):
-        classify.ClassifyConfig(lang="fr")
+        classify.Config(lang="fr")
     with pytest.raises(DataError, match="at least 2 classes"):
-        classify.split(TextData(["a", "b", "c"], ["x", "x", "x"]), classify.ClassifyConfig())
+        classify.split(TextData(["a", "b", "c"], ["x", "x", "x"]), classify.Config())
     with pytest.raises(DataError, match="cannot split"):
-        classify.split(TextData(["a", "b", "c", "d"], ["x", "x", "x", "y"]), classify.ClassifyConfig())
-    weights = classify._class_weights([0, 0, 0, 1], 2)
+        classify.split(TextData(["a", "b", "c", "d"], ["x", "x", "x", "y"]), classify.Config())
+    weights = _class_weights([0, 0, 0, 1], 2)
     assert weights.tolist() == pytest.approx([4 / 6, 2.0])
 
 

@@ -9,11 +9,12 @@ import pytest
 from lstmkit.cli.main import main
 from lstmkit.data.series import load_dataset
 from lstmkit.errors import LstmkitError
-from lstmkit.tasks.forecast import ForecastConfig, Forecaster
+from lstmkit.tasks import forecast
+from lstmkit.tasks.forecast import Config as ForecastConfig, Forecaster
 
 MODELS = ["lstm", "naive", "seasonal_naive", "linear_ar"]
 METRICS = ["mae", "rmse", "mape", "smape", "mase"]
-TINY = dict(epochs=3, ensemble=1, hidden_size=8, verbose=0)
+TINY = dict(epochs=3, ensemble=1, hidden_size=8)
 
 
 
@@ -25,7 +26,7 @@ def air():
 
 def test_defaults_beat_seasonal_naive_on_airpassengers(air):
     """The issue's quality bar, with the defaults: 24 months held out, 13 rolling origins."""
-    result = Forecaster(ForecastConfig(target="passengers", verbose=0)).fit(air).backtest()
+    result = forecast.train(air, ForecastConfig(target="passengers"), verbose=0).backtest()
     lstm, snaive = result.metrics["lstm"], result.metrics["seasonal_naive"]
     assert lstm["mase"] < snaive["mase"] and lstm["smape"] < snaive["smape"]
     assert len(result.origins) == 13 and result.actual.shape == (13, 12, 1)
@@ -33,7 +34,7 @@ def test_defaults_beat_seasonal_naive_on_airpassengers(air):
 
 
 def test_quantiles_sorted_and_save_load_reproduces_forecast(air, tmp_path):
-    f = Forecaster(ForecastConfig(target="passengers", **TINY)).fit(air)
+    f = forecast.train(air, ForecastConfig(target="passengers", **TINY), verbose=0)
     future = f.predict()
     assert future.shape == (12, 3) and str(future.index[0].date()) == "1961-01-01"
     q = future.to_numpy()
@@ -48,7 +49,7 @@ def test_quantiles_sorted_and_save_load_reproduces_forecast(air, tmp_path):
 
 
 def test_recursive_strategy_forecasts_past_its_training_step(air):
-    f = Forecaster(ForecastConfig(target="passengers", strategy="recursive", **TINY)).fit(air)
+    f = forecast.train(air, ForecastConfig(target="passengers", strategy="recursive", **TINY), verbose=0)
     assert f.net[0].config["horizon"] == 1
     future = f.predict(30)
     assert future.shape == (30, 3) and np.isfinite(future.to_numpy()).all()
@@ -59,7 +60,7 @@ def test_multivariate_targets_with_a_covariate():
     frame, _ = load_dataset("seattle-weather")
     config = ForecastConfig(target=["temp_max", "temp_min"], covariates=["wind"], horizon=3, lookback=10,
                             test_size=10, **TINY)
-    f = Forecaster(config).fit(frame.tail(200))
+    f = forecast.train(frame.tail(200), config, verbose=0)
     assert list(f.predict().columns) == [f"{t}_p{q}" for t in ("temp_max", "temp_min") for q in (10, 50, 90)]
     assert f.backtest().actual.shape == (8, 3, 2)
 
@@ -100,7 +101,8 @@ def test_cli_on_half_hourly_demand_with_temperature(tmp_path):
                  "--hidden", "8", "--lookback", "48", "--horizon", "12", "--test-size", "48",
                  "--out", str(out)]) == 0
     prep = json.loads((out / "model" / "preprocessing.json").read_text())
-    assert prep["config"]["covariates"] == ["Temperature"] and prep["season"] == 48
+    config = json.loads((out / "model" / "config.json").read_text())["config"]
+    assert config["covariates"] == ["Temperature"] and prep["season"] == 48
     assert len(pd.read_csv(out / "forecast.csv")) == 12
 
 
@@ -110,7 +112,7 @@ def test_future_covariates_need_their_next_values(tmp_path, capsys):
     history, ahead = frame.iloc[:-12], frame.iloc[-12:][["WorkDay"]]
     config = ForecastConfig(target="Demand", covariates=["Temperature"], future_covariates=["WorkDay"],
                             horizon=12, lookback=48, test_size=48, **TINY)
-    f = Forecaster(config).fit(history)
+    f = forecast.train(history, config, verbose=0)
     with pytest.raises(LstmkitError, match=r"future: .*\['WorkDay'\].* 12 steps after the data"):
         f.predict()
     with pytest.raises(LstmkitError, match="expected the step after the data"):
@@ -134,6 +136,6 @@ def test_numeric_time_column_continues_in_its_own_steps(tmp_path):
     pd.DataFrame({"YEAR": frame.index.year, "spots": frame["SUNACTIVITY"].to_numpy()}).to_csv(path, index=False)
     config = ForecastConfig(target="spots", time_col="YEAR", season_length=11, horizon=11, lookback=22,
                             test_size=22, **TINY)
-    f = Forecaster(config).fit(str(path))
+    f = forecast.train(str(path), config, verbose=0)
     assert f.predict().index.tolist() == list(range(2009, 2020))
     assert f.backtest().origins[0] == 1986

@@ -11,8 +11,8 @@ from lstmkit.cli.main import main
 from lstmkit.data import timeseries as ts
 from lstmkit.data.series import DATASETS, load_dataset, read_series
 from lstmkit.errors import DataError
-from lstmkit.tasks import baselines
-from lstmkit.tasks.metrics_forecast import forecast_metrics, mase_scale
+from lstmkit.tasks.forecast import baselines
+from lstmkit.tasks.forecast.metrics import forecast_metrics, mase_scale
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -111,7 +111,7 @@ def test_metrics_by_hand():
 # ---- bad input: one line on stderr, exit status 2 --------------------------------------------
 
 def run_cli(capsys, *args):
-    code = main(["forecast", "--quiet", *args])
+    code = main(["forecast", "predict" if "--model" in args else "train", "--quiet", *args])
     err = capsys.readouterr().err
     return code, err
 
@@ -176,12 +176,13 @@ def test_horizon_and_lookback_must_be_positive(tmp_path, capsys, flag, value):
 def test_model_dir_that_is_not_a_model(tmp_path, capsys):
     code, err = run_cli(capsys, "--model", str(tmp_path), "--data", write(tmp_path, monthly(80).to_csv(index=False)))
     assert code == 2 and "not a directory" not in err and "config.json" in err and err.count("\n") == 1
-    code, err = run_cli(capsys, "--model", str(tmp_path), "--data", "x.csv", "--lookback", "5")
-    assert code == 2 and "--lookback: not used with --model" in err
+    with pytest.raises(SystemExit) as stop:  # a training flag: argparse's usage error
+        run_cli(capsys, "--model", str(tmp_path), "--data", "x.csv", "--lookback", "5")
+    assert stop.value.code == 2 and "unrecognized arguments: --lookback 5" in capsys.readouterr().err
 
 
 def test_subprocess_exit_status_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "lstmkit.cli.main", "forecast", "--data", str(tmp_path / "no.csv")],
+    proc = subprocess.run([sys.executable, "-m", "lstmkit.cli.main", "forecast", "train", "--data", str(tmp_path / "no.csv")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("lstmkit forecast: error: data: file not found")
@@ -194,7 +195,7 @@ def test_list_datasets(capsys):
 
 
 def test_config_checks():
-    from lstmkit.tasks.forecast import ForecastConfig
+    from lstmkit.tasks.forecast import Config as ForecastConfig
     assert ForecastConfig(covariates="temp").covariates == ["temp"]
     for bad, message in ((dict(quantiles=(0.9, 0.5, 0.1)), "quantiles"), (dict(strategy="both"), "strategy"),
                          (dict(test_size=6), "test_size"), (dict(augment=("noise",)), "augment"),
@@ -204,7 +205,7 @@ def test_config_checks():
 
 
 def test_sampling_from_quantiles_reproduces_them():
-    from lstmkit.tasks.forecast_net import sample_quantiles
+    from lstmkit.tasks.forecast.net import sample_quantiles
     q = np.tile(np.array([0.0, 1.0, 3.0]), (20000, 1, 1))  # (N, T=1, Q)
     draws = sample_quantiles(q, (0.1, 0.5, 0.9), np.random.default_rng(0))[:, 0]
     assert abs((draws < 0).mean() - 0.1) < 0.01 and abs((draws < 1).mean() - 0.5) < 0.01

@@ -6,9 +6,9 @@ from lstmkit.data import synthetic
 from lstmkit.data.audio import load_audio
 from lstmkit.data.speech_datasets import load_asterisk
 from lstmkit.errors import DataError
-from lstmkit.tasks.charlm import CharNgramLM
-from lstmkit.tasks.transcribe import TranscribeConfig
-from lstmkit.tasks.transcribe_train import train
+from lstmkit.tasks.transcribe import Config as TranscribeConfig
+from lstmkit.tasks.transcribe import train_on
+from lstmkit.tasks.transcribe.charlm import CharNgramLM
 
 
 def test_phrases_are_short_distinct_and_normalised():
@@ -43,8 +43,8 @@ def test_synthetic_speech_trains_the_acoustic_model_not_the_language_model(monke
     real_synthesize = synthetic.synthesize
     monkeypatch.setattr(synthetic, "synthesize", spy)
     items = [u for u in load_asterisk() if u.id in ("digits/1", "digits/2")]
-    config = TranscribeConfig(epochs=1, hidden=8, layers=1, synthetic=3, speeds=(1.0,), lm_order=3)
-    model, _ = train(items, config, verbose=0)
+    config = TranscribeConfig(epochs=1, hidden_size=8, num_layers=1, synthetic=3, speeds=(1.0,), lm_order=3)
+    model = train_on(items, config, verbose=0)
     assert len(spoken) == 3
     real_only = CharNgramLM(model.alphabet.chars, 3).fit([u.text for u in items])
     assert model.lm.to_dict() == real_only.to_dict()

@@ -3,12 +3,12 @@ import numpy as np
 import torch
 
 import lstmkit
-from lstmkit.tasks.transcribe_digits import DigitNet, pad, stratified_split
+from lstmkit.tasks.transcribe.digits import DigitNet, pad, stratified_split
 
 
 def test_digit_net_ignores_padding():
     lstmkit.set_seed(0)
-    net = DigitNet(13, 10, hidden=8, layers=2).eval()
+    net = DigitNet(13, 10, hidden_size=8, num_layers=2).eval()
     x = torch.randn(1, 7, 13)
     padded = torch.cat([x, torch.randn(1, 5, 13)], dim=1)  # (1, 12, 13): 5 junk steps after the end
     torch.testing.assert_close(net(x, torch.tensor([7])), net(padded, torch.tensor([7])))

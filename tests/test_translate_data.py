@@ -4,8 +4,8 @@ import pytest
 from lstmkit.cli.main import main
 from lstmkit.data.pairs import dedup_pairs, read_gettext, read_tsv, split_pairs
 from lstmkit.errors import DataError, ModelFileError
-from lstmkit.tasks.translate_eval import placeholder_rate, retrieval_baseline, score
-from lstmkit.tasks.translate_text import (SubwordTokenizer, placeholders, protect, protect_target,
+from lstmkit.tasks.translate.metrics import placeholder_rate, retrieval_baseline, score
+from lstmkit.tasks.translate.text import (SubwordTokenizer, placeholders, protect, protect_target,
                                           restore)
 
 
@@ -114,10 +114,10 @@ def test_retrieval_returns_target_of_nearest_source():
 @pytest.mark.parametrize("argv, message", [
     (["translate", "train", "--gettext", "xx_NOPE"], "languages found"),
     (["translate", "train"], "exactly one of --pairs"),
-    (["translate", "--model", "nowhere", "Open", ""], "sentence 2: expected non-empty"),
-    (["translate", "Open"], "expected `lstmkit translate train"),
+    (["translate", "predict", "--model", "nowhere", "Open", ""], "sentence 2: expected non-empty"),
+    (["translate", "predict", "--model", "nowhere"], "expected sentences to translate"),
     (["translate", "train", "--gettext", "fr", "--hidden-size", "0"], "--hidden-size: expected a positive int"),
-    (["translate", "train", "--gettext", "fr", "--layers", "-1"], "--layers: expected a positive int"),
+    (["translate", "train", "--gettext", "fr", "--layers", "-1"], "--num-layers: expected a positive int"),
 ])
 def test_cli_bad_input_is_one_line_status_2(argv, message, capsys):
     assert main(argv) == 2
@@ -135,5 +135,5 @@ def test_cli_bad_tsv_files(tmp_path, capsys):
     assert "line(s) 2 " in capsys.readouterr().err
     blank = tmp_path / "in.txt"
     blank.write_text("Open\n\nClose\n")
-    assert main(["translate", "--model", "nowhere", "--input", str(blank)]) == 2
+    assert main(["translate", "predict", "--model", "nowhere", "--input", str(blank)]) == 2
     assert "line(s) 2 are empty" in capsys.readouterr().err

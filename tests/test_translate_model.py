@@ -8,26 +8,33 @@ import torch
 from lstmkit.cli.main import main
 from lstmkit.data.pairs import dedup_pairs, read_gettext, split_pairs
 from lstmkit.errors import LstmkitError, ModelFileError
-from lstmkit.tasks.translate import TranslateConfig, Translator, train_translator
-from lstmkit.tasks.translate_eval import placeholder_rate, score
-from lstmkit.tasks.translate_model import beam_search, greedy_search
+from lstmkit.tasks import translate
+from lstmkit.tasks.translate import Translator
+from lstmkit.tasks.translate.metrics import placeholder_rate, score
+from lstmkit.tasks.translate.net import beam_search, greedy_search
 
-TINY = TranslateConfig(embed_size=128, hidden_size=256, dropout=0.0, label_smoothing=0.0,
-                       vocab_size=300, epochs=40, batch_size=8, learning_rate=4e-3, seed=0)
+TINY = translate.Config(embed_size=128, hidden_size=256, dropout=0.0, label_smoothing=0.0, vocab_size=300,
+                        epochs=40, batch_size=8, learning_rate=4e-3, seed=0, max_words=4, test_fraction=0.23)
 
 
 @pytest.fixture(scope="module")
-def data():
+def pool():
+    """130 short real pairs: about 100 to train on, 30 held out by `translate.split`."""
     train, test = split_pairs(dedup_pairs(read_gettext("fr"), max_words=4), 0.1, seed=0)
-    return train[:100], test[:30]
+    return train[:100] + test[:30]
 
 
 @pytest.fixture(scope="module")
-def translator(data):
+def data(pool):
+    return translate.split(pool, TINY)
+
+
+@pytest.fixture(scope="module")
+def translator(pool):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny model: one thread is faster, and the suite shares 2 cores
     try:
-        return train_translator(data[0], TINY, verbose=0)
+        return translate.train(pool, TINY, verbose=0)
     finally:
         torch.set_num_threads(threads)
 
@@ -86,13 +93,13 @@ def test_save_load_round_trip(translator, data, tmp_path):
 def test_cli_train_then_translate(data, tmp_path, capsys):
     tsv = tmp_path / "pairs.tsv"
     tsv.write_text("".join(f"{s}\t{t}\n" for s, t in data[0][:40]), encoding="utf-8")
-    out = tmp_path / "model"
+    out = tmp_path / "run"
     assert main(["translate", "train", "--pairs", str(tsv), "--epochs", "1", "--out", str(out),
                  "--embed-size", "16", "--hidden-size", "24", "--layers", "2", "--batch-size", "8",
                  "--quiet"]) == 0
-    recipe = json.loads((out / "config.json").read_text())["translate"]
+    recipe = json.loads((out / "model" / "config.json").read_text())["config"]
     assert (recipe["embed_size"], recipe["hidden_size"], recipe["batch_size"]) == (16, 24, 8)
-    assert recipe["encoder_layers"] == recipe["decoder_layers"] == 2
+    assert recipe["num_layers"] == 2
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"lstm", "copy", "retrieval"}
     assert all(0 <= m["bleu"] <= 100 and 0 <= m["chrf"] <= 100 for m in metrics.values())

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from . import nn as lnn
+from .saving import atomic_write
 
 SHAPES = {  # name: (I, H, B, T)
     "S1": (1, 50, 32, 50),  # the classic Keras example
@@ -187,13 +188,7 @@ def run(shapes=tuple(SHAPES), modes=("forward", "train"), repeats=7, threads=2, 
                 f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}; load average {load:.1f} at the start.")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(out / "engine.md", to_markdown(rows, peak, meta))
-        _write_atomic(out / "engine.json", json.dumps(
+        atomic_write(out / "engine.md", to_markdown(rows, peak, meta))
+        atomic_write(out / "engine.json", json.dumps(
             {"peak_gflops": peak, "meta": meta, "rows": [asdict(r) for r in rows]}, indent=1))
     return rows, peak
-
-
-def _write_atomic(path: Path, text: str):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

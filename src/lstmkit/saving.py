@@ -17,6 +17,33 @@ from safetensors.torch import load_file, save_file
 
 from .errors import ModelFileError
 
+
+def atomic_write(path, data: bytes | str) -> None:
+    """Write `data` (str as UTF-8) to `path` so that readers see the old file or the new one, never
+    half of one: a temporary file in the same directory, then `os.replace`.
+
+    Example:
+        >>> atomic_write("/tmp/lstmkit-example.txt", "hello")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; an output file is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_json(path, obj) -> None:
+    """`atomic_write` of `obj` as indented UTF-8 JSON (non-ASCII kept as is)."""
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
 FORMAT = "lstmkit-model"
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, PREPROCESSING = "config.json", "model.safetensors", "preprocessing.json"

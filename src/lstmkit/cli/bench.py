@@ -15,10 +15,10 @@ def register(sub):
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None, help="directory for engine.md and engine.json")
-    p.set_defaults(func=run)
+    p.set_defaults(func=handle)
 
 
-def run(args):
+def handle(args):
     shapes = args.shapes.split(",")
     unknown = [s for s in shapes if s not in bench.SHAPES]
     if unknown:

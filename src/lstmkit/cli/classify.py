@@ -1,31 +1,29 @@
 """`lstmkit classify train|predict`: text classification and sentiment with an LSTM, next to
 TF-IDF + logistic regression and the majority class."""
-import argparse
 import sys
+from pathlib import Path
 
 from ..errors import DataError, LstmkitError
 from .checks import check_ints
+from .common import add_task_parsers, say, train_and_evaluate
 
 DATASETS = ("tweets", "movies", "zh-reviews")
 
-EXAMPLES = """examples:
-  lstmkit classify train --dataset movies --out runs/movies
+TRAIN_EXAMPLES = """  lstmkit classify train --dataset movies                 # writes runs/classify-movies/
   lstmkit classify train --data reviews.csv --text-col review --label-col stars --out runs/reviews
   lstmkit classify train --data reviews.tsv --text-col text --label-col label --lang zh
-  lstmkit classify predict --model runs/movies/model "a gripping, beautifully shot film"
-  lstmkit classify predict --model runs/reviews/model --data new.csv --text-col review
+"""
+PREDICT_EXAMPLES = """  lstmkit classify predict --model runs/classify-movies "a gripping, beautifully shot film"
+  lstmkit classify predict --model runs/reviews --data new.csv --text-col review
 """
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "classify", help="text classification and sentiment (English, Chinese)",
-        description="Train a bidirectional-LSTM text classifier and compare it with TF-IDF + logistic "
-        "regression and the majority class on the same held-out split; or predict with a saved one.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    train = sub.add_parser("train", help="train, evaluate on a held-out split, save",
-                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    train, predict = add_task_parsers(
+        subparsers, "classify", "text classification and sentiment (English, Chinese)",
+        "Train a bidirectional-LSTM text classifier and compare it with TF-IDF + logistic regression and "
+        "the majority class on the same held-out split; or predict with a saved one.",
+        TRAIN_EXAMPLES, PREDICT_EXAMPLES)
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="a .csv, .tsv or .jsonl file (UTF-8)")
     source.add_argument("--dataset", choices=DATASETS, help="a built-in sentiment set "
@@ -36,44 +34,40 @@ def register(subparsers) -> None:
     train.add_argument("--tokenizer", choices=("en-word", "zh-char", "zh-word"),
                        help="default: en-word for en, zh-word (jieba) for zh")
     train.add_argument("--pooling", choices=("last", "mean", "max", "attention", "meanmax"))
-    train.add_argument("--layers", type=int, choices=(1, 2), help="LSTM layers (default 1)")
+    train.add_argument("--num-layers", "--layers", type=int, choices=(1, 2), help="LSTM layers (default 1)")
     train.add_argument("--epochs", type=int, help="most epochs; early stopping may end sooner")
     train.add_argument("--ensemble", type=int, help="train K networks (seeds S..S+K-1) and average "
                        "their probabilities (default 1)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", default="runs/classify", help="writes OUT/model and OUT/metrics.json")
-    train.add_argument("--quiet", action="store_true", help="print only the results")
     train.set_defaults(func=handle_train)
-    predict = sub.add_parser("predict", help="label texts with a saved model")
-    predict.add_argument("--model", required=True, help="a model directory written by train")
     predict.add_argument("texts", nargs="*", help="texts to label")
     predict.add_argument("--data", help="a .csv, .tsv or .jsonl file of texts instead")
     predict.add_argument("--text-col", default="text", help="column with the texts (default: text)")
     predict.set_defaults(func=handle_predict)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
 def handle_train(args) -> int:
+    """Train, evaluate next to the baselines, write OUT/model and OUT/metrics.json."""
     from ..data.text_datasets import load_chinese_reviews, load_vader, read_table
     from ..tasks import classify
 
-    check_ints(args, "epochs")
+    check_ints(args, "epochs", "ensemble")
     if args.dataset:
         data = load_chinese_reviews() if args.dataset == "zh-reviews" else load_vader(args.dataset)
     else:
         data = read_table(args.data, args.text_col, args.label_col)
     lang = args.lang or ("zh" if args.dataset == "zh-reviews" else "en")
-    chosen = {"tokenizer": args.tokenizer, "pooling": args.pooling, "num_layers": args.layers,
+    chosen = {"tokenizer": args.tokenizer, "pooling": args.pooling, "num_layers": args.num_layers,
               "epochs": args.epochs, "ensemble": args.ensemble}
-    config = classify.ClassifyConfig(lang=lang, seed=args.seed,
-                                     **{k: v for k, v in chosen.items() if v is not None})
-    say = (lambda *a: None) if args.quiet else print
-    say(f"{data.name}: {len(data)} texts, labels {_counts(data.labels)}"
+    config = classify.Config(lang=lang, seed=args.seed, **{k: v for k, v in chosen.items() if v is not None})
+    say(args, f"{data.name}: {len(data)} texts, labels {_counts(data.labels)}"
         + (f"; skipped {data.skipped} rows with an empty text or label" if data.skipped else "")
         + "".join(f"; {n}" for n in data.notes))
-    report = classify.run(data, config, out=args.out, verbose=0 if args.quiet else 2)
-    print(format_report(report))
-    print(f"wrote {args.out}/model and {args.out}/metrics.json")
+    sizes = {name: len(part) for name, part in zip(("train", "validation", "test"), classify.split(data, config))}
+    out = Path(args.out or f"runs/classify-{args.dataset or Path(args.data).stem}")
+    classifier, metrics = train_and_evaluate(classify, data, config, args, out, verbose=2,
+                                             extra={"labels": sorted(set(data.labels)), "sizes": sizes})
+    print(format_report(metrics, classifier.labels, sizes))
+    print(f"wrote {out}/model and {out}/metrics.json")
     return 0
 
 
@@ -83,18 +77,16 @@ def _counts(labels) -> str:
     return ", ".join(f"{k}: {n}" for k, n in sorted(Counter(labels).items()))
 
 
-def format_report(report) -> str:
+def format_report(metrics, labels, sizes) -> str:
     """The results table and each model's confusion matrix as text."""
-    labels = report.classifier.labels
-    sizes = report.sizes
     lines = [f"held-out test split: {sizes['test']} texts (trained on {sizes['train']}, "
              f"validated on {sizes['validation']})",
              f"{'model':<14}{'accuracy':>10}{'macro-F1':>10}{'seconds':>10}"]
-    for name, m in report.metrics.items():
-        lines.append(f"{name:<14}{m['accuracy']:>10.4f}{m['macro_f1']:>10.4f}"
-                     f"{report.seconds[name]:>10.1f}")
+    for name, m in metrics.items():
+        seconds = f"{m['train_seconds']:>10.1f}" if "train_seconds" in m else f"{'-':>10}"  # none: lstm_single
+        lines.append(f"{name:<14}{m['accuracy']:>10.4f}{m['macro_f1']:>10.4f}{seconds}")
     width = max(len(str(label)) for label in labels) + 2
-    for name, m in report.metrics.items():
+    for name, m in metrics.items():
         lines.append(f"\nconfusion matrix, {name} (rows: true, columns: predicted)")
         lines.append(" " * width + "".join(f"{str(label):>{width}}" for label in labels))
         for label, row in zip(labels, m["confusion_matrix"]):
@@ -103,6 +95,7 @@ def format_report(report) -> str:
 
 
 def handle_predict(args) -> int:
+    """Label texts (arguments or --data FILE) with a saved model: label, probability, text per line."""
     from ..data.text_datasets import read_table
     from ..tasks.classify import Classifier
 

@@ -1,8 +1,5 @@
-"""`lstmkit forecast`: train an LSTM forecaster on a CSV or a named data set, backtest it next to
-the baselines, and write the table, plot, forecast and model; or forecast with a saved model."""
-import argparse
-import json
-import os
+"""`lstmkit forecast train|predict`: train an LSTM forecaster on a CSV or a named data set, backtest
+it next to the baselines, and write the table, plot, forecast and model; or forecast with a saved one."""
 import time
 from pathlib import Path
 
@@ -11,28 +8,30 @@ import pandas as pd
 
 from ..data.series import DATASETS, FILLS, load_dataset
 from ..errors import LstmkitError
-from ..tasks.forecast import Forecaster, ForecastConfig
+from ..saving import atomic_write
+from ..tasks import forecast
+from ..tasks.forecast import Config, Forecaster
 from ..viz.forecast import plot_forecast
+from .common import add_task_parsers, say, write_run
 
-EXAMPLES = """examples:
-  lstmkit forecast                                   # bundled AirPassengers, 24 months held out
-  lstmkit forecast --list-datasets
-  lstmkit forecast --dataset elecdemand               # half-hourly demand, temperature as covariate
-  lstmkit forecast --dataset elecdemand --future-covariates WorkDay   # holidays known ahead
-  lstmkit forecast --data sales.csv --target units --time-col date --horizon 12 --out runs/sales
-  lstmkit forecast --model runs/sales/model --data sales_2025.csv --out runs/sales-next
-
-writes into --out (default runs/forecast-<name>/): metrics.json (every model, every metric),
-backtest.csv (every window), forecast.csv (the steps after the data), forecast.png, model/
+TRAIN_EXAMPLES = """  lstmkit forecast train                                   # bundled AirPassengers, 24 months held out
+  lstmkit forecast train --list-datasets
+  lstmkit forecast train --dataset elecdemand               # half-hourly demand, temperature as covariate
+  lstmkit forecast train --dataset elecdemand --future-covariates WorkDay   # holidays known ahead
+  lstmkit forecast train --data sales.csv --target units --time-col date --horizon 12 --out runs/sales
+    writes OUT/metrics.json (every model, every metric), OUT/backtest.csv (every window),
+    OUT/forecast.csv (the steps after the data), OUT/forecast.png and OUT/model/
+"""
+PREDICT_EXAMPLES = """  lstmkit forecast predict --model runs/sales --data sales_2025.csv --out runs/sales-next
+    writes OUT/forecast.csv: the steps after the end of --data
 """
 
 
 def register(subparsers) -> None:
     """Add the `forecast` parser to `lstmkit`'s subcommands."""
-    p = subparsers.add_parser("forecast", help="time-series forecasting with baselines (the main job)",
-                              description=__doc__, epilog=EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = p.add_argument_group("data")
+    train, predict = add_task_parsers(subparsers, "forecast", "time-series forecasting with baselines (the main job)",
+                                      __doc__, TRAIN_EXAMPLES, PREDICT_EXAMPLES)
+    src = train.add_argument_group("data")
     src.add_argument("--data", metavar="FILE.csv", help="a CSV file with a header row")
     src.add_argument("--dataset", metavar="NAME", help="a named real series (see --list-datasets); "
                      "default: airpassengers")
@@ -41,47 +40,58 @@ def register(subparsers) -> None:
     src.add_argument("--time-col", metavar="COL", help="time column, parsed as dates")
     src.add_argument("--covariates", metavar="A,B", help="past covariate columns")
     src.add_argument("--future-covariates", metavar="A,B", help="columns also known ahead (holidays, plans)")
-    src.add_argument("--future", metavar="FILE.csv", help="their values for the steps after --data")
-    src.add_argument("--fill", choices=FILLS, help="fill missing values instead of stopping")
-    m = p.add_argument_group("model and training")
-    m.add_argument("--model", metavar="DIR", help="forecast after --data with a saved model instead of training")
-    for flag, what in (("--horizon", "steps to forecast (H)"), ("--lookback", "steps the model sees (L)"),
-                       ("--test-size", "steps held out at the end for the backtest"),
-                       ("--season", "season length (default: from the time index)"),
-                       ("--epochs", "upper bound; early stopping decides"), ("--ensemble", "members"),
-                       ("--hidden", "LSTM units")):
-        m.add_argument(flag, type=int, metavar="N", help=what)
+    m = train.add_argument_group("model and training")
+    for flags, what in ((("--horizon",), "steps to forecast (H)"), (("--lookback",), "steps the model sees (L)"),
+                        (("--test-size",), "steps held out at the end for the backtest"),
+                        (("--season",), "season length (default: from the time index)"),
+                        (("--epochs",), "upper bound; early stopping decides"), (("--ensemble",), "members"),
+                        (("--hidden-size", "--hidden"), "LSTM units")):
+        m.add_argument(*flags, type=int, metavar="N", help=what)
     m.add_argument("--strategy", choices=("direct", "recursive"), help="multi-step strategy (default direct)")
     m.add_argument("--augment", metavar="KINDS", help="jitter,scale: augmented copies for small series")
-    m.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", metavar="DIR", help="output directory (default runs/forecast-<name>)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=handler)
+    predict.add_argument("--data", metavar="FILE.csv", required=True, help="the history to forecast after")
+    predict.add_argument("--horizon", type=int, metavar="N", help="steps to forecast (default: the model's)")
+    predict.add_argument("--out", metavar="DIR", help="output directory (default runs/forecast-<data>)")
+    for p in (train, predict):
+        p.add_argument("--future", metavar="FILE.csv", help="the future covariates' values after the data")
+        p.add_argument("--fill", choices=FILLS, help="fill missing values instead of stopping")
+    train.set_defaults(func=handle_train)
+    predict.set_defaults(func=handle_predict)
 
 
-def handler(args) -> int:
-    """Run the command; returns the exit status."""
+def handle_train(args) -> int:
+    """Train, backtest next to the baselines, forecast after the data; write the run directory."""
     if args.list_datasets:
         for name, spec in DATASETS.items():
             print(f"{name:16s} {spec.description}")
         return 0
-    if args.model:
-        return _predict_with_model(args)
     if args.data and args.dataset:
         raise LstmkitError("--data and --dataset: give one of them, not both")
     start = time.perf_counter()
     data, name, config = _train_config(args)
-    forecaster = Forecaster(config).fit(data)
-    backtest = forecaster.backtest()
+    forecaster = forecast.train(data, config, verbose=0 if args.quiet else 1)
+    backtest = forecast.backtest(forecaster)
     # Known-future covariates have no values after the data unless --future gives them.
     future = forecaster.predict(future=args.future) if args.future or not config.future_covariates else None
     out = Path(args.out or f"runs/forecast-{name}")
     _write_outputs(out, forecaster, backtest, future, name)
-    _say(args, _table(backtest, config))
+    say(args, _table(backtest, config))
     if future is None:
-        _say(args, "no forecast after the data: give --future FILE.csv with the future covariates")
-    _say(args, f"wrote {out}/: metrics.json backtest.csv{'' if future is None else ' forecast.csv'} forecast.png "
-         f"model/ ({time.perf_counter() - start:.1f} s)")
+        say(args, "no forecast after the data: give --future FILE.csv with the future covariates")
+    say(args, f"wrote {out}/: metrics.json backtest.csv{'' if future is None else ' forecast.csv'} forecast.png "
+        f"model/ ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def handle_predict(args) -> int:
+    """Forecast after --data with a saved model; write OUT/forecast.csv."""
+    forecaster = Forecaster.load(args.model)
+    forecaster.config.fill = args.fill or forecaster.config.fill  # the new history may have gaps
+    future = forecaster.predict(args.horizon, data=args.data, future=args.future)
+    out = Path(args.out or f"runs/forecast-{Path(args.data).stem}")
+    atomic_write(out / "forecast.csv", _forecast_csv(future))
+    say(args, future.to_string(float_format=lambda v: f"{v:.4g}"))
+    say(args, f"wrote {out / 'forecast.csv'}")
     return 0
 
 
@@ -103,35 +113,13 @@ def _train_config(args):
                  covariates=_split(args.covariates) or None,
                  future_covariates=_split(args.future_covariates) or None, fill=args.fill, horizon=args.horizon,
                  lookback=args.lookback, test_size=args.test_size, season_length=args.season,
-                 epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden, strategy=args.strategy,
+                 epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden_size, strategy=args.strategy,
                  augment=tuple(_split(args.augment)) or None)
     settings.update({k: v for k, v in flags.items() if v is not None})
-    settings.update(seed=args.seed, verbose=0 if args.quiet else 1)
+    settings.update(seed=args.seed)
     if "horizon" in settings and "test_size" not in settings:
-        settings["test_size"] = max(ForecastConfig.test_size, settings["horizon"])
-    return data, name, ForecastConfig(**settings)
-
-
-TRAINING_ONLY = ("dataset", "target", "time_col", "covariates", "future_covariates", "lookback",
-                 "test_size", "season", "epochs", "ensemble", "hidden", "strategy", "augment")
-
-
-def _predict_with_model(args):
-    if not args.data:
-        raise LstmkitError("--model: also give --data FILE.csv, the history to forecast after")
-    for name in TRAINING_ONLY:
-        if getattr(args, name) is not None:
-            raise LstmkitError(f"--{name.replace('_', '-')}: not used with --model (a saved model keeps its "
-                               "columns and settings in preprocessing.json)")
-    forecaster = Forecaster.load(args.model)
-    forecaster.config.fill = args.fill or forecaster.config.fill  # the new history may have gaps
-    future = forecaster.predict(args.horizon, data=args.data, future=args.future)
-    out = Path(args.out or f"runs/forecast-{Path(args.data).stem}")
-    out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "forecast.csv", _forecast_csv(future))
-    _say(args, future.to_string(float_format=lambda v: f"{v:.4g}"))
-    _say(args, f"wrote {out / 'forecast.csv'}")
-    return 0
+        settings["test_size"] = max(Config.test_size, settings["horizon"])
+    return data, name, Config(**settings)
 
 
 def _forecast_csv(future: pd.DataFrame) -> str:
@@ -139,15 +127,13 @@ def _forecast_csv(future: pd.DataFrame) -> str:
 
 
 def _write_outputs(out: Path, forecaster, backtest, future, name):
-    out.mkdir(parents=True, exist_ok=True)
     metrics = {k: {m: (None if np.isnan(v) else v) for m, v in d.items()} for k, d in backtest.metrics.items()}
-    _write_text(out / "metrics.json", json.dumps(metrics, indent=2))
-    _write_text(out / "backtest.csv", _backtest_frame(backtest, forecaster).to_csv(index=False))
+    atomic_write(out / "backtest.csv", _backtest_frame(backtest, forecaster).to_csv(index=False))
     if future is not None:
-        _write_text(out / "forecast.csv", _forecast_csv(future))
+        atomic_write(out / "forecast.csv", _forecast_csv(future))
     plot_forecast(forecaster.frame, backtest, future, out / "forecast.png", quantiles=forecaster.config.quantiles,
                   title=f"{name}: LSTM forecast, backtest over the last {forecaster.config.test_size} steps")
-    forecaster.save(out / "model")
+    write_run(out, forecaster, metrics)
 
 
 def _backtest_frame(backtest, forecaster) -> pd.DataFrame:
@@ -172,14 +158,3 @@ def _table(backtest, config) -> str:
             f"{table.to_string(float_format=lambda v: f'{v:.3f}')}\n"
             f"lstm interval coverage ({round(config.quantiles[0] * 100)}-{round(config.quantiles[-1] * 100)}%): "
             f"{backtest.coverage:.1%}")
-
-
-def _write_text(path: Path, text: str):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same directory: the rename is atomic
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _say(args, text):
-    if not args.quiet:
-        print(text)

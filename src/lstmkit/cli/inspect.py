@@ -23,10 +23,10 @@ def register(sub):
     p.add_argument("--engine", default="auto", choices=kernels.ENGINES)
     p.add_argument("--train", action="store_true", help="choose for training (dropout active)")
     p.add_argument("--gates", metavar="PNG", help="draw gate activations over AirPassengers to this file")
-    p.set_defaults(func=run)
+    p.set_defaults(func=handle)
 
 
-def run(args):
+def handle(args):
     lstm = nn.LSTM(args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional,
                    proj_size=args.proj_size, engine=args.engine, recurrent_dropout=args.recurrent_dropout)
     lstm.train(args.train)

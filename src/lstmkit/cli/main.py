@@ -1,5 +1,6 @@
 """`lstmkit`: one subcommand per task. Each lives in `lstmkit.cli.<name>` and exposes
-`register(subparsers)`, which adds its parser and sets `func(args) -> int` as the default."""
+`register(subparsers)`, which adds its parser and sets `func(args) -> int` as the default: a task's
+`train` and `predict` run `handle_train` and `handle_predict`; bench and inspect run `handle`."""
 import argparse
 import importlib
 import sys
@@ -8,13 +9,18 @@ from ..errors import LstmkitError
 
 SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate", "transcribe")
 
+TASKS = ("forecast", "classify", "translate", "transcribe")
+
 EPILOG = """examples:
-  lstmkit forecast                          # AirPassengers: train, backtest, compare with baselines
-  lstmkit forecast --data sales.csv --target units --time-col date --horizon 12
+  lstmkit forecast train                    # AirPassengers: train, backtest, compare with baselines
+  lstmkit forecast train --data sales.csv --target units --time-col date --horizon 12 --out runs/sales
+  lstmkit forecast predict --model runs/sales --data sales_2025.csv
   lstmkit classify train --data reviews.tsv --text-col text --label-col label
   lstmkit translate train --gettext fr --epochs 10
   lstmkit transcribe train --asterisk
   lstmkit bench                             # kernel timings next to torch.nn.LSTM
+every task: lstmkit TASK train ... writes runs/TASK-DATA/ (model/, metrics.json, plots);
+            lstmkit TASK predict --model RUN_DIR ...
 """
 
 
@@ -31,15 +37,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def current_spelling(argv: list[str]) -> tuple[list[str], str | None]:
+    """Today's command line for one in an earlier release's spelling, and a note saying so (or None).
+
+    Earlier spellings: `lstmkit forecast [--model DIR] ...` (no action word), `lstmkit translate
+    --model DIR ...` and `lstmkit transcribe --model DIR ...` (predict without the word), and
+    `lstmkit transcribe digits` (now `transcribe train --fsdd`).
+    """
+    if len(argv) < 1 or argv[0] not in TASKS or argv[1:2] in (["train"], ["predict"], ["-h"], ["--help"]):
+        return argv, None
+    task, rest = argv[0], argv[1:]
+    if task == "transcribe" and rest[:1] == ["digits"]:
+        new = [task, "train", "--fsdd", *rest[1:]]
+    elif "--model" in rest or any(a.startswith("--model=") for a in rest):
+        new = [task, "predict", *rest]
+    elif task == "forecast":
+        new = [task, "train", *rest]
+    else:
+        return argv, None
+    return new, (f"note: `lstmkit {' '.join(argv[:2])} ...` is spelled `lstmkit {' '.join(new[:2])} ...` now; "
+                 "the old spelling goes away in the next release")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
+    argv, note = current_spelling(list(sys.argv[1:] if argv is None else argv))
+    if note:
+        print(note, file=sys.stderr)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
-    except LstmkitError as e:
+    except (LstmkitError, ValueError) as e:  # a user's input; LstmkitError is a ValueError
         print(f"lstmkit {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

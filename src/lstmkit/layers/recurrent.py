@@ -11,6 +11,7 @@ from .. import kernels
 from ..cells import LayerWeights
 from ..errors import LstmkitError
 from ..nn import init as nn_init
+from ..nn.checks import check_lstm_args
 from .base import Layer, check_features, initialize
 
 KERAS_DEFAULT_INIT = {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal",
@@ -50,16 +51,11 @@ class LSTM(Layer):
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  input_shape=None, name=None, *, engine="auto"):
         super().__init__(input_shape, name)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise LstmkitError(f"units: expected a positive int, got {units!r}")
+        check_lstm_args([("units", units)], [("dropout", dropout), ("recurrent_dropout", recurrent_dropout)],
+                        engine)
         if (activation, recurrent_activation) != ("tanh", "sigmoid"):
             raise LstmkitError("activation, recurrent_activation: lstmkit's kernels compute the standard "
                                f"LSTM ('tanh', 'sigmoid'), got ({activation!r}, {recurrent_activation!r})")
-        for arg, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= p < 1:
-                raise LstmkitError(f"{arg}: expected a probability in [0, 1), got {p!r}")
-        if engine not in kernels.ENGINES:
-            raise LstmkitError(f"engine: expected one of {', '.join(kernels.ENGINES)}, got {engine!r}")
         self.units, self.use_bias, self.unit_forget_bias = units, use_bias, unit_forget_bias
         self.initializers = {"kernel_initializer": kernel_initializer,
                              "recurrent_initializer": recurrent_initializer,

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ..cells import LayerWeights, lstm
-from .checks import check_hx, check_input
+from .checks import check_hx, check_input, check_lstm_args
 
 
 class LSTMCell(nn.Module):
@@ -27,9 +27,7 @@ class LSTMCell(nn.Module):
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__()
-        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{arg}: expected a positive int, got {value!r}")
+        check_lstm_args([("input_size", input_size), ("hidden_size", hidden_size)])
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         factory = {"device": device, "dtype": dtype}
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **factory))

@@ -9,7 +9,8 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from .. import kernels
 from ..cells import LayerWeights
 from . import init as _init
-from .checks import check_hx, check_input
+from ..errors import LstmkitError
+from .checks import check_hx, check_input, check_lstm_args
 
 
 class LSTM(nn.Module):
@@ -179,16 +180,10 @@ def _repack(y, lengths, like: PackedSequence) -> PackedSequence:
 
 def _check_args(input_size, hidden_size, num_layers, dropout, proj_size, engine, recurrent_dropout,
                 init):
-    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{arg}: expected a positive int, got {value!r}")
+    check_lstm_args([("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)],
+                    [("dropout", dropout), ("recurrent_dropout", recurrent_dropout)], engine)
     if not isinstance(proj_size, int) or proj_size < 0 or (proj_size and proj_size >= hidden_size):
-        raise ValueError(f"proj_size: expected an int with 0 <= proj_size < hidden_size "
-                         f"({hidden_size}), got {proj_size!r}")
-    for arg, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-        if not 0 <= value < 1:
-            raise ValueError(f"{arg}: expected a probability in [0, 1), got {value!r}")
-    if engine not in kernels.ENGINES:
-        raise ValueError(f"engine: expected one of {', '.join(kernels.ENGINES)}, got {engine!r}")
+        raise LstmkitError(f"proj_size: expected an int with 0 <= proj_size < hidden_size "
+                           f"({hidden_size}), got {proj_size!r}")
     if init not in ("torch", "keras"):
-        raise ValueError(f"init: expected 'torch' or 'keras', got {init!r}")
+        raise LstmkitError(f"init: expected 'torch' or 'keras', got {init!r}")

@@ -1,6 +1,8 @@
-"""Saving figures: written to a temporary file in the same directory, then renamed into place."""
-import os
+"""Saving figures atomically, through `lstmkit.saving.atomic_write`."""
+import io
 from pathlib import Path
+
+from ..saving import atomic_write
 
 
 def save_figure(fig, path, dpi: int = 110) -> Path:
@@ -14,13 +16,10 @@ def save_figure(fig, path, dpi: int = 110) -> Path:
     """
     import matplotlib.pyplot as plt
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}{path.suffix}")  # same directory: atomic rename
+    buffer = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
+        fig.savefig(buffer, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, buffer.getvalue())
     return path

@@ -1,5 +1,5 @@
-"""Time-series forecasting with an LSTM: `Forecaster(config).fit(data)`, then `.predict()` and
-`.backtest()`, always next to naive, seasonal naive and linear-autoregression baselines.
+"""Time-series forecasting with an LSTM: `train(data, config)` -> a Forecaster, then `.predict()`,
+and `evaluate` / `backtest` next to naive, seasonal naive and linear-autoregression baselines.
 
 The pipeline: read and check the series; hold out the last `test_size` steps; fit the scaler on the
 rest; cut lookback/horizon windows (the last ones, whose targets start after every training target
@@ -11,24 +11,22 @@ K future covariates, then the calendar), L lookback, H horizon, B windows, Q qua
 """
 import contextlib
 import sys
-from dataclasses import asdict, fields
-
 import numpy as np
 import pandas as pd
 import torch
 
-from ..data import timeseries as ts
-from ..data.series import read_series
-from ..models import EarlyStopping, Model
-from ..models.callbacks import Callback
-from ..models.optimizers import Adam
-from ..errors import DataError, LstmkitError, ModelFileError
-from ..saving import read_model_dir, write_model_dir
-from ..seeding import set_seed
+from ...data import timeseries as ts
+from ...data.series import read_series
+from ...models import EarlyStopping, Model
+from ...models.callbacks import Callback
+from ...models.optimizers import Adam
+from ...errors import DataError, LstmkitError
+from ...seeding import set_seed
+from ..common import Predictor
 from . import baselines
-from .forecast_config import Backtest, ForecastConfig
-from .forecast_net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
-from .metrics_forecast import forecast_metrics, mase_scale
+from .config import Backtest, Config
+from .net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
+from .metrics import forecast_metrics, mase_scale
 
 
 @contextlib.contextmanager
@@ -63,33 +61,54 @@ class _Progress(Callback):
         self.file.flush()
 
 
-class Forecaster:
-    """Train an LSTM forecaster, backtest it against baselines, forecast, save and load.
+def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> "Forecaster":
+    """Read `data` (CSV path, DataFrame or Series), hold out its last `config.test_size` steps, train.
 
     Args:
-        config: a ForecastConfig (default: ForecastConfig()).
+        data: the whole series; config: a Config (default Config()).
+        verbose: 0 silent, else one line per ensemble member (redrawn each epoch on a terminal).
+        callbacks: more `lstmkit.models.callbacks.Callback`s for every member's `Model.fit`.
+
+    Returns:
+        A Forecaster.
 
     Example:
-        >>> f = Forecaster(ForecastConfig(target="passengers", time_col="month", epochs=2, verbose=0))
-        >>> f = f.fit("src/lstmkit/data/bundled/airpassengers.csv")
+        >>> f = train("src/lstmkit/data/bundled/airpassengers.csv",
+        ...           Config(target="passengers", time_col="month", epochs=2), verbose=0)
         >>> f.predict().shape
         (12, 3)
     """
+    return Forecaster(config or Config())._fit(data, verbose, list(callbacks or []))
 
-    def __init__(self, config: ForecastConfig | None = None):
-        self.config = config or ForecastConfig()
-        self.net = None
+
+def backtest(forecaster: "Forecaster", data=None) -> Backtest:
+    """Rolling origins over the held-out steps of `data` (default: the series `train` read)."""
+    return forecaster.backtest(data)
+
+
+def evaluate(forecaster: "Forecaster", data=None) -> dict:
+    """{"lstm" | "naive" | "seasonal_naive" | "linear_ar": {"mae", "rmse", "mape", "smape", "mase"}} on
+    the held-out steps of `data` (default: the series `train` read)."""
+    return forecaster.backtest(data).metrics
+
+
+class Forecaster(Predictor):
+    """A trained LSTM forecaster: forecast, backtest against baselines, save and load.
+
+    Args:
+        config: a Config (default: Config()); build one with `train`.
+    """
+    task, config_class = "forecast", Config
+    legacy_config = ("preprocessing", "config")
+
+    def __init__(self, config: Config | None = None):
+        self.config = config or Config()
+        self.net = self.frame = None
 
     # ---- fit ---------------------------------------------------------------------------------
-    def fit(self, data) -> "Forecaster":
-        """Read `data` (CSV path, DataFrame or Series), hold out the test part and train.
-
-        Returns:
-            self.
-        """
+    def _fit(self, data, verbose, callbacks) -> "Forecaster":
         c = self.config
-        frame = read_series(data, target=c.target, time_col=c.time_col,
-                            covariates=[*c.covariates, *c.future_covariates], fill=c.fill)
+        frame = self._read(data, c.target, c.time_col)
         self._check_length(len(frame))
         self._setup(frame)
         n_fit = len(frame) - c.test_size
@@ -105,8 +124,14 @@ class Forecaster:
                           c.augment_copies, rng)
         xv, yv = self._windows(z, cov, cal, val)
         with _threads(c.threads):
-            self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k) for k in range(c.ensemble)])
+            self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k, verbose, callbacks)
+                                 for k in range(c.ensemble)])
         return self
+
+    def _read(self, data, target, time_col):
+        c = self.config
+        return read_series(data, target=target, time_col=time_col,
+                           covariates=[*c.covariates, *c.future_covariates], fill=c.fill)
 
     def _setup(self, frame):
         """Settings that follow from the data: targets, frequency, season, transform, base."""
@@ -170,7 +195,7 @@ class Forecaster:
         offsets = ts.base_offsets(horizon, self.season, self.base)
         return ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, offsets, self.base)
 
-    def _train_member(self, x, y, xv, yv, n_known, k):
+    def _train_member(self, x, y, xv, yv, n_known, k, verbose, callbacks):
         """One ensemble member through `lstmkit.models.Model`, early-stopped on the validation windows."""
         c = self.config
         set_seed(c.seed + k)
@@ -179,10 +204,10 @@ class Forecaster:
         model = Model(net)
         model.compile(optimizer=Adam(learning_rate=c.learning_rate), loss=PinballLoss(c.quantiles))
         stop = EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
-        shown = [_Progress(k, c.ensemble, c.epochs)] if c.verbose else []
+        shown = [_Progress(k, c.ensemble, c.epochs)] if verbose else []
         batch_size = c.batch_size or max(16, -(-len(x) // 20))
         model.fit(x, y, batch_size=batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
-                  callbacks=[stop, *shown])
+                  callbacks=[stop, *shown, *callbacks])
         return net.eval()
 
     # ---- forecast ----------------------------------------------------------------------------
@@ -242,9 +267,7 @@ class Forecaster:
                                f"{horizon}; train with a longer horizon or strategy='recursive'")
         if data is None and self.frame is None:
             raise LstmkitError("data: a loaded model forecasts after the history you pass: predict(data=...)")
-        frame = self.frame if data is None else read_series(
-            data, target=self.targets, time_col=self.time_col, covariates=[*c.covariates, *c.future_covariates],
-            fill=c.fill)
+        frame = self.frame if data is None else self._read(data, self.targets, self.time_col)
         if self.freq and not isinstance(frame.index, pd.DatetimeIndex):
             raise DataError(f"data: the model was trained on time stamps (frequency {self.freq}); "
                             f"give them as a time column (named {self.time_col!r} in training) or a DatetimeIndex")
@@ -275,15 +298,16 @@ class Forecaster:
 
     def _require_fit(self):
         if self.net is None:
-            raise LstmkitError("Forecaster: call fit(data) or Forecaster.load(path) first")
+            raise LstmkitError("Forecaster: build one with train(data, config) or Forecaster.load(path)")
 
     def _to_units(self, q):
         """(B, H, T, Q) scaled quantiles -> original units."""
         return np.moveaxis(self.target_scaler.inverse(np.moveaxis(q, 3, 2)), 2, 3)
 
     # ---- evaluate ----------------------------------------------------------------------------
-    def backtest(self) -> Backtest:
-        """Rolling-origin evaluation over the held-out part, next to the baselines.
+    def backtest(self, data=None) -> Backtest:
+        """Rolling-origin evaluation over the held-out part of `data` (default: the series seen in
+        training), next to the baselines fit on the part before it.
 
         The origins are every step from the last training step to the last one that leaves a
         full horizon: K = test_size - H + 1 windows, all of whose targets lie in the test part. The
@@ -294,11 +318,15 @@ class Forecaster:
             {"mae", "rmse", "mape", "smape", "mase"}.
         """
         self._require_fit()
-        c, T, n = self.config, self.n_targets, len(self.frame)
+        if data is None and self.frame is None:
+            raise LstmkitError("data: a loaded model backtests on the series you pass: backtest(data)")
+        frame = self.frame if data is None else self._read(data, self.targets, self.time_col)
+        c, T, n = self.config, self.n_targets, len(frame)
+        self._check_length(n)
         n_fit = n - c.test_size
-        values = self.frame.to_numpy()[:, :T]
+        values = frame.to_numpy()[:, :T]
         origins = np.arange(n_fit - 1, n - c.horizon)
-        quantiles = self._to_units(self._forecast_z(*self._arrays(self.frame), origins, c.horizon))
+        quantiles = self._to_units(self._forecast_z(*self._arrays(frame), origins, c.horizon))
         actual = values[origins[:, None] + np.arange(1, c.horizon + 1)]  # (B, H, T)
         ar = baselines.LinearAR(c.lookback, c.horizon).fit(values[:n_fit], np.arange(c.lookback - 1, n_fit - c.horizon))
         forecasts = {"lstm": quantiles[..., list(c.quantiles).index(0.5)],
@@ -308,47 +336,28 @@ class Forecaster:
         scale = mase_scale(values[:n_fit], self.season)
         metrics = {name: forecast_metrics(actual, f, scale) for name, f in forecasts.items()}
         inside = (actual >= quantiles[..., 0]) & (actual <= quantiles[..., -1])
-        return Backtest(self.frame.index[origins], origins, actual, forecasts, quantiles, metrics,
+        return Backtest(frame.index[origins], origins, actual, forecasts, quantiles, metrics,
                         float(inside.mean()))
 
     # ---- save / load -------------------------------------------------------------------------
-    def save(self, path):
-        """Write the model directory: config.json, model.safetensors and preprocessing.json.
-
-        Example:
-            >>> f.save("runs/air/model")  # doctest: +SKIP
-        """
+    def _parts(self):
         self._require_fit()
-        prep = {"config": asdict(self.config), "targets": self.targets, "time_col": self.time_col, "freq": self.freq,
-                "season": self.season, "base": self.base, "log": self.log, "step": self.step,
+        prep = {"targets": self.targets, "time_col": self.time_col, "freq": self.freq, "season": self.season,
+                "base": self.base, "log": self.log, "step": self.step,
                 "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict(),
                 "known_scaler": self.known_scaler.to_dict()}
-        config = {"task": "forecast", "net": self.net[0].config, "ensemble": len(self.net)}
-        return write_model_dir(path, config, self.net.state_dict(), prep)
+        return {"net": self.net[0].config, "ensemble": len(self.net)}, self.net.state_dict(), prep
 
     @classmethod
-    def load(cls, path) -> "Forecaster":
-        """Read a directory written by `save`; `predict(data=...)` then forecasts after new data.
-
-        Example:
-            >>> f = Forecaster.load("runs/air/model")  # doctest: +SKIP
-        """
-        config, state, prep = read_model_dir(path)
-        if config.get("task") != "forecast" or prep is None:
-            raise ModelFileError(f"model: {path} is not a forecasting model (task {config.get('task')!r})")
-        try:
-            known = {f.name for f in fields(ForecastConfig)}
-            self = cls(ForecastConfig(**{k: v for k, v in prep["config"].items() if k in known}))
-            self.targets, self.n_targets, self.freq = prep["targets"], len(prep["targets"]), prep["freq"]
-            self.time_col = prep["time_col"]
-            self.season, self.base, self.log, self.step = prep["season"], prep["base"], prep["log"], prep["step"]
-            self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
-            self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
-            self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
-            self.net = Ensemble([ForecastNet(**config["net"]) for _ in range(config["ensemble"])])
-            self.net.load_state_dict(state)
-        except (KeyError, TypeError, RuntimeError, LstmkitError) as e:
-            raise ModelFileError(f"model: {path} holds an inconsistent forecasting model ({e})") from None
+    def _restore(cls, config, meta, state, prep):
+        self = cls(config)
+        self.targets, self.n_targets, self.freq = prep["targets"], len(prep["targets"]), prep["freq"]
+        self.time_col = prep["time_col"]
+        self.season, self.base, self.log, self.step = prep["season"], prep["base"], prep["log"], prep["step"]
+        self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
+        self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
+        self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
+        self.net = Ensemble([ForecastNet(**meta["net"]) for _ in range(meta["ensemble"])])
+        self.net.load_state_dict(state)
         self.net.eval()
-        self.frame = None
         return self

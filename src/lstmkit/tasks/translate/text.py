@@ -13,7 +13,7 @@ from collections import Counter
 
 import sentencepiece as spm
 
-from ..errors import LstmkitError, ModelFileError
+from ...errors import LstmkitError, ModelFileError
 
 PLACEHOLDER = re.compile(r"""
       %\([A-Za-z_]\w*\)[-+#0]*\d*(?:\.\d+)?[a-zA-Z]                        # %(name)s

@@ -4,7 +4,7 @@ similar training source (character n-gram TF-IDF, cosine similarity)."""
 import sacrebleu
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .translate_text import placeholders, placeholders_kept
+from .text import placeholders, placeholders_kept
 
 
 def score(hypotheses, references, target_lang="fr") -> dict:

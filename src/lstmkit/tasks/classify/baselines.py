@@ -2,8 +2,8 @@
 n-grams for English, character n-grams for Chinese) and the majority class (scikit-learn)."""
 import numpy as np
 
-from ..data.text import tokenize_en
-from ..data.text_datasets import TextData
+from ...data.text import tokenize_en
+from ...data.text_datasets import TextData
 
 
 def tfidf_logreg(train: TextData, val: TextData, lang: str):

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import nn as lnn
+from ... import nn as lnn
 
 
 class ForecastNet(nn.Module):

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .. import nn as lnn
-from .translate_text import BOS, EOS, PAD
+from ... import nn as lnn
+from .text import BOS, EOS, PAD
 
 
 class Seq2Seq(nn.Module):

@@ -4,15 +4,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import LstmkitError
+from ...errors import LstmkitError
+from ..common import Config as _Base
 
 
 @dataclass
-class ForecastConfig:
+class Config(_Base):
     """Everything a forecasting run depends on. Defaults suit a short monthly series (AirPassengers).
 
+    A series is held out by steps, not by a fraction: `test_size`, the last steps, which the
+    backtest's rolling origins cover.
+
     Example:
-        >>> ForecastConfig(horizon=6, lookback=12).test_size
+        >>> Config(horizon=6, lookback=12).test_size
         24
     """
     target: str | list | None = None    # column(s) to forecast; None: the only numeric column
@@ -46,22 +50,17 @@ class ForecastConfig:
     seed: int = 0
     threads: int | None = 1             # torch threads while training: a net this small runs fastest
                                         # on one (more only add synchronisation); None keeps torch's
-    verbose: int = 1
 
     def __post_init__(self):
-        for name in ("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
-                     "batch_size", "ensemble", "samples"):
-            value = getattr(self, name)
-            if name == "batch_size" and value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise LstmkitError(f"{name}: expected a positive integer, got {value!r}")
+        self.quantiles, self.augment = tuple(self.quantiles), tuple(self.augment)  # JSON gives lists
+        self.check_positive("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
+                            "batch_size", "ensemble", "samples", optional=("batch_size",))
         if self.test_size < self.horizon:
             raise LstmkitError(f"test_size: expected at least the horizon ({self.horizon}) so one backtest "
                                f"window fits, got {self.test_size}")
-        _check_choice("strategy", self.strategy, ("direct", "recursive"))
-        _check_choice("transform", self.transform, ("auto", "log", "none"))
-        _check_choice("base", self.base, ("auto", "last", "seasonal", "none"))
+        self.check_choice("strategy", ("direct", "recursive"))
+        self.check_choice("transform", ("auto", "log", "none"))
+        self.check_choice("base", ("auto", "last", "seasonal", "none"))
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
             raise LstmkitError(f"quantiles: expected increasing levels in (0, 1) including 0.5, got {self.quantiles!r}")
@@ -73,11 +72,6 @@ class ForecastConfig:
         if self.strategy == "recursive" and self.covariates:
             raise LstmkitError("strategy: 'recursive' feeds forecasts back and cannot forecast past "
                                "covariates; use strategy='direct', drop them or give them as future_covariates")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise LstmkitError(f"{name}: expected one of {choices}, got {value!r}")
 
 
 @dataclass

@@ -1,0 +1,50 @@
+"""The speech recipe: features, network, training and decoding."""
+from dataclasses import dataclass, field
+
+from ...data.audio import FeatureConfig
+from ...errors import LstmkitError
+from ..common import Config as _Base
+
+
+@dataclass
+class Config(_Base):
+    """The whole recipe: features, network and training; saved next to the weights."""
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    stack: int = 4  # 10 ms frames per LSTM step: 25 steps/s leave room for ~13 chars/s and blanks
+    hidden_size: int = 192  # sized so that training fits about 10 minutes on one CPU core
+    num_layers: int = 2
+    dropout: float = 0.35  # between LSTM layers and before the output layer: a 25-minute corpus
+    epochs: int = 90  # about 7 minutes on one quiet CPU core; tempo changes curb overfitting
+    batch_frames: int = 2000  # a batch holds about this many 10 ms frames (sequences vary 100-fold)
+    learning_rate: float = 4e-3  # the peak of a one-cycle schedule
+    max_seconds: float = 15.0  # longer recordings (a few long menus) cost much and teach little
+    # speed perturbation: each epoch plays each recording at one of these tempos (at no extra cost
+    # per epoch); it pays off with more epochs, not with few (README)
+    speeds: tuple = (0.9, 1.0, 1.1)
+    spec_augment: bool = True
+    synthetic: int = 0  # espeak-ng phrases added to the acoustic model's training data (README)
+    spec_time: float = 0.05  # each of SpecAugment's two time masks covers up to this share of a recording
+    test_fraction: float = 0.15
+    seed: int = 0
+    # decoding: prefix beam search with a character n-gram LM fit on the training transcripts;
+    # weight and per-character bonus were chosen on a validation split of the training set (README)
+    beam: int = 16
+    lm_order: int = 8  # 0: no language model
+    lm_weight: float = 1.0
+    lm_bonus: float = 2.0  # added per character: without it the LM favours dropping characters
+
+    RENAMED = {"hidden": "hidden_size", "layers": "num_layers", "lr": "learning_rate"}
+
+    def __post_init__(self):
+        if isinstance(self.features, dict):  # from config.json
+            self.features = FeatureConfig(**self.features)
+        self.speeds = tuple(self.speeds)
+        self.check_positive("stack", "hidden_size", "num_layers", "epochs", "batch_frames", "beam")
+        self.check_fraction("test_fraction")
+        for name in ("synthetic", "lm_order", "lm_weight", "lm_bonus"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise LstmkitError(f"{name}: expected a number >= 0, got {value!r}")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "features": self.features.to_dict(), "speeds": list(self.speeds)}

@@ -1,0 +1,38 @@
+"""The settings of a translation run."""
+from dataclasses import dataclass
+
+from ..common import Config as _Base
+from .text import MODEL_TYPES
+
+
+@dataclass
+class Config(_Base):
+    """Data, architecture and training settings.
+
+    The defaults train an en->fr model on ~40k short software messages in about ten minutes on
+    2 CPU cores; `time_limit` ends training after that many seconds, mid-epoch if need be.
+    """
+    max_words: int = 12  # sources of more words are left out, in training and in the test split
+    test_fraction: float = 0.1  # source groups held out (no source on both sides, see split_pairs)
+    target_lang: str = "xx"  # "zh..." selects sacrebleu's Chinese tokenizer for BLEU
+    embed_size: int = 128
+    hidden_size: int = 256  # per direction in the encoder
+    num_layers: int = 1  # in the encoder and in the decoder
+    dropout: float = 0.1
+    vocab_size: int = 4000  # soft target for SentencePiece; the output layer's cost grows with it
+    tokenizer: str = "unigram"  # SentencePiece model type: "unigram" or "bpe" subwords, or "char"
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 3e-3  # Adam; decays linearly to 10% of this over the run
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0  # gradient clipping (global L2 norm)
+    max_tokens: int = 64  # subword tokens per side in training; decoding stops at 2x the source + 10
+    seed: int = 0
+    time_limit: float | None = None  # seconds; the learning rate then decays over this time
+    RENAMED = {"encoder_layers": "num_layers"}
+
+    def __post_init__(self):
+        self.check_positive("max_words", "embed_size", "hidden_size", "num_layers", "vocab_size", "epochs",
+                            "batch_size", "max_tokens")
+        self.check_fraction("test_fraction")
+        self.check_choice("tokenizer", MODEL_TYPES)
