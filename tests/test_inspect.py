@@ -1,8 +1,10 @@
 """Gate traces, the inspect and bench commands."""
+import pytest
 import torch
 
 import lstmkit
 from lstmkit.cli.main import main
+from lstmkit.errors import LstmkitError
 
 
 def test_trace_gates_reproduces_the_module_output():
@@ -49,3 +51,16 @@ def test_bench_writes_tables(tmp_path, capsys):
     for contender in ("torch.nn.LSTM", "fused", "native", "reference", "plain loop"):
         assert f"| {contender} |" in md
     assert main(["bench", "--shapes", "S9"]) == 2
+
+
+@pytest.mark.parametrize("build,message", [
+    (lambda: lstmkit.nn.LSTM(3, 0), "hidden_size: expected a positive int, got 0"),
+    (lambda: lstmkit.nn.LSTM(3, 4, dropout=1.5), "dropout: expected a probability in [0, 1), got 1.5"),
+    (lambda: lstmkit.nn.LSTMCell(0, 4), "input_size: expected a positive int, got 0"),
+    (lambda: lstmkit.layers.LSTM(-2), "units: expected a positive int, got -2"),
+    (lambda: lstmkit.layers.LSTM(4, engine="fast"), "engine: expected one of"),
+])
+def test_the_lstm_front_ends_share_one_argument_check(build, message):
+    with pytest.raises(LstmkitError) as caught:
+        build()
+    assert message in str(caught.value) and isinstance(caught.value, ValueError)  # torch-style callers

@@ -29,12 +29,12 @@ def check_input(x: torch.Tensor, features: int, param: torch.Tensor, name: str) 
     """x's last dimension, dtype and device must match the module's parameters."""
     if x.shape[-1] != features:
         raise LstmkitError(f"{name}: expected {features} features in the last dimension, "
-                         f"got shape {tuple(x.shape)}")
+                           f"got shape {tuple(x.shape)}")
     if x.dtype != param.dtype:
         raise LstmkitError(f"{name}: expected dtype {param.dtype} (the module's parameters), got {x.dtype}")
     if x.device != param.device:
         raise LstmkitError(f"{name}: expected a tensor on {param.device} (the module's parameters), "
-                         f"got one on {x.device}")
+                           f"got one on {x.device}")
 
 
 def check_hx(h: torch.Tensor, shape: tuple, x: torch.Tensor, name: str) -> torch.Tensor:
