@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ...data.batching import length_batches
 from ...data.text import TextEncoder, pad_batch
 from ...data.text_datasets import TextData
 from ...errors import DataError
@@ -29,27 +30,19 @@ from .net import TextClassifier, build_net
 
 
 class _Lengths(torch.utils.data.Sampler):
-    """Batches of texts of similar length, so little time goes into padding.
+    """Batches of texts of similar length (`length_batches`), so little time goes into padding.
 
     Training: shuffle, sort by length inside windows of 50 batches, then shuffle the batch order
     (random batches, little padding). Otherwise: all texts sorted by length, in order.
     """
 
     def __init__(self, lengths, batch_size, shuffle, seed=0):
-        self.lengths, self.batch_size, self.shuffle = np.asarray(lengths), batch_size, shuffle
-        self.rng = np.random.default_rng(seed)
+        self.lengths, self.batch_size = lengths, batch_size
+        self.rng = np.random.default_rng(seed) if shuffle else None
 
     def __iter__(self):
-        n, bs = len(self.lengths), self.batch_size
-        if not self.shuffle:
-            order = np.argsort(self.lengths, kind="stable")
-            return iter([order[i:i + bs].tolist() for i in range(0, n, bs)])
-        order, window = self.rng.permutation(n), 50 * bs
-        for i in range(0, n, window):
-            part = order[i:i + window]
-            order[i:i + window] = part[np.argsort(self.lengths[part], kind="stable")]
-        batches = [order[i:i + bs].tolist() for i in range(0, n, bs)]
-        return iter([batches[k] for k in self.rng.permutation(len(batches))])
+        return iter(length_batches(self.lengths, self.rng, batch_size=self.batch_size,
+                                   window=50 if self.rng is not None else None))
 
     def __len__(self):
         return -(-len(self.lengths) // self.batch_size)
