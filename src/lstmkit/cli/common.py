@@ -6,11 +6,11 @@ from pathlib import Path
 from ..saving import atomic_write_json
 
 
-def add_task_parsers(subparsers, task, help, description, train_example, predict_example):
+def add_task_parsers(subparsers, task, summary, description, train_example, predict_example):
     """The `lstmkit <task>` parser with its `train` and `predict` subcommands, each showing a worked
     example in --help. Returns (train parser, predict parser)."""
     raw = argparse.RawDescriptionHelpFormatter
-    parser = subparsers.add_parser(task, help=help, description=description, formatter_class=raw,
+    parser = subparsers.add_parser(task, help=summary, description=description, formatter_class=raw,
                                    epilog=f"examples:\n{train_example}{predict_example}")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     train = sub.add_parser("train", help="train, evaluate next to the baselines, save", description=description,

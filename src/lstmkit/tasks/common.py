@@ -23,6 +23,11 @@ class Config:
 
     `RENAMED` maps a field's old name (in model directories written before the shared names) to
     its name now.
+
+    Example:
+        >>> from lstmkit.tasks import classify
+        >>> classify.Config.from_dict({"test_size": 0.3, "hidden_size": 32}).test_fraction
+        0.3
     """
     RENAMED: dict = {}
 
@@ -67,6 +72,11 @@ class Predictor:
     preprocessing)` and `_restore(config, meta, state_dict, preprocessing) -> Predictor`.
     `legacy_config` says where directories written before config.json's one "config" key kept it:
     ("config", KEY) or ("preprocessing", KEY).
+
+    Example:
+        >>> from lstmkit.tasks.classify import Classifier
+        >>> Classifier.load("runs/classify-movies").predict(["a fine film"])  # doctest: +SKIP
+        [('positive', 0.88)]
     """
     task: str = ""
     config_class: type = Config
@@ -133,8 +143,8 @@ def train_epochs(net, epochs, run_epoch, *, steps=None, verbose=1, callbacks=Non
         net: the torch module being trained (callbacks see it wrapped in a `Model`).
         epochs: most epochs.
         run_epoch: `run_epoch(epoch, progress) -> (logs, stop)`; it trains one epoch, calls
-            `progress.due()` / `progress.update(done, logs)` per batch, and says whether to stop
-            (a time budget ran out).
+            `progress.due()` / `progress.update(done, logs)` per batch, returns the epoch's logs
+            with "steps" (batches run) among them, and says whether to stop (a time budget ran out).
         steps: batches per epoch, for the bar (None when they vary).
         verbose: 0 silent, 1 a live bar on a terminal, 2 one line per epoch.
         callbacks: `lstmkit.models.callbacks.Callback`s; they get the epoch hooks and may set

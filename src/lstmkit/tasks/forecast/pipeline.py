@@ -11,6 +11,7 @@ K future covariates, then the calendar), L lookback, H horizon, B windows, Q qua
 """
 import contextlib
 import sys
+
 import numpy as np
 import pandas as pd
 import torch
@@ -97,6 +98,10 @@ class Forecaster(Predictor):
 
     Args:
         config: a Config (default: Config()); build one with `train`.
+
+    Example:
+        >>> f = Forecaster.load("runs/forecast-airpassengers")              # doctest: +SKIP
+        >>> f.predict(data="src/lstmkit/data/bundled/airpassengers.csv")    # doctest: +SKIP
     """
     task, config_class = "forecast", Config
     legacy_config = ("preprocessing", "config")
