@@ -9,7 +9,8 @@ configuration, or None) and `run(x, hx, weights, config, training, mask=None, le
     mask     (T, B) bool: False steps change no state and output zeros (any padding, e.g. left)
     lengths  (B,) int64 on the CPU: right-padded sequences, the case PackedSequence describes
 
-and returns (y (T, B, D*P or D*H), (h_n, c_n)).
+and returns (y (T, B, D*P or D*H), (h_n, c_n)). For the single-state cells (`config.cell` "gru",
+"rnn_tanh", "rnn_relu") hx is h0 (L*D, B, H) alone and the result is (y (T, B, D*H), h_n).
 """
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ class KernelConfig:
     dtype: torch.dtype = torch.float32
     packed: bool = False  # variable-length (PackedSequence) input
     training: bool = False  # gradients will be taken: chooses for forward + backward speed
+    cell: str = "lstm"  # "lstm", "gru", "rnn_tanh" or "rnn_relu" (the simple RNN with its nonlinearity)
+    reset_after: bool = True  # GRU: torch's form (Keras 3's default); False is Keras' reset-before form
 
 
 def select(config: KernelConfig, device, engine: str = "auto"):
