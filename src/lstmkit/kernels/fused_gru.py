@@ -55,26 +55,33 @@ def _new_state(n, h, z, y, s, m):
     y.mul_(m)
 
 
-def _previous_states(S, h0, reverse):
-    """h_{t-1} of every step in processing order: (T, B, H)."""
-    return torch.cat([S[1:], h0[None]]) if reverse else torch.cat([h0[None], S[:-1]])
-
-
 def _outputs(x, mask, H):
     T, B, _ = x.shape
     S = x.new_empty(T, B, H)  # state after each step
     return S, (S if mask is None else x.new_empty(T, B, H))
 
 
-def _grads_tail(ctx, x, w_ih, dGx):
-    """dx, dW_ih and db_ih from the (T, B, 3H) gradients of the input projection."""
-    T, B, H3 = dGx.shape
-    dG2 = dGx.reshape(T * B, H3)
+def _grads_tail(ctx, x, w_ih, blocks):
+    """dx, dW_ih and db_ih from the input projection's gradient, given as (gradient (T, B, k), the
+    matching rows of W_ih) blocks in gate order: views of a larger buffer, so no copy is made."""
+    T, B = x.shape[:2]
+    x2 = x.reshape(T * B, -1)
+    blocks = [(g.reshape(T * B, -1), w_ih[rows]) for g, rows in blocks]
     needs = ctx.needs_input_grad
-    dx = (dG2 @ w_ih).view_as(x) if needs[0] else None
-    dw_ih = dG2.t() @ x.reshape(T * B, -1) if needs[2] else None
-    db_ih = dG2.sum(0) if ctx.has_bias else None
+    dx = None
+    if needs[0]:
+        dx = blocks[0][0] @ blocks[0][1]
+        for g, w in blocks[1:]:
+            dx.addmm_(g, w)
+        dx = dx.view_as(x)
+    dw_ih = torch.cat([g.t() @ x2 for g, _ in blocks]) if needs[2] else None
+    db_ih = torch.cat([g.sum(0) for g, _ in blocks]) if ctx.has_bias else None
     return dx, dw_ih, db_ih
+
+
+def _previous_states(S, h0, reverse):
+    """h_{t-1} of every step in processing order: (T, B, H)."""
+    return torch.cat([S[1:], h0[None]]) if reverse else torch.cat([h0[None], S[:-1]])
 
 
 class _ResetAfter(torch.autograd.Function):
@@ -109,12 +116,8 @@ class _ResetAfter(torch.autograd.Function):
         T, B, H = S.shape
         dY = torch.zeros_like(S) if dY is None else dY.contiguous()
         dh = torch.zeros_like(h0) if dh_n is None else dh_n
-        r, z, n, hn = G[:, :, :H], G[:, :, H:2 * H], G[:, :, 2 * H:], A[:, :, 2 * H:]
-        F = G.new_empty(T, B, 4, H)  # factors of d(r_pre), d(z_pre), d(hn), d(n_pre)
-        P = torch.mul(1 - z, 1 - n * n, out=F[:, :, 3])
-        torch.mul(P, r, out=F[:, :, 2])
-        torch.mul(F[:, :, 2], hn * (1 - r), out=F[:, :, 0])  # P hn r (1 - r)
-        torch.mul(_previous_states(S, h0, ctx.reverse) - n, z * (1 - z), out=F[:, :, 1])
+        z = G[:, :, H:2 * H]
+        F = _reset_after_factors(G, A, S, h0, ctx.reverse)
         D = G.new_empty(T, B, 4 * H)  # (T, B, 4H): d(r_pre), d(z_pre), d(hn), d(n_pre)
         Fs, D4, DA, Zs = F.unbind(0), D.view(T, B, 4, H).unbind(0), D[:, :, :3 * H].unbind(0), z.unbind(0)
         step_gemm = _gemm(w_hh.t(), B, _ONEDNN_MIN_BACKWARD)  # [d(r_pre), d(z_pre), d(hn)] W_hh
@@ -126,11 +129,34 @@ class _ResetAfter(torch.autograd.Function):
                 g.mul_(hmask)
             return g.addcmul_(dh, Zs[t])
         dh = backward_loop(cell_backward, dY, dh, ctx.reverse, mask)
-        dA = D[:, :, :3 * H].contiguous()  # gradient of h_{t-1} W_hh^T + b_hh
+        dA = D[:, :, :3 * H]  # gradient of h_{t-1} W_hh^T + b_hh; a view, its rows 4H apart
         dw_hh = _recurrent_weight_grad(dA, S, h0, hmask, ctx.reverse) if ctx.needs_input_grad[3] else None
         db_hh = dA.sum((0, 1)) if ctx.has_bias else None
-        dx, dw_ih, db_ih = _grads_tail(ctx, x, w_ih, torch.cat([D[:, :, :2 * H], D[:, :, 3 * H:]], 2))
+        # The input projection's gradient is D without the d(hn) block: two GEMMs rather than a copy.
+        dx, dw_ih, db_ih = _grads_tail(ctx, x, w_ih, [(D[:, :, :2 * H], slice(0, 2 * H)),
+                                                      (D[:, :, 3 * H:], slice(2 * H, 3 * H))])
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None, None, None
+
+
+def _reset_after_factors(G, A, S, h0, reverse):
+    """The factors of d(r_pre), d(z_pre), d(hn), d(n_pre) that do not depend on dh, for all steps:
+    (P hn r(1-r), Q, P r, P) as (T, B, 4, H), with P, Q as in the module docstring."""
+    T, B, H = S.shape
+    r, z, n, hn = G[:, :, :H], G[:, :, H:2 * H], G[:, :, 2 * H:], A[:, :, 2 * H:]
+    F = G.new_empty(T, B, 4, H)
+    P = torch.mul(n, n, out=F[:, :, 3]).sub_(1).mul_(z - 1)  # (n² - 1)(z - 1) = (1 - z)(1 - n²)
+    torch.mul(P, r, out=F[:, :, 2])
+    torch.mul(F[:, :, 2], hn, out=F[:, :, 0]).addcmul_(F[:, :, 0], r, value=-1)  # P r hn (1 - r)
+    _previous_minus(S, h0, n, reverse, out=F[:, :, 1]).mul_(torch.addcmul(z, z, z, value=-1))  # · z (1 - z)
+    return F
+
+
+def _previous_minus(S, h0, n, reverse, out):
+    """h_{t-1} - n_t for every step (h_{t-1} one step back in processing order), into out (T, B, H)."""
+    prev, first, rest = (slice(1, None), -1, slice(0, -1)) if reverse else (slice(0, -1), 0, slice(1, None))
+    torch.sub(S[prev], n[rest], out=out[rest])
+    torch.sub(h0, n[first], out=out[first])
+    return out
 
 
 class _ResetBefore(torch.autograd.Function):
@@ -193,5 +219,5 @@ class _ResetBefore(torch.autograd.Function):
             dw_rz = _recurrent_weight_grad(D[:, :, :2 * H].contiguous(), S, h0, hmask, ctx.reverse)
             dw_n = D[:, :, 2 * H:].reshape(T * B, H).t() @ RH.view(T * B, H)
             dw_hh = torch.cat([dw_rz, dw_n])
-        dx, dw_ih, db = _grads_tail(ctx, x, w_ih, D)
+        dx, dw_ih, db = _grads_tail(ctx, x, w_ih, [(D, slice(None))])
         return dx, dh, dw_ih, dw_hh, db, db, None, None, None
