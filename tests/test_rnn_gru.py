@@ -200,6 +200,19 @@ def test_select_and_explain_say_why():
     assert text.count("fused") >= 2 and "step mask" in text
 
 
+def test_auto_prefers_torch_op_except_where_fused_trained_faster():
+    def chosen(**kw):
+        return kernels.select(kernels.KernelConfig(**kw), "cpu")[0].name
+    for cell in ("gru", "rnn_tanh", "rnn_relu"):
+        assert chosen(cell=cell, hidden_size=256, training=True) == "native"
+        assert chosen(cell=cell, hidden_size=1024) == "native"  # inference
+        assert chosen(cell=cell, hidden_size=1024, training=True) == "fused"
+        assert chosen(cell=cell, hidden_size=256, training=True, packed=True) == "fused"
+        assert chosen(cell=cell, masked=True) == "fused"
+    assert lstmkit.nn.GRU(I, 1024).select_kernel()[0].name == "fused"  # modules pass their H
+    assert lstmkit.layers.GRU(1024, input_shape=(None, I)).select_kernel()[0].name == "fused"
+
+
 def test_bad_arguments_are_clear_errors():
     with pytest.raises(LstmkitError, match="nonlinearity"):
         lstmkit.nn.RNN(I, H, nonlinearity="sigmoid")

@@ -12,7 +12,6 @@ from ..cells import LayerWeights
 from ..errors import LstmkitError
 from ..nn import init as nn_init
 from .base import Layer, check_features, initialize
-from .rnn import GRU, SimpleRNN
 
 KERAS_DEFAULT_INIT = {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal",
                       "bias_initializer": "zeros"}
@@ -217,7 +216,7 @@ class Bidirectional(Layer):
     """
 
     def __init__(self, layer, merge_mode="concat", input_shape=None, name=None):
-        if not isinstance(layer, (LSTM, GRU, SimpleRNN)):
+        if not isinstance(layer, Layer) or not hasattr(layer, "layer_weights"):  # LSTM, GRU, SimpleRNN
             raise LstmkitError("layer: Bidirectional wraps an lstmkit.layers.LSTM, GRU or SimpleRNN, "
                                f"got {type(layer).__name__}")
         if merge_mode not in MERGE_MODES:

@@ -13,6 +13,7 @@ from .. import gates, kernels
 from ..cells import LayerWeights
 from ..errors import LstmkitError
 from .base import Layer, check_features, default_name, initialize
+from .recurrent import LSTM
 
 _UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
                 "kernel_constraint", "recurrent_constraint", "bias_constraint")
@@ -80,7 +81,8 @@ class _SingleStateRNN(Layer):
         return kernels.KernelConfig(bidirectional=bidirectional, bias=self.use_bias,
                                     recurrent_dropout=self.recurrent_dropout if self.training else 0.0,
                                     masked=masked, dtype=self.weight_ih.dtype, training=self.training,
-                                    cell=self.cell, reset_after=getattr(self, "reset_after", True))
+                                    cell=self.cell, reset_after=getattr(self, "reset_after", True),
+                                    hidden_size=self.units)
 
     def select_kernel(self, masked=False):
         """(kernel, reason), as `lstmkit.explain` reports it."""
@@ -136,24 +138,14 @@ class _SingleStateRNN(Layer):
             return self.states
         return xt.new_zeros(1, B, self.units)
 
-    def reset_states(self):
-        """Forget the carried state (stateful layers)."""
-        self.states = None
-
     def compute_output_shape(self, input_shape):
         B, T = input_shape[0], input_shape[1]
         out = (B, T, self.units) if self.return_sequences else (B, self.units)
         return [out, (B, self.units)] if self.return_state else out
 
-    def compute_mask(self, x, mask):
-        if not self.return_sequences or mask is None:
-            return None
-        return mask.flip(1) if self.go_backwards else mask
-
-    def check_data(self, x, name):
-        if self.built and x.dim() >= 1 and x.shape[-1] != self.input_size:
-            raise LstmkitError(f"{name}: expected {self.input_size} features in the last axis "
-                               f"(the model was built for them), got shape {tuple(x.shape)}")
+    # As LSTM's: every recurrent layer passes masks, checks data and prints the same way.
+    reset_states, compute_mask = LSTM.reset_states, LSTM.compute_mask
+    check_data, extra_repr = LSTM.check_data, LSTM.extra_repr
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "use_bias": self.use_bias, **self.initializers,
@@ -161,9 +153,6 @@ class _SingleStateRNN(Layer):
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
                 "engine": self.engine, "zero_output_for_mask": self.zero_output_for_mask}
-
-    def extra_repr(self):
-        return f"{self.units}, return_sequences={self.return_sequences}"
 
 
 def hold_last_output(y, mask):

@@ -1,7 +1,5 @@
 """`lstmkit.nn.RNN` and `lstmkit.nn.GRU`: drop-ins for torch.nn.RNN and torch.nn.GRU (same arguments,
 parameters, inputs and outputs) that run on lstmkit's kernels."""
-import math
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
@@ -9,6 +7,7 @@ from torch.nn.utils.rnn import PackedSequence
 from .. import kernels
 from ..cells import LayerWeights
 from ..errors import LstmkitError
+from .cell import LSTMCell
 from .checks import check_hx, check_input
 from .lstm import LSTM, _check_args, _repack
 
@@ -45,12 +44,7 @@ class _SingleStateStack(nn.Module):
                 self._names.append(names)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """torch's initialisation: every weight uniform in ±1/sqrt(H)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.uniform_(-bound, bound)
+    reset_parameters = LSTMCell.reset_parameters  # torch's: every weight uniform in ±1/sqrt(H)
 
     def layer_weights(self) -> list[LayerWeights]:
         """One LayerWeights per layer and direction, in torch's order."""
@@ -61,7 +55,8 @@ class _SingleStateStack(nn.Module):
         p, rp = (self.dropout, self.recurrent_dropout) if self.training else (0.0, 0.0)
         return kernels.KernelConfig(self.num_layers, self.bidirectional, 0, self.bias, p, rp, masked,
                                     self.weight_ih_l0.dtype, packed, self.training, cell=self.cell,
-                                    reset_after=getattr(self, "reset_after", True))
+                                    reset_after=getattr(self, "reset_after", True),
+                                    hidden_size=self.hidden_size)
 
     def select_kernel(self, masked=False, packed=False):
         """(kernel, reason) for the current parameters and mode; see `kernels.select`."""

@@ -1,11 +1,10 @@
 """`lstmkit.nn.RNNCell` and `lstmkit.nn.GRUCell`: drop-ins for torch's, running `cells.rnn` / `cells.gru` step."""
-import math
-
 import torch
 from torch import nn
 
 from ..cells import LayerWeights, gru, rnn
 from ..errors import LstmkitError
+from .cell import LSTMCell
 from .checks import check_hx, check_input
 
 
@@ -26,12 +25,7 @@ class _SingleStateCell(nn.Module):
         self.bias_hh = nn.Parameter(torch.empty(GH, **factory)) if bias else None
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """torch's initialisation: every weight uniform in ±1/sqrt(H)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.uniform_(-bound, bound)
+    reset_parameters = LSTMCell.reset_parameters  # torch's: every weight uniform in ±1/sqrt(H)
 
     def forward(self, input, hx=None):
         """input (B, I) or (I,), hx (B, H) or (H,) or None -> h_1 shaped like hx."""
