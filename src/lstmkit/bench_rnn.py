@@ -7,6 +7,7 @@ torch.nn.RNN) holding the same weights.
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -143,7 +144,8 @@ def run(cells=tuple(CELLS), shapes=("S2", "S3"), modes=("forward", "train"), rep
                 f"float32, CPU; median of {repeats} alternated repeats (reference and plain loop: fewer); "
                 f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) at the start, "
                 f"{os.getloadavg()[0]:.1f} at the end, on a {os.cpu_count()}-core machine shared with other "
-                "work: absolute times are noisy, ratios from the same run hold better.")
+                "work: absolute times are noisy, ratios from the same run hold better. Command: "
+                f"`{' '.join(sys.argv)}`.")
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         _write_atomic(Path(out_dir) / "engine_gru_rnn.md", to_markdown(rows, peak, meta))
     return rows, peak
