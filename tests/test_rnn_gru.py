@@ -125,19 +125,22 @@ def test_masked_steps_keep_the_state(kind):
 def test_fused_matches_reference_and_passes_gradcheck(cell, reset_after, masked, dropout):
     """Bidirectional stacks with masks and variational recurrent dropout (the same masks in every run):
     fused against reference at two layers, and gradcheck of the fused backward at one small layer."""
-    for layers, hidden, check_grad in ((2, H, False), (1, 3, True)):
-        fn, inputs = _stack_fn(cell, reset_after, masked, dropout, layers, hidden)
+    for size, check_grad in (((2, I, H, 4, 3), False), ((1, 3, 2, 3, 2), True)):  # (L, I, H, T, B)
+        fn, inputs = _stack_fn(cell, reset_after, masked, dropout, *size)
         _assert_close(_run_fn(fn("fused"), inputs), _run_fn(fn("reference"), inputs), torch.float64)
         if check_grad:
             assert torch.autograd.gradcheck(fn("fused"), inputs, atol=1e-7)
+        elif dropout:  # the dropout masks are really applied
+            undropped, _ = _stack_fn(cell, reset_after, masked, 0.0, *size)
+            assert not torch.allclose(fn("fused")(*inputs)[0], undropped("fused")(*inputs)[0])
 
 
-def _stack_fn(cell, reset_after, masked, dropout, L, hidden, T=4, B=3):
+def _stack_fn(cell, reset_after, masked, dropout, L, features, hidden, T, B):
     """(engine -> f(x, h0, *weights) -> (y, h_n), the inputs) for a bidirectional L-layer stack."""
     g = torch.Generator().manual_seed(2)
     G = 3 if cell == "gru" else 1
     rand = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64).requires_grad_(True)  # noqa: E731
-    flat = [rand(G * hidden, I if k < 2 else 2 * hidden) for k in range(2 * L)]
+    flat = [rand(G * hidden, features if k < 2 else 2 * hidden) for k in range(2 * L)]
     flat = [t for w_ih in flat for t in (w_ih, rand(G * hidden, hidden), rand(G * hidden), rand(G * hidden))]
     mask = (torch.rand(T, B, generator=g) > 0.3) if masked else None
     config = kernels.KernelConfig(num_layers=L, bidirectional=True, recurrent_dropout=dropout,
@@ -149,7 +152,7 @@ def _stack_fn(cell, reset_after, masked, dropout, L, hidden, T=4, B=3):
             torch.manual_seed(7)  # the same dropout masks on every call
             return kernels.KERNELS[engine].run(x, h0, ws, config, True, mask=mask)
         return run
-    return fn, (rand(T, B, I), rand(2 * L, B, hidden), *flat)
+    return fn, (rand(T, B, features), rand(2 * L, B, hidden), *flat)
 
 
 def _run_fn(fn, inputs):
