@@ -1,12 +1,14 @@
 """Engine benchmark: every kernel next to torch.nn.LSTM and a plain autograd loop, in one run.
 
-Usage: .venv/bin/python benchmarks/engine.py [--shapes S1,S2] [--repeats 7] [--threads 2]
+Usage: .venv/bin/python benchmarks/engine.py [--shapes S1,S2] [--repeats 7] [--threads 2] [--cells lstm]
 Writes benchmarks/results/engine.md (linked from the README) and engine.json. Never asserts a time.
+`--cells gru,rnn` times the GRU and the simple RNN instead (next to torch.nn.GRU / torch.nn.RNN, on S2
+and S3 unless --shapes says otherwise) and writes benchmarks/results/engine_gru_rnn.md.
 """
 import argparse
 from pathlib import Path
 
-from lstmkit import bench
+from lstmkit import bench, bench_rnn
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
@@ -15,5 +17,10 @@ if __name__ == "__main__":
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--cells", default="lstm", help="lstm, or any of gru,rnn")
     a = p.parse_args()
-    bench.run(a.shapes.split(","), a.modes.split(","), a.repeats, a.threads, a.out)
+    if a.cells == "lstm":
+        bench.run(a.shapes.split(","), a.modes.split(","), a.repeats, a.threads, a.out)
+    else:
+        shapes = a.shapes.split(",") if a.shapes != p.get_default("shapes") else ("S2", "S3")
+        bench_rnn.run(a.cells.split(","), shapes, a.modes.split(","), a.repeats, a.threads, a.out)

@@ -1,12 +1,13 @@
-"""`explain(module)`: which kernel runs each LSTM in a model, and why."""
+"""`explain(module)`: which kernel runs each recurrent layer (LSTM, GRU, RNN) in a model, and why."""
 from torch import nn
 
 
 def explain(module: nn.Module, *, masked: bool = False, file=None) -> str:
-    """Print and return, per LSTM in `module`, the kernel that runs it and the reason.
+    """Print and return, per recurrent layer in `module`, the kernel that runs it and the reason.
 
     Args:
-        module: any torch module; every lstmkit LSTM inside it is reported.
+        module: any torch module; every lstmkit LSTM, GRU and RNN (torch-style or Keras-style) inside it
+            is reported.
         masked: report the choice for masked (padded) input (keyword-only).
 
     Example:
@@ -23,6 +24,6 @@ def explain(module: nn.Module, *, masked: bool = False, file=None) -> str:
             except KernelUnavailable as e:
                 reason = f"error: {e}"
             lines.append(f"{name or type(sub).__name__}: {reason}")
-    text = "\n".join(lines) if lines else "no lstmkit LSTM layers in this module"
+    text = "\n".join(lines) if lines else "no lstmkit recurrent layers in this module"
     print(text, file=file)
     return text

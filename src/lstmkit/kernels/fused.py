@@ -25,7 +25,7 @@ name = "fused"
 
 
 def unsupported(config, device):
-    """The fused kernel runs every LSTM configuration on any device torch's GEMMs run on."""
+    """The fused kernels run every LSTM, GRU and simple-RNN configuration on any device torch's GEMMs run on."""
     if not config.dtype.is_floating_point:
         return f"dtype {config.dtype} is not a floating-point type"
     return None
@@ -33,6 +33,10 @@ def unsupported(config, device):
 
 def run(x, hx, weights, config, training, mask=None, lengths=None):
     """See `lstmkit.kernels` for the contract."""
+    if config.cell != "lstm":  # the GRU's and the simple RNN's own fused kernels
+        from . import fused_gru, fused_rnn  # here: they build on this module
+        return (fused_gru if config.cell == "gru" else fused_rnn).run(x, hx, weights, config, training, mask,
+                                                                     lengths)
     if lengths is not None:
         mask = lengths_to_mask(lengths, x.shape[0], x.device)
     return run_stack(layer, x, hx, weights, config, training, mask)

@@ -8,6 +8,9 @@ _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 
 def unsupported(config, device):
     """Why torch's op cannot run `config`, or None."""
+    if config.cell != "lstm":
+        from . import native_rnn  # here: it builds on this module
+        return native_rnn.unsupported(config, device)
     if config.recurrent_dropout > 0:
         return "recurrent dropout is not part of torch's LSTM op"
     if config.masked:
@@ -21,6 +24,9 @@ def unsupported(config, device):
 
 def run(x, hx, weights, config, training, mask=None, lengths=None):
     """See `lstmkit.kernels` for the contract."""
+    if config.cell != "lstm":
+        from . import native_rnn  # here: it builds on this module
+        return native_rnn.run(x, hx, weights, config, training, mask, lengths)
     flat = []
     for w in weights:
         flat += [w.weight_ih, w.weight_hh]

@@ -2,6 +2,7 @@
 import torch
 
 from ..cells import lstm
+from . import reference_rnn
 from .stack import lengths_to_mask, run_stack
 
 name = "reference"
@@ -14,6 +15,8 @@ def unsupported(config, device):
 
 def run(x, hx, weights, config, training, mask=None, lengths=None):
     """See `lstmkit.kernels` for the contract."""
+    if config.cell != "lstm":
+        return reference_rnn.run(x, hx, weights, config, training, mask, lengths)
     if lengths is not None:
         mask = lengths_to_mask(lengths, x.shape[0], x.device)
     return run_stack(layer, x, hx, weights, config, training, mask)

@@ -1,13 +1,14 @@
-"""Keras-style layers on lstmkit's kernels: LSTM, Bidirectional, Dense, Embedding, Dropout,
+"""Keras-style layers on lstmkit's kernels: LSTM, GRU, SimpleRNN, Bidirectional, Dense, Embedding, Dropout,
 Masking, Activation, TimeDistributed, the merge layers Concatenate and Add, and Input."""
 from .base import ACTIVATIONS, INITIALIZERS, Input, KerasTensor, Layer
 from .core import Activation, Dense, Dropout, Embedding, Masking, TimeDistributed
 from .merge import Add, Concatenate
 from .recurrent import LSTM, Bidirectional
+from .rnn import GRU, SimpleRNN
 
 LAYERS = {cls.__name__: cls for cls in (LSTM, Bidirectional, Dense, Embedding, Dropout, Masking,
-                                        Activation, TimeDistributed, Concatenate, Add)}
+                                        Activation, TimeDistributed, Concatenate, Add, GRU, SimpleRNN)}
 
 __all__ = ["Layer", "Input", "KerasTensor", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout",
            "Masking", "Activation", "TimeDistributed", "Concatenate", "Add", "LAYERS", "ACTIVATIONS",
-           "INITIALIZERS"]
+           "INITIALIZERS", "GRU", "SimpleRNN"]

@@ -191,15 +191,18 @@ MERGE_MODES = {"concat": lambda a, b: torch.cat([a, b], -1), "sum": torch.add, "
 
 
 class Bidirectional(Layer):
-    """Runs an LSTM forwards and a copy of it backwards in one kernel call and merges the outputs.
+    """Runs a recurrent layer forwards and a copy of it backwards in one kernel call and merges the outputs.
 
     Args:
-        layer: an `LSTM` (its config is copied for the backward direction; weights are separate).
+        layer: an `LSTM`, `GRU` or `SimpleRNN` (its config is copied for the backward direction; weights
+            are separate).
         merge_mode: 'concat' (default), 'sum', 'mul' or 'ave'.
         input_shape: as for LSTM (or given to the wrapped layer).
 
     The wrapped layer's input `dropout` mask is shared by both directions. Keras returns, without
-    return_sequences, the forward output at the last step and the backward output at the first.
+    return_sequences, the forward output at the last step and the backward output at the first;
+    return_state adds each direction's final states ([output, h_f, c_f, h_b, c_b] for an LSTM,
+    [output, h_f, h_b] for a GRU or SimpleRNN).
 
     Example:
         >>> import torch
@@ -209,8 +212,9 @@ class Bidirectional(Layer):
     """
 
     def __init__(self, layer, merge_mode="concat", input_shape=None, name=None):
-        if not isinstance(layer, LSTM):
-            raise LstmkitError(f"layer: Bidirectional wraps an lstmkit.layers.LSTM, got {type(layer).__name__}")
+        if not isinstance(layer, Layer) or not hasattr(layer, "layer_weights"):  # LSTM, GRU, SimpleRNN
+            raise LstmkitError("layer: Bidirectional wraps an lstmkit.layers.LSTM, GRU or SimpleRNN, "
+                               f"got {type(layer).__name__}")
         if merge_mode not in MERGE_MODES:
             raise LstmkitError(f"merge_mode: expected one of {', '.join(MERGE_MODES)}, got {merge_mode!r}")
         if layer.stateful or layer.go_backwards:
@@ -219,7 +223,7 @@ class Bidirectional(Layer):
         config = {**layer.get_config(), "input_shape": None, "name": None}
         self.merge_mode = merge_mode
         self.forward_layer = layer
-        self.backward_layer = LSTM(**config)
+        self.backward_layer = type(layer)(**config)
         if self.input_shape is not None:
             self.build((None, *self.input_shape))
 
@@ -237,14 +241,18 @@ class Bidirectional(Layer):
         config = fw.kernel_config(mask_t is not None, bidirectional=True)
         kernel, _ = kernels.select(config, xt.device, fw.engine)
         zeros = xt.new_zeros(2, xt.shape[1], fw.units)
-        y, (h, c) = kernel.run(xt, (zeros, zeros), [fw.layer_weights(), bw.layer_weights()], config,
-                               self.training, mask=mask_t)  # y (T, B, 2H): [forward, backward]
+        lstm = isinstance(fw, LSTM)
+        y, states = kernel.run(xt, (zeros, zeros) if lstm else zeros, [fw.layer_weights(), bw.layer_weights()],
+                               config, self.training, mask=mask_t)  # y (T, B, 2H): [forward, backward]
+        h, c = states if lstm else (states, None)
         if fw.return_sequences:
             out = y.transpose(0, 1)  # (B, T, 2H)
             out = out if self.merge_mode == "concat" else MERGE_MODES[self.merge_mode](*out.chunk(2, -1))
         else:
             out = MERGE_MODES[self.merge_mode](h[0], h[1])
-        return [out, h[0], c[0], h[1], c[1]] if fw.return_state else out
+        if not fw.return_state:
+            return out
+        return [out, h[0], c[0], h[1], c[1]] if lstm else [out, h[0], h[1]]
 
     def select_kernel(self, masked=False):
         fw = self.forward_layer
@@ -256,7 +264,8 @@ class Bidirectional(Layer):
         units = out[-1] * (2 if self.merge_mode == "concat" else 1)
         out = (*out[:-1], units)
         state = (input_shape[0], self.forward_layer.units)
-        return [out, state, state, state, state] if self.forward_layer.return_state else out
+        states = 4 if isinstance(self.forward_layer, LSTM) else 2
+        return [out, *[state] * states] if self.forward_layer.return_state else out
 
     def compute_mask(self, x, mask):
         return mask if self.forward_layer.return_sequences else None
@@ -274,4 +283,4 @@ class Bidirectional(Layer):
 
     def get_config(self):
         return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": {"class_name": "LSTM", "config": self.forward_layer.get_config()}}
+                "layer": {"class_name": type(self.forward_layer).__name__, "config": self.forward_layer.get_config()}}
