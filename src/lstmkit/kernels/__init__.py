@@ -37,6 +37,7 @@ class KernelConfig:
     dtype: torch.dtype = torch.float32
     packed: bool = False  # variable-length (PackedSequence) input
     training: bool = False  # gradients will be taken: chooses for forward + backward speed
+    capture: str = ""  # "compile" (torch.compile, torch.export), "onnx" (ONNX export) or "" (eager): ops.capture()
 
 
 def select(config: KernelConfig, device, engine: str = "auto"):

@@ -8,15 +8,32 @@ _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 
 def unsupported(config, device):
     """Why torch's op cannot run `config`, or None."""
+    if config.capture == "compile":
+        return ("under torch.compile and torch.export torch's op lowers to aten.mkldnn_rnn_layer, whose fake "
+                "kernel disagrees with the real op, and fixes the time axis; the fused kernel is a custom op")
     if config.recurrent_dropout > 0:
-        return "recurrent dropout is not part of torch's LSTM op"
+        return "recurrent dropout is not part of torch's LSTM op" + _ONNX_HINTS["eval"] * _onnx(config)
     if config.masked:
-        return "an arbitrary step mask (e.g. left padding) is not part of torch's LSTM op"
+        return ("an arbitrary step mask (e.g. left padding) is not part of torch's LSTM op"
+                + _ONNX_HINTS["mask"] * _onnx(config))
+    if config.proj_size and _onnx(config):
+        return "ONNX's LSTM op has no projection (proj_size); export a model with proj_size=0"
     if config.dtype not in _DTYPES:
         return f"dtype {config.dtype} is not supported"
     if config.dtype == torch.float16 and torch.device(device).type == "cpu":
         return "float16 is not supported on the CPU"
     return None
+
+
+_ONNX_HINTS = {
+    "eval": " (export in inference mode: call model.eval() first)",
+    "mask": (" nor of ONNX's; export without mask= and pass right-padded batches with their lengths, or "
+             "run the model in torch"),
+}
+
+
+def _onnx(config):
+    return config.capture == "onnx"
 
 
 def run(x, hx, weights, config, training, mask=None, lengths=None):
