@@ -2,15 +2,17 @@
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from . import ops
+
 name = "native"
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 
 
 def unsupported(config, device):
     """Why torch's op cannot run `config`, or None."""
-    if config.capture == "compile":
-        return ("under torch.compile and torch.export torch's op lowers to aten.mkldnn_rnn_layer, whose fake "
-                "kernel disagrees with the real op, and fixes the time axis; the fused kernel is a custom op")
+    if config.capture == "compile" and (config.training or config.packed):
+        return ("under torch.compile and torch.export lstmkit runs torch's op as a custom op for inference "
+                "(no gradient, e.g. in torch.no_grad()) on padded input only")
     if config.recurrent_dropout > 0:
         return "recurrent dropout is not part of torch's LSTM op" + _ONNX_HINTS["eval"] * _onnx(config)
     if config.masked:
@@ -45,6 +47,9 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
             flat += [w.bias_ih, w.bias_hh]
         if config.proj_size:
             flat.append(w.weight_hr)
+    if config.capture == "compile":
+        y, h, c = ops.native_lstm(x, *hx, flat, config.bias, config.num_layers, config.bidirectional)
+        return y, (h, c)
     args = (config.bias, config.num_layers, config.dropout, training, config.bidirectional)
     if lengths is None:
         y, h, c = torch.lstm(x, hx, flat, *args, False)

@@ -107,3 +107,22 @@ def _eager_forward(ctx, forward, save, num_outputs, args):
     save(ctx, args, out)
     ctx.mark_non_differentiable(*out[num_outputs:])
     return tuple(out)
+
+
+@torch.library.custom_op(f"{NAMESPACE}::native_lstm", mutates_args=())
+def native_lstm(x: Tensor, h0: Tensor, c0: Tensor, weights: list[Tensor], bias: bool, num_layers: int,
+                bidirectional: bool) -> list[Tensor]:
+    """torch's LSTM op for inference as one opaque op: [y (T, B, D*P), h_n (L*D, B, P), c_n (L*D, B, H)].
+
+    It has no autograd formula, so `kernels.native` runs it only where no gradient is taken; under
+    torch.compile torch's op would otherwise be lowered to aten.mkldnn_rnn_layer (see above).
+    """
+    y, h, c = torch.lstm(x, (h0, c0), weights, bias, num_layers, 0.0, False, bidirectional, False)
+    return [y, h, c]
+
+
+@native_lstm.register_fake
+def _native_lstm_fake(x, h0, c0, weights, bias, num_layers, bidirectional):
+    T, B, _ = x.shape
+    return [x.new_empty(T, B, h0.shape[2] * (2 if bidirectional else 1)), h0.new_empty(h0.shape),
+            c0.new_empty(c0.shape)]
