@@ -49,6 +49,7 @@ def _close(a, b, tol=1e-5):
 # --- torch.compile ----------------------------------------------------------------------------------
 
 def _train_grads(model, x):
+    torch.manual_seed(1)  # the same dropout masks in both runs (aot_eager draws them as eager does)
     model.zero_grad()
     x = x.clone().requires_grad_()
     y, h, c = model(x)
@@ -71,7 +72,8 @@ def test_compile_inference_and_training_match_eager_without_graph_breaks(monkeyp
         _close(_train_grads(compiled, x), _train_grads(model, x))
 
 
-@pytest.mark.parametrize("kw", [dict(bias=False), dict(proj_size=2), dict(engine="fused")])
+@pytest.mark.parametrize("kw", [dict(bias=False), dict(proj_size=2), dict(engine="fused"),
+                                dict(num_layers=2, dropout=0.4, recurrent_dropout=0.3)])
 def test_compile_variants_match_eager(kw):
     # aot_eager runs the same capture (dynamo, fake tensors, AOT autograd) without inductor's C++ build.
     model = _model(**kw)
@@ -130,10 +132,15 @@ def test_fused_custom_op_registrations_pass_opcheck():
 
 # --- torch.export and torch.jit.trace ---------------------------------------------------------------
 
-def test_export_with_dynamic_batch_and_time_matches_eager():
+@pytest.mark.parametrize("grad, op", [(True, "fused_lstm"), (False, "native_lstm")])
+def test_export_with_dynamic_batch_and_time_matches_eager(grad, op, tmp_path):
     model = _model(num_layers=2, bias=False)
     dims = ({0: torch.export.Dim("batch"), 1: torch.export.Dim("time")},)
-    program = torch.export.export(model, (torch.randn(2, 4, I),), dynamic_shapes=dims)
+    with torch.set_grad_enabled(grad):
+        program = torch.export.export(model, (torch.randn(2, 4, I),), dynamic_shapes=dims)
+    assert any(f"lstmkit.{op}" in str(n.target) for n in program.graph.nodes)
+    torch.export.save(program, tmp_path / "m.pt2")
+    program = torch.export.load(tmp_path / "m.pt2")
     for B, T in SHAPES:
         x = torch.randn(B, T, I)
         _close(program.module()(x), model(x))
@@ -147,7 +154,7 @@ def test_jit_trace_matches_eager_on_other_shapes():
         _close(traced(x), model(x))
 
 
-def test_lstmcell_exports_and_traces():
+def test_lstmcell_exports_traces_and_runs_in_onnxruntime(tmp_path):
     torch.manual_seed(0)
     cell = lstmkit.nn.LSTMCell(I, H, bias=False)
     x, hx = torch.randn(3, I), (torch.randn(3, H), torch.randn(3, H))
@@ -155,6 +162,13 @@ def test_lstmcell_exports_and_traces():
     traced = torch.jit.trace(cell, (x, hx))
     for fn in (program.module(), traced):
         _close(fn(x, hx), cell(x, hx))
+    path = str(tmp_path / "cell.onnx")
+    torch.onnx.export(cell, (x, hx), path, dynamo=False, input_names=["x", "h", "c"],
+                      dynamic_axes={name: {0: "batch"} for name in ("x", "h", "c")})
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    x, hx = torch.randn(5, I), (torch.randn(5, H), torch.randn(5, H))
+    got = ort.InferenceSession(path).run(None, {"x": x.numpy(), "h": hx[0].numpy(), "c": hx[1].numpy()})
+    _close(got, cell(x, hx))
 
 
 # --- ONNX -------------------------------------------------------------------------------------------
