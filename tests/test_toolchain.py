@@ -181,8 +181,8 @@ def _export_onnx(model, path, dynamo):
         logging.disable(logging.WARNING)  # the dynamo exporter logs optional dependencies it skips
         try:
             if dynamo:
-                program = torch.onnx.export(model, example, dynamo=True, dynamic_shapes=({0: "batch"},),
-                                            **names)
+                program = torch.onnx.export(model, example, dynamo=True,
+                                            dynamic_shapes=({0: "batch", 1: "time"},), **names)
                 program.save(str(path))
             else:
                 torch.onnx.export(model, example, str(path), dynamo=False, **names,
@@ -194,22 +194,16 @@ def _export_onnx(model, path, dynamo):
     return proto, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(bias=False), dict(num_layers=2, bidirectional=True)])
-def test_onnx_torchscript_exporter_runs_in_onnxruntime(kw, tmp_path):
+# The dynamo exporter takes seconds a model: it gets the two configurations that differ most.
+@pytest.mark.parametrize("kw, dynamo", [(dict(), False), (dict(bias=False), False),
+                                        (dict(num_layers=2, bidirectional=True), False),
+                                        (dict(bias=False), True), (dict(num_layers=2, bidirectional=True), True)])
+def test_onnx_export_runs_in_onnxruntime(kw, dynamo, tmp_path):
     model = _model(**kw)
-    proto, session = _export_onnx(model, tmp_path / "m.onnx", dynamo=False)
+    proto, session = _export_onnx(model, tmp_path / "m.onnx", dynamo=dynamo)
     assert sum(n.op_type == "LSTM" for n in proto.graph.node) == model.lstm.num_layers
     for B, T in SHAPES:  # other batch sizes and lengths than the example's
         x = torch.randn(B, T, I)
-        _close(session.run(None, {"x": x.numpy()}), model(x))
-
-
-def test_onnx_dynamo_exporter_runs_in_onnxruntime(tmp_path):
-    model = _model(bias=False)
-    proto, session = _export_onnx(model, tmp_path / "m.onnx", dynamo=True)
-    assert any(n.op_type == "LSTM" for n in proto.graph.node)
-    for B in (1, 3, 8):  # the dynamo exporter keeps the example's length, as for torch.nn.LSTM
-        x = torch.randn(B, 4, I)
         _close(session.run(None, {"x": x.numpy()}), model(x))
 
 

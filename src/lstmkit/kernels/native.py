@@ -2,7 +2,7 @@
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from . import ops
+from . import onnx_lstm, ops
 
 name = "native"
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
@@ -50,6 +50,8 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
     if config.capture == "compile":
         y, h, c = ops.native_lstm(x, *hx, flat, config.bias, config.num_layers, config.bidirectional)
         return y, (h, c)
+    if config.capture == "onnx" and torch.compiler.is_compiling():  # the dynamo exporter
+        return onnx_lstm.run(x, hx, weights, config)
     args = (config.bias, config.num_layers, config.dropout, training, config.bidirectional)
     if lengths is None:
         y, h, c = torch.lstm(x, hx, flat, *args, False)
