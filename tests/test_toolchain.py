@@ -93,6 +93,23 @@ def test_compile_with_a_mask_matches_eager():
     assert torch.allclose(compiled(x, mask), lstm(x, mask=mask)[0], atol=1e-6)
 
 
+def test_keras_style_model_compiles_and_trains_like_eager():
+    from lstmkit.layers import LSTM, Bidirectional, Dense
+    from lstmkit.models import Sequential
+    torch.manual_seed(0)
+    model = Sequential([Bidirectional(LSTM(5, return_sequences=True), input_shape=(None, I)), LSTM(4),
+                        Dense(1)])
+    x = torch.randn(3, 6, I)
+    model(x)  # builds the layers
+
+    def loss(fn):
+        model.zero_grad()
+        y = fn(x)
+        y.square().sum().backward()
+        return [y] + [p.grad.clone() for p in model.parameters()]
+    _close(loss(torch.compile(model, backend="aot_eager", fullgraph=True)), loss(model))
+
+
 def test_lstmcell_compiles_and_trains_like_eager():
     torch.manual_seed(0)
     cell = lstmkit.nn.LSTMCell(I, H)

@@ -23,6 +23,7 @@ Registering a kernel (what `fused.py` does; a new cell's kernel does the same in
 - forward_fake / backward_fake: the same signatures, returning `new_empty` tensors of the shapes the
   real functions return (torch checks them against the real outputs in compiled graphs).
 """
+import dataclasses
 import inspect
 from typing import Optional, get_type_hints
 
@@ -42,6 +43,19 @@ def capture() -> str:
     if torch.compiler.is_compiling():
         return "compile"
     return ""
+
+
+def captured(config):
+    """`config` (a kernels.KernelConfig) with `capture` set for the running capture.
+
+    Under torch.compile and torch.export `training` also becomes true for any grad-enabled call: the
+    graph's backward is fixed when it is traced, so such a call may be trained whatever the module's mode.
+    """
+    mode = capture()
+    if not mode:
+        return config
+    training = config.training or (mode == "compile" and torch.is_grad_enabled())
+    return dataclasses.replace(config, capture=mode, training=training)
 
 
 def register_kernel(name, forward, backward, forward_fake, backward_fake, *, num_outputs):

@@ -91,11 +91,9 @@ class LSTM(nn.Module):
     def kernel_config(self, masked=False, packed=False) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for and run with (dropouts only while training)."""
         p, rp = (self.dropout, self.recurrent_dropout) if self.training else (0.0, 0.0)
-        capture = ops.capture()
-        # A compiled graph fixes its backward when traced: there, any grad-enabled call may be trained.
-        training = self.training or (capture == "compile" and torch.is_grad_enabled())
-        return kernels.KernelConfig(self.num_layers, self.bidirectional, self.proj_size, self.bias, p, rp,
-                                    masked, self.weight_ih_l0.dtype, packed, training, capture)
+        return ops.captured(kernels.KernelConfig(self.num_layers, self.bidirectional, self.proj_size,
+                                                 self.bias, p, rp, masked, self.weight_ih_l0.dtype, packed,
+                                                 self.training))
 
     def select_kernel(self, masked=False, packed=False):
         """(kernel, reason) for the current parameters and mode; see `kernels.select`."""
