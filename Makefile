@@ -31,5 +31,10 @@ test: install
 bench: install
 	$(PY) benchmarks/engine.py
 
+.PHONY: bench-deploy
+# Inference latency of torch, torch.compile, lstmkit, int8 and onnxruntime: about 3 minutes.
+bench-deploy: install
+	$(PY) benchmarks/deploy.py
+
 clean:
 	rm -rf .venv runs build *.egg-info

@@ -4,8 +4,9 @@ __version__ = "0.1.0"
 from . import cells, kernels, layers, models, nn
 from .errors import LstmkitError
 from .explain import explain
+from .quantization import quantize
 from .seeding import set_seed
 from .trace import trace_gates
 
-__all__ = ["cells", "kernels", "layers", "models", "nn", "explain", "set_seed", "trace_gates",
+__all__ = ["cells", "kernels", "layers", "models", "nn", "explain", "quantize", "set_seed", "trace_gates",
            "LstmkitError", "__version__"]

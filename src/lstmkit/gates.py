@@ -17,6 +17,7 @@ GATES = ("i", "f", "g", "o")
 INTERNAL = ("o", "i", "f", "g")
 _TO_INTERNAL = [GATES.index(k) for k in INTERNAL]  # [3, 0, 1, 2]
 _FROM_INTERNAL = [INTERNAL.index(k) for k in GATES]  # [1, 2, 3, 0]
+_TO_ONNX = [GATES.index(k) for k in ("i", "o", "f", "g")]  # [0, 3, 1, 2]
 
 
 def _permute(t: torch.Tensor, order: list[int]) -> torch.Tensor:
@@ -33,6 +34,11 @@ def to_internal(t: torch.Tensor) -> torch.Tensor:
 def from_internal(t: torch.Tensor) -> torch.Tensor:
     """(o, i, f, g) -> (i, f, g, o) along dim 0."""
     return _permute(t, _FROM_INTERNAL)
+
+
+def to_onnx(t: torch.Tensor) -> torch.Tensor:
+    """(i, f, g, o) -> ONNX's LSTM order (i, o, f, c), where c is the candidate g, along dim 0."""
+    return _permute(t, _TO_ONNX)
 
 
 def torch_to_keras(weight_ih, weight_hh, bias_ih=None, bias_hh=None):

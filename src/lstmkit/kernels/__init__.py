@@ -41,6 +41,7 @@ class KernelConfig:
     cell: str = "lstm"  # "lstm", "gru", "rnn_tanh" or "rnn_relu" (the simple RNN with its nonlinearity)
     reset_after: bool = True  # GRU: torch's form (Keras 3's default); False is Keras' reset-before form
     hidden_size: int = 0  # H, where the choice depends on it (GRU, RNN); 0: not given
+    capture: str = ""  # "compile" (torch.compile, torch.export), "onnx" (ONNX export) or "" (eager): ops.capture()
 
 
 def select(config: KernelConfig, device, engine: str = "auto"):

@@ -16,9 +16,13 @@ reaching h_t (through the projection when there is one, as dr = dh W_hr):
     d(i_pre, f_pre, g_pre) = dc ⊙ (g i(1-i), c_p f(1-f), i(1-g²)) = dc ⊙ M
     dc_{t-1} = dc ⊙ f,   dh_{t-1} = dG_t W_hh (⊙ the recurrent-dropout mask)
 """
+from typing import Optional
+
 import torch
+from torch import Tensor
 
 from .. import gates
+from . import ops
 from .stack import lengths_to_mask, run_stack
 
 name = "fused"
@@ -26,6 +30,8 @@ name = "fused"
 
 def unsupported(config, device):
     """The fused kernels run every LSTM, GRU and simple-RNN configuration on any device torch's GEMMs run on."""
+    if config.capture == "onnx":
+        return "ONNX has no op for lstmkit's fused kernel; ONNX export runs torch's op, exported as ONNX's LSTM"
     if not config.dtype.is_floating_point:
         return f"dtype {config.dtype} is not a floating-point type"
     return None
@@ -44,51 +50,78 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
 
 def layer(x, h0, c0, w, reverse, mask, hmask):
     """One layer and direction: (T, B, I) -> (T, B, P), h_n (B, P), c_n (B, H)."""
-    return _FusedLSTM.apply(x, h0, c0, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh,
-                            w.weight_hr, reverse, mask, hmask)
+    Y, h, c, *_ = _op(x, h0, c0, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, w.weight_hr, mask, hmask,
+                      reverse)
+    return Y, h, c
 
 
-class _FusedLSTM(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, mask, hmask):
-        T, B, _ = x.shape
-        H = w_hh.shape[0] // 4
-        W_ih = gates.to_internal(w_ih)  # (4H, I), rows (o, i, f, g)
-        W_hh = gates.to_internal(w_hh)  # (4H, P)
-        step_gemm = _accumulating_gemm(W_hh, B, _ONEDNN_MIN_FORWARD)  # acc += h W_hh^T
-        # Pre-activations of all steps, then the activated gates in place: (T, B, 4H). Not out=:
-        # addmm with a broadcast bias into out= computes elsewhere and copies.
-        x2 = x.reshape(T * B, -1)
-        if b_ih is None:
-            G = torch.mm(x2, W_ih.t()).view(T, B, 4 * H)
-        else:
-            G = torch.addmm(gates.to_internal(b_ih + b_hh), x2, W_ih.t()).view(T, B, 4 * H)
-        C = x.new_empty(T, B, H)  # cell state after each step (carried through masked steps)
-        TC = x.new_empty(T, B, H)  # tanh(c_t) of the step's new cell
-        R = x.new_empty(T, B, H) if w_hr is not None else None  # o ⊙ tanh(c) before the projection
-        Y = x.new_empty(T, B, w_hh.shape[1])  # outputs (T, B, P)
-        S = Y if mask is None else x.new_empty(T, B, w_hh.shape[1])  # hidden state after each step
-        h, c = _recurrence(G, C, TC, R, Y, S, h0, c0, step_gemm, w_hr, reverse, mask, hmask)
-        ctx.reverse = reverse
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, G, C, TC, R, S, mask, hmask, W_ih, W_hh)
-        ctx.has_bias = b_ih is not None
-        return Y, h.clone(), c.clone()
+def forward(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor],
+            b_hh: Optional[Tensor], w_hr: Optional[Tensor], mask: Optional[Tensor], hmask: Optional[Tensor],
+            reverse: bool) -> list[Tensor]:
+    """[Y (T, B, P), h_n (B, P), c_n (B, H)] and the residuals backward needs: G (T, B, 4H) activated
+    gates in internal order, C and TC (T, B, H), R (T, B, H) (empty without projection), S (T, B, P)
+    (empty without a mask, where it is Y)."""
+    T, B, _ = x.shape
+    H = w_hh.shape[0] // 4
+    W_ih = gates.to_internal(w_ih)  # (4H, I), rows (o, i, f, g)
+    W_hh = gates.to_internal(w_hh)  # (4H, P)
+    step_gemm = _accumulating_gemm(W_hh, B, _ONEDNN_MIN_FORWARD)  # acc += h W_hh^T
+    # Pre-activations of all steps, then the activated gates in place: (T, B, 4H). Not out=:
+    # addmm with a broadcast bias into out= computes elsewhere and copies.
+    x2 = x.reshape(T * B, -1)
+    if b_ih is None:
+        G = torch.mm(x2, W_ih.t()).view(T, B, 4 * H)
+    else:
+        G = torch.addmm(gates.to_internal(b_ih + b_hh), x2, W_ih.t()).view(T, B, 4 * H)
+    C = x.new_empty(T, B, H)  # cell state after each step (carried through masked steps)
+    TC = x.new_empty(T, B, H)  # tanh(c_t) of the step's new cell
+    R = x.new_empty(T, B, H) if w_hr is not None else None  # o ⊙ tanh(c) before the projection
+    Y = x.new_empty(T, B, w_hh.shape[1])  # outputs (T, B, P)
+    S = Y if mask is None else x.new_empty(T, B, w_hh.shape[1])  # hidden state after each step
+    h, c = _recurrence(G, C, TC, R, Y, S, h0, c0, step_gemm, w_hr, reverse, mask, hmask)
+    return [Y, h.clone(), c.clone(), G, C, TC, x.new_empty(0) if R is None else R,
+            x.new_empty(0) if mask is None else S]  # outputs may not alias each other: two empties
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, dY, dh_n, dc_n):
-        x, h0, c0, w_ih, w_hh, w_hr, G, C, TC, R, S, mask, hmask, W_ih, W_hh = ctx.saved_tensors
-        dY = torch.zeros_like(S) if dY is None else dY.contiguous()
-        dh = torch.zeros_like(h0) if dh_n is None else dh_n.clone()
-        dc = torch.zeros_like(c0) if dc_n is None else dc_n.clone()
-        K, L, M, Fg = _gate_factors(G, TC, C, c0, ctx.reverse)
-        dG = torch.empty_like(G)  # (T, B, 4H) pre-activation gradients, internal order
-        DH = torch.empty_like(S) if R is not None else None  # dh_t, for dW_hr
-        step_gemm = _gemm(W_hh.t(), dY.shape[1], _ONEDNN_MIN_BACKWARD)  # dG_t W_hh (+ dY_t)
-        dh, dc = _backward_recurrence(dG, dY, dh, dc, K, L, M, Fg, DH, step_gemm, w_hr, ctx.reverse, mask,
-                                      hmask)
-        dx, dw_ih, dw_hh, db, dw_hr = _weight_grads(ctx, x, h0, S, R, DH, dG, W_ih, hmask)
-        return dx, dh, dc, dw_ih, dw_hh, db, db, dw_hr, None, None, None
+
+def backward(grads: list[Tensor], saved: list[Optional[Tensor]], needs: list[bool],
+             flags: list[bool]) -> list[Tensor]:
+    """The gradients of forward's tensor arguments (empty where not needed or absent); see
+    `ops.register_kernel` for the arguments."""
+    x, h0, c0, w_ih, w_hh, b_ih, _, w_hr, mask, hmask, Y, _, _, G, C, TC, R, S = saved
+    reverse, = flags
+    dY, dh_n, dc_n = grads
+    S, R = (Y if mask is None else S), (R if w_hr is not None else None)
+    dh, dc = dh_n.contiguous().clone(), dc_n.contiguous().clone()
+    K, L, M, Fg = _gate_factors(G, TC, C, c0, reverse)
+    W_ih, W_hh = gates.to_internal(w_ih), gates.to_internal(w_hh)
+    dG = torch.empty_like(G)  # (T, B, 4H) pre-activation gradients, internal order
+    DH = torch.empty_like(S) if R is not None else None  # dh_t, for dW_hr
+    step_gemm = _gemm(W_hh.t(), dY.shape[1], _ONEDNN_MIN_BACKWARD)  # dG_t W_hh (+ dY_t)
+    dh, dc = _backward_recurrence(dG, dY.contiguous(), dh, dc, K, L, M, Fg, DH, step_gemm, w_hr, reverse,
+                                  mask, hmask)
+    dx, dw_ih, dw_hh, db, dw_hr = _weight_grads(needs, b_ih is not None, x, h0, S, R, DH, dG, W_ih, hmask,
+                                                reverse)
+    return [x.new_empty(0) if g is None else g for g in
+            (dx, dh, dc, dw_ih, dw_hh, db, None if db is None else db.clone(), dw_hr, None, None)]
+
+
+def _forward_fake(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mask, hmask, reverse):
+    T, B, _ = x.shape
+    H, P = w_hh.shape[0] // 4, w_hh.shape[1]
+    return [x.new_empty(T, B, P), x.new_empty(B, P), x.new_empty(B, H), x.new_empty(T, B, 4 * H),
+            x.new_empty(T, B, H), x.new_empty(T, B, H), x.new_empty((T, B, H) if w_hr is not None else 0),
+            x.new_empty((T, B, P) if mask is not None else 0)]
+
+
+def _backward_fake(grads, saved, needs, flags):
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = saved[:8]
+    wanted = (needs[0], True, True, needs[3], needs[4], b_ih is not None, b_hh is not None,
+              w_hr is not None and needs[7], False, False)
+    return [t.new_empty(t.shape) if want else x.new_empty(0)
+            for t, want in zip((x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, x, x), wanted)]
+
+
+_op = ops.register_kernel("fused_lstm", forward, backward, _forward_fake, _backward_fake, num_outputs=3)
 
 
 def _recurrence(G, C, TC, R, Y, S, h, c, step_gemm, w_hr, reverse, mask, hmask):
@@ -246,14 +279,13 @@ def _gate_factors(G, TC, C, c0, reverse):
     return K, L, M, Fg
 
 
-def _weight_grads(ctx, x, h0, S, R, DH, dG, W_ih, hmask):
+def _weight_grads(needs, has_bias, x, h0, S, R, DH, dG, W_ih, hmask, reverse):
     """dx and every weight gradient, one GEMM each over all steps; returned in public gate order."""
     T, B, H4 = dG.shape
     dG2 = dG.view(T * B, H4)
-    needs = ctx.needs_input_grad
-    dx = (dG2 @ W_ih).view_as(x) if needs[0] else None
+    dx = (dG2 @ W_ih).view(x.shape) if needs[0] else None
     dw_ih = gates.from_internal(dG2.t() @ x.reshape(T * B, -1)) if needs[3] else None
-    dw_hh = gates.from_internal(_recurrent_weight_grad(dG, S, h0, hmask, ctx.reverse)) if needs[4] else None
-    db = gates.from_internal(dG2.sum(0)) if ctx.has_bias else None
+    dw_hh = gates.from_internal(_recurrent_weight_grad(dG, S, h0, hmask, reverse)) if needs[4] else None
+    db = gates.from_internal(dG2.sum(0)) if has_bias else None
     dw_hr = DH.reshape(T * B, -1).t() @ R.reshape(T * B, -1) if R is not None and needs[7] else None
     return dx, dw_ih, dw_hh, db, dw_hr

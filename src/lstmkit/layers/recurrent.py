@@ -10,6 +10,7 @@ import torch
 from .. import kernels
 from ..cells import LayerWeights
 from ..errors import LstmkitError
+from ..kernels import ops
 from ..nn import init as nn_init
 from ..nn.checks import check_lstm_args
 from .base import Layer, check_features, initialize
@@ -100,9 +101,10 @@ class LSTM(Layer):
 
     def kernel_config(self, masked=False, bidirectional=False) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for (recurrent dropout only while training)."""
-        return kernels.KernelConfig(bidirectional=bidirectional, bias=self.use_bias,
-                                    recurrent_dropout=self.recurrent_dropout if self.training else 0.0,
-                                    masked=masked, dtype=self.weight_ih.dtype)
+        return ops.captured(kernels.KernelConfig(
+            bidirectional=bidirectional, bias=self.use_bias,
+            recurrent_dropout=self.recurrent_dropout if self.training else 0.0, masked=masked,
+            dtype=self.weight_ih.dtype))
 
     def select_kernel(self, masked=False):
         """(kernel, reason), as `lstmkit.explain` reports it."""

@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .. import kernels
+from ..kernels import ops
 from ..cells import LayerWeights
 from . import init as _init
 from ..errors import LstmkitError
@@ -91,8 +92,9 @@ class LSTM(nn.Module):
     def kernel_config(self, masked=False, packed=False) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for and run with (dropouts only while training)."""
         p, rp = (self.dropout, self.recurrent_dropout) if self.training else (0.0, 0.0)
-        return kernels.KernelConfig(self.num_layers, self.bidirectional, self.proj_size, self.bias, p, rp,
-                                    masked, self.weight_ih_l0.dtype, packed, self.training)
+        return ops.captured(kernels.KernelConfig(self.num_layers, self.bidirectional, self.proj_size,
+                                                 self.bias, p, rp, masked, self.weight_ih_l0.dtype, packed,
+                                                 self.training))
 
     def select_kernel(self, masked=False, packed=False):
         """(kernel, reason) for the current parameters and mode; see `kernels.select`."""

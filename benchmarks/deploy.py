@@ -1,0 +1,159 @@
+"""Inference latency and throughput of one LSTM layer under the deployment runtimes, in one run.
+
+Contenders (every one checked against torch.nn.LSTM's output for the same weights before timing):
+torch eager (`torch.nn.LSTM`), `torch.compile` of it (dynamo does not trace torch's RNN modules, so
+this is eager behind a graph break), `torch.compile` of `lstmkit.nn.LSTM` (lstmkit's fused kernel as
+one custom op), lstmkit eager (`engine="auto"`), int8 dynamic quantization (`lstmkit.quantize`, torch's
+quantized LSTM op) and onnxruntime (the graph from `torch.onnx.export`, ONNX's LSTM op).
+
+Shapes: S1 (I=1 H=50 T=50) and S4 (I=64 H=256 T=1000), batch 1 and 32. Latency is the median time of
+one call over the repeats, the contenders alternated within each repeat; throughput is sequences per
+second (B / latency). Ratios are to torch eager in the same run.
+
+Usage: .venv/bin/python benchmarks/deploy.py [--repeats 5] [--threads 1] [--shapes S1,S4]
+Writes benchmarks/results/deploy.md. Never asserts a time.
+"""
+import argparse
+import logging
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import onnxruntime as ort
+import torch
+
+import lstmkit
+
+SHAPES = {"S1": (1, 50, 50), "S4": (64, 256, 1000)}  # name: (I, H, T)
+BATCHES = (1, 32)
+CONTENDERS = ("torch eager", "torch.compile(torch.nn.LSTM)", "torch.compile(lstmkit)", "lstmkit auto",
+              "lstmkit int8", "onnxruntime")
+OUT = Path(__file__).parent / "results" / "deploy.md"
+
+
+class Last(torch.nn.Module):
+    """An LSTM returning only its output sequence: the graph every runtime runs."""
+
+    def __init__(self, lstm):
+        super().__init__()
+        self.lstm = lstm
+
+    def forward(self, x):
+        return self.lstm(x)[0]
+
+
+def contenders(I, H, threads, example):
+    """name -> callable(x (T, B, I) tensor) -> output (T, B, H), all with the same weights."""
+    torch.manual_seed(0)
+    ref = Last(torch.nn.LSTM(I, H)).eval()
+    ours = Last(lstmkit.nn.LSTM(I, H)).eval()
+    ours.lstm.load_state_dict(ref.lstm.state_dict())
+    quantized = lstmkit.quantize(ours)
+    session = _onnx_session(ours, example, threads)
+    return {
+        "torch eager": ref,
+        "torch.compile(torch.nn.LSTM)": torch.compile(ref, dynamic=False),
+        "torch.compile(lstmkit)": torch.compile(ours, dynamic=False),
+        "lstmkit auto": ours,
+        "lstmkit int8": quantized,
+        "onnxruntime": lambda x: torch.from_numpy(session.run(None, {"x": x.numpy()})[0]),
+    }
+
+
+def _onnx_session(model, example, threads):
+    path = Path(tempfile.mkdtemp()) / "lstm.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "time", 1: "batch"}})
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def time_calls(fn, x, budget=0.2):
+    """Seconds per call: as many calls as fit in about `budget` seconds (at least one)."""
+    start, calls = time.perf_counter(), 0
+    while True:
+        fn(x)
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= budget:
+            return elapsed / calls
+
+
+def measure(shape, B, repeats, threads):
+    """Rows for one shape and batch size: name, latency (s), max |output - torch eager|."""
+    I, H, T = SHAPES[shape]
+    torch.manual_seed(1)
+    x = torch.randn(T, B, I)
+    fns = contenders(I, H, threads, x)
+    with torch.no_grad():
+        want = fns["torch eager"](x)
+        errors = {name: (fn(x) - want).abs().max().item() for name, fn in fns.items()}  # also warms up
+        for fn in fns.values():
+            fn(x)
+        times = {name: [] for name in fns}
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                times[name].append(time_calls(fn, x))
+    return [(name, statistics.median(times[name]), errors[name]) for name in fns]
+
+
+def table(results):
+    lines = ["| shape | batch | runtime | latency (ms) | sequences/s | time / torch eager | max abs diff |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    for (shape, B), rows in results.items():
+        base = dict((n, t) for n, t, _ in rows)["torch eager"]
+        best = min(t for _, t, _ in rows)
+        for name, t, err in rows:
+            mark = "**" if t == best else ""
+            lines.append(f"| {shape} | {B} | {name} | {mark}{t * 1e3:.3f}{mark} | {B / t:,.0f} | "
+                         f"{t / base:.2f}x | {err:.1e} |")
+    return "\n".join(lines)
+
+
+def winners(results):
+    lines = []
+    for (shape, B), rows in results.items():
+        name, t, _ = min(rows, key=lambda r: r[1])
+        lines.append(f"- {shape} batch {B}: fastest is {name} ({t * 1e3:.3f} ms)")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--shapes", default="S1,S4")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    logging.disable(logging.WARNING)
+    load_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    results = {}
+    for shape in args.shapes.split(","):
+        for B in BATCHES:
+            results[(shape, B)] = measure(shape, B, args.repeats, args.threads)
+            print(f"{shape} B={B}: " + ", ".join(f"{n} {t * 1e3:.3f} ms" for n, t, _ in results[(shape, B)]),
+                  flush=True)
+    load_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    text = "\n".join([
+        "# Deploy: inference latency by runtime", "",
+        f"Command: `{Path(sys.executable).name} benchmarks/deploy.py " + " ".join(argv or sys.argv[1:]) + "`",
+        f"torch {torch.__version__}, onnxruntime {ort.__version__}, {platform.machine()}, "
+        f"{args.threads} thread(s) for torch and onnxruntime, float32 (int8 weights for the int8 row), "
+        f"median of {args.repeats} alternated repeats.",
+        f"Load before: `{load_before}`", f"Load after: `{load_after}`",
+        "The machine is shared with other jobs: absolute times vary; ratios from the same run hold better.",
+        "", table(results), "", "Fastest per row (bold in the table):", winners(results), ""])
+    OUT.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

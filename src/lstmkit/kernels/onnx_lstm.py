@@ -1,0 +1,40 @@
+"""torch's LSTM op as ONNX's `LSTM` node under the dynamo ONNX exporter, with symbolic batch and time.
+
+`torch.onnx.export(..., dynamo=True)` captures the model with torch.export, where torch's LSTM op is
+traced through its per-step decomposition and so fixes the time axis to the example's length. Emitting
+ONNX's LSTM directly (`torch.onnx.ops.symbolic_multi_out`, torch's way to place an ONNX op in the
+captured graph) keeps both axes dynamic. The TorchScript exporter translates torch's op itself.
+
+ONNX's LSTM (opset 7+): X (T, B, I); W (D, 4H, I), R (D, 4H, H), B (D, 8H) = [W_b, R_b], gates in
+(i, o, f, c) order; optional sequence_lens, initial_h, initial_c (D, B, H). Outputs Y (T, D, B, H),
+Y_h and Y_c (D, B, H). One node per layer; directions are ONNX's `direction` attribute.
+"""
+import torch
+
+from .. import gates
+
+OPSET = 14  # the LSTM op's latest revision (layout attribute); any opset from 14 on carries it
+
+
+def run(x, hx, weights, config):
+    """x (T, B, I) -> (y (T, B, D*H), (h_n (L*D, B, H), c_n (L*D, B, H))); see `lstmkit.kernels`."""
+    h0, c0 = hx
+    D = 2 if config.bidirectional else 1
+    T, B, _ = x.shape
+    H = weights[0].hidden_size
+    h_n, c_n = [], []
+    for layer in range(config.num_layers):
+        ws, k = weights[layer * D:(layer + 1) * D], slice(layer * D, (layer + 1) * D)
+        W = torch.stack([gates.to_onnx(w.weight_ih) for w in ws])  # (D, 4H, I)
+        R = torch.stack([gates.to_onnx(w.weight_hh) for w in ws])  # (D, 4H, H)
+        bias = None
+        if config.bias:
+            bias = torch.stack([torch.cat([gates.to_onnx(w.bias_ih), gates.to_onnx(w.bias_hh)]) for w in ws])
+        y, h, c = torch.onnx.ops.symbolic_multi_out(
+            "LSTM", [x, W, R, bias, None, h0[k], c0[k]],
+            {"hidden_size": H, "direction": "bidirectional" if D == 2 else "forward"},
+            dtypes=[x.dtype] * 3, shapes=[(T, D, B, H), (D, B, H), (D, B, H)], version=OPSET)
+        x = y.permute(0, 2, 1, 3).reshape(T, B, D * H)  # (T, B, D*H), directions side by side as torch
+        h_n.append(h)
+        c_n.append(c)
+    return x, (torch.cat(h_n), torch.cat(c_n))
