@@ -21,10 +21,10 @@ SHAPES = {  # name: (I, H, B, T)
     "S3": (512, 1024, 64, 100),
     "S4": (64, 256, 1, 1000),
 }
-CONTENDERS = ("torch.nn.LSTM", "auto", "native", "fused", "reference", "plain loop", "LSTMCell loop")
+CONTENDERS = ("torch.nn.LSTM", "auto", "native", "fused", "compiled", "reference", "plain loop", "LSTMCell loop")
 # Training with variational recurrent dropout (p=0.25), which torch's fused op cannot run: lstmkit's
 # fused kernel next to the same dropout written as a plain loop (what one falls back to elsewhere).
-VARIANTS = ("fused + recurrent dropout", "plain loop + recurrent dropout")
+VARIANTS = ("fused + recurrent dropout", "compiled + recurrent dropout", "plain loop + recurrent dropout")
 
 
 @dataclass
@@ -100,13 +100,15 @@ def _modules(I, H):
     torch.manual_seed(0)
     ref = torch.nn.LSTM(I, H)
     mods = {"torch.nn.LSTM": ref, "plain loop": PlainLoop(ref), "LSTMCell loop": CellLoop(ref)}
-    for engine in ("auto", "native", "fused", "reference"):
+    for engine in ("auto", "native", "fused", "compiled", "reference"):
         m = lnn.LSTM(I, H, engine=engine)
         m.load_state_dict(ref.state_dict())
         mods[engine] = m
     mods["plain loop + recurrent dropout"] = PlainLoop(ref, recurrent_dropout=0.25)
-    mods["fused + recurrent dropout"] = lnn.LSTM(I, H, recurrent_dropout=0.25)
+    mods["fused + recurrent dropout"] = lnn.LSTM(I, H, recurrent_dropout=0.25, engine="fused")
     mods["fused + recurrent dropout"].load_state_dict(ref.state_dict())
+    mods["compiled + recurrent dropout"] = lnn.LSTM(I, H, recurrent_dropout=0.25, engine="compiled")
+    mods["compiled + recurrent dropout"].load_state_dict(ref.state_dict())
     return mods
 
 

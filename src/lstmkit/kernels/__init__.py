@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import KernelUnavailable
-from . import fused, native, reference
+from . import compiled, fused, native, reference
 
-KERNELS = {k.name: k for k in (native, fused, reference)}
-# Fastest first: native is torch's fused op (oneDNN / cuDNN); fused is ours; reference is the oracle.
-AUTO_ORDER = ("native", "fused", "reference")
+KERNELS = {k.name: k for k in (native, fused, reference, compiled)}
+# Fastest first: native is torch's fused op (oneDNN / cuDNN); fused and compiled are ours (compiled
+# moves ahead where `_auto_order` says); reference is the oracle.
+AUTO_ORDER = ("native", "fused", "compiled", "reference")
 ENGINES = ("auto", *KERNELS)
 
 
@@ -37,6 +38,8 @@ class KernelConfig:
     dtype: torch.dtype = torch.float32
     packed: bool = False  # variable-length (PackedSequence) input
     training: bool = False  # gradients will be taken: chooses for forward + backward speed
+    hidden_size: int = 0  # H; with batch, sizes the per-step work auto chooses by (0: unknown)
+    batch: int = 0  # B of the call (0: unknown, e.g. when explain asks before any input)
 
 
 def select(config: KernelConfig, device, engine: str = "auto"):
@@ -82,13 +85,27 @@ def _auto_order(config, device):
     generic loop; the fused kernel measured faster there (training at I=512 H=1024 P=512 B=64 T=100:
     2.9 s vs 3.9 s; packed, I=128 H=256 B=64 T=100: 0.19 s vs 0.51 s). Packed inference ran at
     about the same speed on both, so it stays with torch's op.
+
+    COMPILED_NUMBERS
     """
     if device.type != "cpu":
         return AUTO_ORDER, None
+    work = config.batch * 4 * config.hidden_size * (config.proj_size or config.hidden_size)
+    if 0 < work <= _COMPILED_BEATS_NATIVE and config.batch <= _COMPILED_MAX_BATCH:
+        return ("compiled", "native", "fused", "reference"), ("native: slower than the compiled kernel for "
+                                                              "this small per-step work on the CPU")
+    ours = ("compiled", "fused") if 0 < work < _COMPILED_BEATS_FUSED else ("fused", "compiled")
     if config.proj_size:
-        return ("fused", "native", "reference"), ("native: slower for projections on the CPU, where torch's "
-                                                   "op has no oneDNN path")
+        return (*ours, "native", "reference"), ("native: slower for projections on the CPU, where torch's "
+                                                "op has no oneDNN path")
     if config.packed and config.training:
-        return ("fused", "native", "reference"), ("native: slower to train on packed sequences on the CPU, "
-                                                   "where torch's op has no oneDNN path")
-    return AUTO_ORDER, None
+        return (*ours, "native", "reference"), ("native: slower to train on packed sequences on the CPU, "
+                                                "where torch's op has no oneDNN path")
+    return ("native", *ours, "reference"), None
+
+
+# Per-step work is B * 4H * P multiply-adds, the recurrent GEMM of one step; measured in
+# benchmarks/results/engine.md (see `_auto_order`).
+_COMPILED_BEATS_NATIVE = 1 << 20
+_COMPILED_MAX_BATCH = 4
+_COMPILED_BEATS_FUSED = 1 << 26
