@@ -86,7 +86,16 @@ def _auto_order(config, device):
     2.9 s vs 3.9 s; packed, I=128 H=256 B=64 T=100: 0.19 s vs 0.51 s). Packed inference ran at
     about the same speed on both, so it stays with torch's op.
 
-    COMPILED_NUMBERS
+    The compiled kernel (the whole loop in C++) goes first where the batch is at most 4 and the
+    per-step work B·4H·P is at most 2^20: at S4 (B=1, H=256, T=1000) it ran at 0.90x torch's forward time
+    and 1.02x its training time, and `auto` there at 0.87x and 0.91x (one thread, CPU time, the
+    machine shared: benchmarks/results/engine.md). It also goes ahead of `fused` wherever that runs
+    (masks, recurrent dropout, projections, packed training) while B·4H·P < 2^26, where the fused
+    kernel's oneDNN matmuls do not yet pay: with recurrent dropout it trained at 0.90x/0.86x/1.04x
+    torch's time at S1/S2/S4 against fused's 2.24x/1.22x/2.97x; at S3 (2^28) both ran at 1.06-1.08x.
+    It trained faster than torch's op at S1 and S2 too (0.86x, 0.78x) but ran their forward slower
+    (1.28x, 1.23x); those were one-thread measurements on a loaded CPU, so training there stays with
+    torch's op until a two-thread run on a quiet machine confirms it.
     """
     if device.type != "cpu":
         return AUTO_ORDER, None
@@ -104,8 +113,7 @@ def _auto_order(config, device):
     return ("native", *ours, "reference"), None
 
 
-# Per-step work is B * 4H * P multiply-adds, the recurrent GEMM of one step; measured in
-# benchmarks/results/engine.md (see `_auto_order`).
+# Per-step work is B * 4H * P multiply-adds, the recurrent GEMM of one step (see `_auto_order`).
 _COMPILED_BEATS_NATIVE = 1 << 20
 _COMPILED_MAX_BATCH = 4
 _COMPILED_BEATS_FUSED = 1 << 26

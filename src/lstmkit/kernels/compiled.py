@@ -29,7 +29,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-from torch.utils import cpp_extension
 
 from .stack import lengths_to_mask, run_stack
 
@@ -147,6 +146,7 @@ def _compiler():
 
 
 def _torch_flags():
+    from torch.utils import cpp_extension  # imports setuptools: only when building
     abi = int(torch.compiled_with_cxx11_abi())
     flags = [f"-D_GLIBCXX_USE_CXX11_ABI={abi}"]
     flags += [f"-I{p}" for p in cpp_extension.include_paths()]

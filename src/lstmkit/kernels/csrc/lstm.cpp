@@ -235,7 +235,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_in, const Tensor& h0_in, const 
   const int64_t T_ = x.size(0), B = x.size(1), H = w_hh.size(0) / 4, P = w_hh.size(1);
   const Tensor W_ih = internal(w_ih), W_hh = internal(w_hh);
   Tensor G = at::mm(x.view({T_ * B, -1}), W_ih.t()).view({T_, B, 4 * H});
-  if (b_ih) G.add_(internal(*b_ih + *b_hh));  // not addmm: with a broadcast bias it runs slower
+  if (b_ih) G.add_(internal(b_hh ? *b_ih + *b_hh : *b_ih));  // not addmm: slower with a broadcast bias
   Tensor C = at::empty({T_, B, H}, x.options()), TC = at::empty_like(C);
   Tensor R = w_hr ? at::empty_like(C) : at::empty({0}, x.options());  // empty: no projection
   Tensor Y = at::empty({T_, B, P}, x.options());
