@@ -75,6 +75,18 @@ def test_compiled_layer_passes_gradcheck_with_projection_mask_and_recurrent_drop
                 assert torch.autograd.gradcheck(fn, args)
 
 
+def test_inference_without_autograd_gives_the_same_outputs():
+    cfg = dict(num_layers=2, bidirectional=True, proj_size=3, bias=True, batch_first=False)
+    _, lstm = _pair(cfg, "compiled", torch.float64)
+    x, hx = _inputs(cfg, torch.float64)
+    with_graph = lstm(x.requires_grad_(), hx)
+    with torch.inference_mode():
+        without = lstm(x.detach(), hx)
+    assert with_graph[0].grad_fn is not None
+    for a, b in zip((with_graph[0], *with_graph[1]), (without[0], *without[1])):
+        assert torch.equal(a.detach(), b)
+
+
 def test_compiled_module_passes_gradcheck():
     torch.manual_seed(0)
     for cfg in (dict(num_layers=2), dict(bidirectional=True, proj_size=2), dict(bias=False)):

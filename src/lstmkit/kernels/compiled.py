@@ -57,8 +57,10 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
 
 def layer(x, h0, c0, w, reverse, mask, hmask):
     """One layer and direction: (T, B, I) -> (T, B, P), h_n (B, P), c_n (B, H)."""
-    return _CompiledLSTM.apply(x, h0, c0, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, w.weight_hr,
-                               reverse, mask, hmask)
+    args = (x, h0, c0, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, w.weight_hr, reverse, mask, hmask)
+    if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
+        return _CompiledLSTM.apply(*args)
+    return tuple(_ops().lstm_forward(*args)[:3])  # inference: no autograd node (its cost shows at S1)
 
 
 class _CompiledLSTM(torch.autograd.Function):

@@ -25,8 +25,9 @@ class LSTM(nn.Module):
         bidirectional: a second, time-reversed direction per layer; outputs are concatenated.
         proj_size: P > 0 projects h to P features (W_hr), as in torch.
         device, dtype: where and how the parameters are created.
-        engine: "auto" (fastest kernel that supports the configuration), "native", "fused" or
-            "reference" (keyword-only). A named kernel that cannot run a call raises KernelUnavailable.
+        engine: "auto" (fastest kernel that supports the configuration), "native", "fused",
+            "compiled" or "reference" (keyword-only). A named kernel that cannot run a call raises
+            KernelUnavailable.
         recurrent_dropout: variational dropout on h during training, one mask per sequence
             (keyword-only; runs on the fused kernel).
         init: "torch" (uniform ±1/sqrt(H), torch's default) or "keras" (glorot-uniform input weights,
