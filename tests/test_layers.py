@@ -1,5 +1,5 @@
 """Keras-style layers: Keras' parameter counts, masks through LSTM and Bidirectional, lazy build,
-wrappers, stateful layers, Keras weight layout, recurrent dropout on the fused kernel."""
+wrappers, stateful layers, Keras weight layout, recurrent dropout on lstmkit's kernels."""
 import numpy as np
 import pytest
 import torch
@@ -111,10 +111,10 @@ def test_masking_layer_matches_unpadded():
         torch.testing.assert_close(model(padded), model(x), atol=1e-6, rtol=1e-5)
 
 
-def test_recurrent_dropout_runs_on_fused_kernel(monkeypatch):
+def test_recurrent_dropout_runs_on_lstmkits_kernels(monkeypatch):
     calls = []
-    run = kernels.fused.run
-    monkeypatch.setattr(kernels.fused, "run", lambda *a, **k: calls.append(1) or run(*a, **k))
+    for kernel in (kernels.fused, kernels.compiled):  # compiled where it is built, else fused
+        monkeypatch.setattr(kernel, "run", lambda *a, _run=kernel.run, **k: calls.append(1) or _run(*a, **k))
     torch.manual_seed(0)
     layer = LSTM(8, recurrent_dropout=0.5, input_shape=(None, 3))
     x = torch.randn(4, 6, 3)

@@ -24,6 +24,9 @@ def explain(module: nn.Module, *, masked: bool = False, file=None) -> str:
             except KernelUnavailable as e:
                 reason = f"error: {e}"
             lines.append(f"{name or type(sub).__name__}: {reason}")
+    from .kernels import compiled
+    if lines and compiled.load_error():  # the one kernel a machine can lack: say why it is not used
+        lines.append(f"(compiled kernel unavailable: {compiled.load_error()})")
     text = "\n".join(lines) if lines else "no lstmkit recurrent layers in this module"
     print(text, file=file)
     return text

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import KernelUnavailable
-from . import fused, native, reference
+from . import compiled, fused, native, reference
 
-KERNELS = {k.name: k for k in (native, fused, reference)}
-# Fastest first: native is torch's fused op (oneDNN / cuDNN); fused is ours; reference is the oracle.
-AUTO_ORDER = ("native", "fused", "reference")
+KERNELS = {k.name: k for k in (native, fused, reference, compiled)}
+# Fastest first: native is torch's fused op (oneDNN / cuDNN); fused and compiled are ours (compiled
+# moves ahead where `_auto_order` says); reference is the oracle.
+AUTO_ORDER = ("native", "fused", "compiled", "reference")
 ENGINES = ("auto", *KERNELS)
 
 
@@ -40,8 +41,9 @@ class KernelConfig:
     training: bool = False  # gradients will be taken: chooses for forward + backward speed
     cell: str = "lstm"  # "lstm", "gru", "rnn_tanh" or "rnn_relu" (the simple RNN with its nonlinearity)
     reset_after: bool = True  # GRU: torch's form (Keras 3's default); False is Keras' reset-before form
-    hidden_size: int = 0  # H, where the choice depends on it (GRU, RNN); 0: not given
+    hidden_size: int = 0  # H, where the choice depends on it (GRU, RNN, the compiled kernel); 0: not given
     capture: str = ""  # "compile" (torch.compile, torch.export), "onnx" (ONNX export) or "" (eager): ops.capture()
+    batch: int = 0  # B of the call (0: unknown, e.g. when explain asks before any input)
 
 
 def select(config: KernelConfig, device, engine: str = "auto"):
@@ -94,16 +96,39 @@ def _auto_order(config, device):
     weight gradients step by step; from H = 1024 on the fused kernel trained faster (I=512 B=64 T=100,
     one thread: GRU 7.9 s vs 9.2 s, RNN 2.7 s vs 3.3 s) while at H = 512 torch's op stayed ahead
     (2.30 s vs 2.36 s, 0.65 s vs 0.68 s).
+
+    The compiled kernel (the whole loop in C++) goes first where the batch is at most 4 and the
+    per-step work B·4H·P is at most 2^20: at S4 (B=1, H=256, T=1000) it ran at 0.90x torch's forward time
+    and 1.02x its training time, and `auto` there at 0.87x and 0.91x (one thread, CPU time, the
+    machine shared: benchmarks/results/engine.md). It also goes ahead of `fused` wherever that runs
+    (masks, recurrent dropout, projections, packed training) while B·4H·P < 2^26, where the fused
+    kernel's oneDNN matmuls do not yet pay: with recurrent dropout it trained at 0.90x/0.86x/1.04x
+    torch's time at S1/S2/S4 against fused's 2.24x/1.22x/2.97x; at S3 (2^28) both ran at 1.06-1.08x.
+    It trained faster than torch's op at S1 and S2 too (0.86x, 0.78x) but ran their forward slower
+    (1.28x, 1.23x); those were one-thread measurements on a loaded CPU, so training there stays with
+    torch's op until a two-thread run on a quiet machine confirms it.
     """
     if device.type != "cpu":
         return AUTO_ORDER, None
     if config.cell != "lstm" and config.training and config.hidden_size >= 1024:
         return ("fused", "native", "reference"), ("native: slower to train from H = 1024 on the CPU, where "
                                                    "torch's op has no oneDNN path")
+    # The compiled kernel runs the LSTM only: for the other cells work stays 0 and it goes last.
+    work = config.batch * 4 * config.hidden_size * (config.proj_size or config.hidden_size) * (config.cell == "lstm")
+    if 0 < work <= _COMPILED_BEATS_NATIVE and config.batch <= _COMPILED_MAX_BATCH:
+        return ("compiled", "native", "fused", "reference"), ("native: slower than the compiled kernel for "
+                                                              "this small per-step work on the CPU")
+    ours = ("compiled", "fused") if 0 < work < _COMPILED_BEATS_FUSED else ("fused", "compiled")
     if config.proj_size:
-        return ("fused", "native", "reference"), ("native: slower for projections on the CPU, where torch's "
-                                                   "op has no oneDNN path")
+        return (*ours, "native", "reference"), ("native: slower for projections on the CPU, where torch's "
+                                                "op has no oneDNN path")
     if config.packed and config.training:
-        return ("fused", "native", "reference"), ("native: slower to train on packed sequences on the CPU, "
-                                                   "where torch's op has no oneDNN path")
-    return AUTO_ORDER, None
+        return (*ours, "native", "reference"), ("native: slower to train on packed sequences on the CPU, "
+                                                "where torch's op has no oneDNN path")
+    return ("native", *ours, "reference"), None
+
+
+# Per-step work is B * 4H * P multiply-adds, the recurrent GEMM of one step (see `_auto_order`).
+_COMPILED_BEATS_NATIVE = 1 << 20
+_COMPILED_MAX_BATCH = 4
+_COMPILED_BEATS_FUSED = 1 << 26

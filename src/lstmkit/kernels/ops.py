@@ -53,9 +53,11 @@ def captured(config):
     """
     mode = capture()
     if not mode:
-        return config
+        # A jit trace is replayed on other shapes: choose the kernel without the traced batch size.
+        return dataclasses.replace(config, batch=0) if torch.jit.is_tracing() else config
     training = config.training or (mode == "compile" and torch.is_grad_enabled())
-    return dataclasses.replace(config, capture=mode, training=training)
+    # The batch is symbolic in a captured graph; choosing by it would specialise the graph to one size.
+    return dataclasses.replace(config, capture=mode, training=training, batch=0)
 
 
 def register_kernel(name, forward, backward, forward_fake, backward_fake, *, num_outputs):

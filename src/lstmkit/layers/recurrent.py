@@ -99,12 +99,12 @@ class LSTM(Layer):
         """The kernels' view of this layer: Keras' one bias as b_ih, a zero b_hh."""
         return LayerWeights(self.weight_ih, self.weight_hh, self.bias, self.zero_bias)
 
-    def kernel_config(self, masked=False, bidirectional=False) -> kernels.KernelConfig:
+    def kernel_config(self, masked=False, bidirectional=False, batch=0) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for (recurrent dropout only while training)."""
         return ops.captured(kernels.KernelConfig(
             bidirectional=bidirectional, bias=self.use_bias,
             recurrent_dropout=self.recurrent_dropout if self.training else 0.0, masked=masked,
-            dtype=self.weight_ih.dtype))
+            dtype=self.weight_ih.dtype, training=self.training, hidden_size=self.units, batch=batch))
 
     def select_kernel(self, masked=False):
         """(kernel, reason), as `lstmkit.explain` reports it."""
@@ -118,7 +118,7 @@ class LSTM(Layer):
         """
         xt, mask_t = self.prepare(x, mask)
         hx = self._initial_state(xt, initial_state)
-        config = self.kernel_config(mask_t is not None)
+        config = self.kernel_config(mask_t is not None, batch=xt.shape[1])
         kernel, _ = kernels.select(config, xt.device, self.engine)
         y, (h, c) = kernel.run(xt, hx, [self.layer_weights()], config, self.training, mask=mask_t)
         if self.stateful:
@@ -240,7 +240,7 @@ class Bidirectional(Layer):
         self.maybe_build(x)
         fw, bw = self.forward_layer, self.backward_layer
         xt, mask_t = fw.prepare(x, mask)
-        config = fw.kernel_config(mask_t is not None, bidirectional=True)
+        config = fw.kernel_config(mask_t is not None, bidirectional=True, batch=xt.shape[1])
         kernel, _ = kernels.select(config, xt.device, fw.engine)
         zeros = xt.new_zeros(2, xt.shape[1], fw.units)
         lstm = isinstance(fw, LSTM)

@@ -27,8 +27,9 @@ class LSTM(nn.Module):
         bidirectional: a second, time-reversed direction per layer; outputs are concatenated.
         proj_size: P > 0 projects h to P features (W_hr), as in torch.
         device, dtype: where and how the parameters are created.
-        engine: "auto" (fastest kernel that supports the configuration), "native", "fused" or
-            "reference" (keyword-only). A named kernel that cannot run a call raises KernelUnavailable.
+        engine: "auto" (fastest kernel that supports the configuration), "native", "fused",
+            "compiled" or "reference" (keyword-only). A named kernel that cannot run a call raises
+            KernelUnavailable.
         recurrent_dropout: variational dropout on h during training, one mask per sequence
             (keyword-only; runs on the fused kernel).
         init: "torch" (uniform ±1/sqrt(H), torch's default) or "keras" (glorot-uniform input weights,
@@ -89,12 +90,12 @@ class LSTM(nn.Module):
         """One LayerWeights per layer and direction, in torch's order."""
         return [LayerWeights(**{k: getattr(self, n) for k, n in names.items()}) for names in self._names]
 
-    def kernel_config(self, masked=False, packed=False) -> kernels.KernelConfig:
+    def kernel_config(self, masked=False, packed=False, batch=0) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for and run with (dropouts only while training)."""
         p, rp = (self.dropout, self.recurrent_dropout) if self.training else (0.0, 0.0)
         return ops.captured(kernels.KernelConfig(self.num_layers, self.bidirectional, self.proj_size,
                                                  self.bias, p, rp, masked, self.weight_ih_l0.dtype, packed,
-                                                 self.training))
+                                                 self.training, hidden_size=self.hidden_size, batch=batch))
 
     def select_kernel(self, masked=False, packed=False):
         """(kernel, reason) for the current parameters and mode; see `kernels.select`."""
@@ -110,7 +111,7 @@ class LSTM(nn.Module):
         if mask is not None:
             mask = self._mask_time_major(mask, x, unbatched)
         hx = self._initial_state(hx, batch, x, unbatched, lengths is not None)
-        config = self.kernel_config(mask is not None, lengths is not None)
+        config = self.kernel_config(mask is not None, lengths is not None, batch)
         kernel, _ = kernels.select(config, self.weight_ih_l0.device, self.engine)
         y, (h, c) = kernel.run(x, hx, self.layer_weights(), config, self.training, mask=mask,
                                lengths=lengths)
