@@ -16,12 +16,16 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import KernelUnavailable
-from . import fused, native, reference
+from . import fused, fused_variants, native, reference, reference_variants, reference_min, scan
 
 KERNELS = {k.name: k for k in (native, fused, reference)}
 # Fastest first: native is torch's fused op (oneDNN / cuDNN); fused is ours; reference is the oracle.
 AUTO_ORDER = ("native", "fused", "reference")
 ENGINES = ("auto", *KERNELS)
+# The same engine names for the LSTM variants and the minimal RNNs: each name means that cell's kernel.
+VARIANT_KERNELS = {k.name: k for k in (native, fused_variants, reference_variants)}
+MIN_KERNELS = {k.name: k for k in (native, scan, reference_min)}
+MIN_CELLS = ("minlstm", "mingru")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,15 @@ class KernelConfig:
     dtype: torch.dtype = torch.float32
     packed: bool = False  # variable-length (PackedSequence) input
     training: bool = False  # gradients will be taken: chooses for forward + backward speed
+    cell: str = "lstm"  # "minlstm" and "mingru" (cells/min_rnn.py) run on their own kernels
+    # LSTM variants (cells/lstm_variant.py); the defaults are the standard LSTM cell.
+    peephole: bool = False
+    cifg: bool = False  # coupled input-forget gate: three gate blocks (i, g, o)
+    layer_norm: bool = False
+    zoneout_c: float = 0.0  # the probability of keeping each unit's previous value, in training
+    zoneout_h: float = 0.0
+    activation: str = "tanh"  # by Keras name (cells/activations.py)
+    recurrent_activation: str = "sigmoid"
 
 
 def select(config: KernelConfig, device, engine: str = "auto"):
@@ -57,22 +70,30 @@ def select(config: KernelConfig, device, engine: str = "auto"):
     device = torch.device(device)
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    family = _family(config)
     if engine != "auto":
-        why_not = KERNELS[engine].unsupported(config, device)
+        why_not = family[engine].unsupported(config, device)
         if why_not:
             raise KernelUnavailable(f"engine={engine!r} cannot run this configuration: {why_not}")
-        return KERNELS[engine], f"{engine}: requested by name"
+        return family[engine], f"{engine}: requested by name"
     order, why_order = _auto_order(config, device)
     passed = [why_order] if why_order else []
     for name in order:
-        why_not = KERNELS[name].unsupported(config, device)
+        why_not = family[name].unsupported(config, device)
         if why_not is None:
             reason = f"{name}: fastest kernel that supports this configuration"
             if passed:
                 reason += " (passed over " + "; ".join(passed) + ")"
-            return KERNELS[name], reason
+            return family[name], reason
         passed.append(f"{name}: {why_not}")
     raise KernelUnavailable("no kernel runs this configuration: " + "; ".join(passed))
+
+
+def _family(config):
+    """The kernel behind each engine name for this configuration's cell."""
+    if config.cell in MIN_CELLS:
+        return MIN_KERNELS
+    return VARIANT_KERNELS if reference_variants.is_variant(config) else KERNELS
 
 
 def _auto_order(config, device):

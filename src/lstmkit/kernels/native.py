@@ -2,12 +2,18 @@
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from . import reference_variants
+
 name = "native"
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 
 
 def unsupported(config, device):
     """Why torch's op cannot run `config`, or None."""
+    if config.cell in ("minlstm", "mingru"):
+        return f"torch has no {config.cell} op"
+    if reference_variants.is_variant(config):
+        return "torch's op has no LSTM with " + ", ".join(reference_variants.spec(config).names())
     if config.recurrent_dropout > 0:
         return "recurrent dropout is not part of torch's LSTM op"
     if config.masked:

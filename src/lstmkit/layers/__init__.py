@@ -3,11 +3,12 @@ Masking, Activation, TimeDistributed, the merge layers Concatenate and Add, and 
 from .base import ACTIVATIONS, INITIALIZERS, Input, KerasTensor, Layer
 from .core import Activation, Dense, Dropout, Embedding, Masking, TimeDistributed
 from .merge import Add, Concatenate
+from .min_rnn import MinGRU, MinLSTM
 from .recurrent import LSTM, Bidirectional
 
 LAYERS = {cls.__name__: cls for cls in (LSTM, Bidirectional, Dense, Embedding, Dropout, Masking,
-                                        Activation, TimeDistributed, Concatenate, Add)}
+                                        Activation, TimeDistributed, Concatenate, Add, MinLSTM, MinGRU)}
 
 __all__ = ["Layer", "Input", "KerasTensor", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout",
            "Masking", "Activation", "TimeDistributed", "Concatenate", "Add", "LAYERS", "ACTIVATIONS",
-           "INITIALIZERS"]
+           "INITIALIZERS", "MinLSTM", "MinGRU"]
