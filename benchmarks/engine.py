@@ -2,11 +2,13 @@
 
 Usage: .venv/bin/python benchmarks/engine.py [--shapes S1,S2] [--repeats 7] [--threads 2]
 Writes benchmarks/results/engine.md (linked from the README) and engine.json. Never asserts a time.
+With --variants: the LSTM variants and minLSTM instead (`lstmkit.bench_variants`), on S2 and S3
+unless --shapes says otherwise, into benchmarks/results/engine_variants.md.
 """
 import argparse
 from pathlib import Path
 
-from lstmkit import bench
+from lstmkit import bench, bench_variants
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
@@ -15,5 +17,10 @@ if __name__ == "__main__":
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--variants", action="store_true", help="the LSTM variants and minLSTM (see above)")
     a = p.parse_args()
+    if a.variants:
+        shapes = a.shapes.split(",") if a.shapes != ",".join(bench.SHAPES) else ["S2", "S3"]
+        bench_variants.run(shapes, a.repeats, a.threads, a.out)
+        raise SystemExit
     bench.run(a.shapes.split(","), a.modes.split(","), a.repeats, a.threads, a.out)

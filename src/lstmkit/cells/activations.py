@@ -79,7 +79,7 @@ _TABLE = {
     "hard_sigmoid": (_hard_sigmoid, lambda x, y: _inside(x, -3.0, 3.0) / 6),
     "relu": (F.relu, lambda x, y: (x > 0).to(x.dtype)),
     "relu6": (lambda x: torch.clamp(x, 0.0, 6.0), lambda x, y: _inside(x, 0.0, 6.0)),
-    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), lambda x, y: torch.where(x > 0, 1.0, 0.2).to(x.dtype)),
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), lambda x, y: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, 0.2))),
     "elu": (F.elu, lambda x, y: torch.where(x > 0, torch.ones_like(x), y + 1)),
     "selu": (F.selu, lambda x, y: torch.where(x > 0, torch.full_like(x, _SELU_LAMBDA),
                                               y + _SELU_LAMBDA * _SELU_ALPHA)),

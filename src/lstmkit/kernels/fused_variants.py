@@ -63,16 +63,16 @@ def _apply(act, z, out):
         out.copy_(act.fn(z))
 
 
+# torch's own layer-norm kernels, forward and backward, so the fused kernel rounds as autograd does.
 def _normalize(a):
-    """(a - μ) / sqrt(σ² + ε) over the last axis, and the 1 / sqrt(σ² + ε) (…, 1) it used."""
-    var, mu = torch.var_mean(a, -1, keepdim=True, correction=0)
-    rstd = (var + layer_norm.EPS).rsqrt_()
-    return (a - mu).mul_(rstd), rstd
+    """(a - μ) / sqrt(σ² + ε) over the last axis, and μ, 1 / sqrt(σ² + ε), each (B, 1)."""
+    return torch.native_layer_norm(a, a.shape[-1:], None, None, layer_norm.EPS)
 
 
-def _norm_backward(dn, n, rstd):
-    """The gradient of a from that of n = LN(a) without gain (see the module docstring)."""
-    return (dn - dn.mean(-1, keepdim=True) - n * (dn * n).mean(-1, keepdim=True)).mul_(rstd)
+def _norm_backward(dy, a, mu, rstd, gamma):
+    """The gradient of a from that of y = γ LN(a) + β: rstd (dn - mean(dn) - n mean(dn ⊙ n)), dn = γ dy."""
+    return torch.ops.aten.native_layer_norm_backward(dy, a, a.shape[-1:], mu, rstd, gamma, None,
+                                                     [True, False, False])[0]
 
 
 def _at(d, t):
@@ -94,9 +94,9 @@ class FusedVariant(torch.autograd.Function):
         bufs = {k: xw.new_empty(T, B, H) for k in ("CN", "U", "TAU", "C")}
         bufs["S"] = xw.new_empty(T, B, H)
         bufs["Z"], bufs["A"] = xw.detach().clone(), xw.new_empty(T, B, GH)
-        if spec.layer_norm:
-            bufs.update(NH=xw.new_empty(T, B, GH), RH=xw.new_empty(T, B, 1), NC=xw.new_empty(T, B, H),
-                        RC=xw.new_empty(T, B, 1))
+        if spec.layer_norm:  # the recurrent projection (T, B, G·H) and the statistics of both norms
+            bufs.update(AH=xw.new_empty(T, B, GH), MH=xw.new_empty(T, B, 1), RH=xw.new_empty(T, B, 1),
+                        MC=xw.new_empty(T, B, 1), RC=xw.new_empty(T, B, 1))
         Y = bufs["S"] if mask is None else xw.new_empty(T, B, H)
         h, c = _forward_loop(bufs, Y, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec)
         ctx.spec, ctx.reverse, ctx.keys = spec, reverse, sorted(bufs)
@@ -138,8 +138,8 @@ def _forward_loop(b, Y, h, c, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, rev
         Z, A = b["Z"][t], b["A"][t]
         h_in = h if hmask is None else h * hmask
         if spec.layer_norm:
-            n, b["RH"][t] = _normalize(gemm(h_in))
-            b["NH"][t] = n
+            b["AH"][t] = gemm(h_in)
+            n, b["MH"][t], b["RH"][t] = _normalize(b["AH"][t])
             Z.addcmul_(n, g_h)
         else:
             gemm(Z, h_in)
@@ -157,8 +157,7 @@ def _forward_loop(b, Y, h, c, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, rev
             Z[:, k["o"]].addcmul_(po, cn)
         _apply(rec, Z[:, k["o"]], A[:, k["o"]])
         if spec.layer_norm:
-            n, b["RC"][t] = _normalize(cn)
-            b["NC"][t] = n
+            n, b["MC"][t], b["RC"][t] = _normalize(cn)
             torch.addcmul(b_c, n, g_c, out=b["U"][t])
         else:
             b["U"][t] = cn
@@ -219,7 +218,7 @@ def _backward_loop(b, F, dY, dh, dc, dZ, DU, DHW, w_hh, p, g_h, g_c, mask, hmask
         du = dh_t * F["K"][t]
         if spec.layer_norm:
             DU[t] = du
-            du = _norm_backward(du * g_c, b["NC"][t], b["RC"][t])
+            du = _norm_backward(du, b["CN"][t], b["MC"][t], b["RC"][t], g_c)
         dc_t = dc_t + du
         torch.mul(dh_t, F["L"][t], out=dZ4[t, :, -1])
         if p is not None:
@@ -231,7 +230,7 @@ def _backward_loop(b, F, dY, dh, dc, dZ, DU, DHW, w_hh, p, g_h, g_c, mask, hmask
             if not spec.cifg:
                 dc.addcmul_(dZ4[t, :, 1], p[1])
         if spec.layer_norm:
-            DHW[t] = _norm_backward(dZ[t] * g_h, b["NH"][t], b["RH"][t])
+            DHW[t] = _norm_backward(dZ[t], b["AH"][t], b["MH"][t], b["RH"][t], g_h)
         dh = gemm(DHW[t])
         if hmask is not None:
             dh.mul_(hmask)
@@ -262,7 +261,7 @@ def _param_grads(ctx, b, Cp, dZ, DU, DHW, h0, hmask):
             rows.append((dZ4[:, :, 1] * Cp).sum((0, 1)))
         rows.append((dZ4[:, :, -1] * b["CN"]).sum((0, 1)))
         dp = torch.stack(rows)
-    if spec.layer_norm:
-        dg_h = (dZ * b["NH"]).sum((0, 1))
-        dg_c, db_c = (DU * b["NC"]).sum((0, 1)), DU.sum((0, 1))
+    if spec.layer_norm:  # the normalised values, recomputed for all steps at once
+        dg_h = (dZ * (b["AH"] - b["MH"]) * b["RH"]).sum((0, 1))
+        dg_c, db_c = (DU * (b["CN"] - b["MC"]) * b["RC"]).sum((0, 1)), DU.sum((0, 1))
     return dw_hh, dp, dg_h, dg_c, db_c
