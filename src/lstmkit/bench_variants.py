@@ -94,20 +94,26 @@ def to_markdown(rows, min_times, meta):
 def run(shapes=("S2", "S3"), repeats=5, threads=2, out_dir=None, with_min=True, log=print):
     """Measure, print and (with out_dir) write engine_variants.md; returns (rows, min_times)."""
     torch.set_num_threads(threads)
-    load = os.getloadavg()
-    rows = []
-    for shape in shapes:
+    load = os.getloadavg()[0]
+    rows, min_times = [], {}
+
+    def write():  # after every part, so a time limit keeps what finished
+        if out_dir is not None:
+            meta = (f"torch {torch.__version__}, {threads} threads, float32, CPU; median of {repeats} alternated "
+                    f"repeats; load average {load:.1f} / {os.getloadavg()[0]:.1f} at the start / last write, on "
+                    "a CPU shared with other jobs (absolute times vary, ratios from one run hold). Command: "
+                    "benchmarks/engine.py --variants" + (f" --repeats {repeats}" if repeats != 5 else ""))
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            (Path(out_dir) / "engine_variants.md").write_text(to_markdown(rows, min_times, meta))
+    for k, shape in enumerate(shapes):
         for row in bench_variants(shape, repeats):
             rows.append(row)
             log(f"{row[0]} {row[1]:22s} fused {row[2] * 1e3:8.1f} ms  loop {row[3] * 1e3:8.1f} ms  "
                 f"torch.nn.LSTM {row[4] * 1e3:8.1f} ms  {row[2] / row[4]:.2f}x  {row[3] / row[2]:.2f}x")
-    min_times = bench_min(repeats) if with_min else {}
-    for k, v in min_times.items():
-        log(f"{k:34s} {v * 1e3:9.1f} ms")
-    if out_dir is not None:
-        meta = (f"torch {torch.__version__}, {threads} threads, float32, CPU; median of {repeats} alternated "
-                f"repeats; load average {load[0]:.1f} / {os.getloadavg()[0]:.1f} at the start / end, on a "
-                "CPU shared with other jobs (absolute times vary, ratios from one run hold).")
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "engine_variants.md").write_text(to_markdown(rows, min_times, meta))
+            write()
+        if with_min and k == 0:  # after the first shape: the cheaper measurements come first
+            min_times.update(bench_min(repeats))
+            for name, v in min_times.items():
+                log(f"{name:34s} {v * 1e3:9.1f} ms")
+            write()
     return rows, min_times

@@ -201,8 +201,9 @@ def to_markdown(runs, meta, plot_name=None):
              "success: runs that met the paper's criterion (the most recent 2000 training sequences all "
              "correct) within the budget; sequences: mean sequences seen until then, over the successful "
              "runs; test: fraction of 1024 fresh sequences (the same for every model) processed correctly at the end of training "
-             "(the paper's per-sequence criterion). The paper's LSTM column is its reported mean number of "
-             "training sequences until success (online learning, its own architecture, no budget).\n"]
+             "(the paper's per-sequence criterion). Below each table, the paper's own figures: its LSTM's mean "
+             "number of training sequences until success (online learning, its 1997 architecture, no budget). "
+             "'not run': left out to fit the time on a shared CPU (see the README).\n"]
     for task in dict.fromkeys(r.task for r in runs):
         Ts = sorted({r.T for r in runs if r.task == task})
         lines.append(f"\n## {task.replace('_', ' ')}\n")
@@ -213,16 +214,15 @@ def to_markdown(runs, meta, plot_name=None):
             for T in Ts:
                 sub = [r for r in runs if (r.task, r.T, r.model) == (task, T, model)]
                 if not sub:
-                    cells.append("—")
+                    cells.append("not run")
                     continue
                 ok = [r.solved_at for r in sub if r.solved_at is not None]
                 seq = f"{sum(ok) / len(ok):,.0f}" if ok else "—"
                 test = sum(r.test_accuracy for r in sub) / len(sub)
                 cells.append(f"{len(ok)}/{len(sub)} / {seq} / {test:.2f}")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
-        paper = [f"T={T}: {PAPER[(task, T)]:,}" for T in Ts if (task, T) in PAPER]
-        lines.append("\nThe paper's LSTM, sequences until success: " + (", ".join(paper) or "not reported at these T")
-                     + ("; also T=1000: 853,000" if task == "adding" else "") + ".\n")
+        paper = [f"T={T}: {n:,}" for (t, T), n in PAPER.items() if t == task]
+        lines.append("\nThe paper's LSTM, mean sequences until success: " + ", ".join(paper) + ".\n")
     if plot_name:
         lines.append(f"\n![learning curves]({plot_name})\n")
     return "\n".join(lines)
@@ -236,7 +236,8 @@ def plot(runs, path):
 
     from .viz.figures import save_figure
     panels = list(dict.fromkeys((r.task, r.T) for r in runs))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 2, 3.2), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, (task, T) in zip(axes[0], panels):
         for model in dict.fromkeys(r.model for r in runs):
             sub = [r for r in runs if (r.task, r.T, r.model) == (task, T, model)]
@@ -244,12 +245,11 @@ def plot(runs, path):
                 xs, ys = zip(*sub[0].curve)
                 k = 5  # moving average over 5 curve points
                 ys = [sum(ys[max(0, j - k + 1):j + 1]) / len(ys[max(0, j - k + 1):j + 1]) for j in range(len(ys))]
-                ax.plot(xs, ys, label=model, lw=1)
+                ax.plot(xs, ys, label=model, lw=1, color=f"C{list(MODELS).index(model)}")  # one colour per model
         ax.set_title(f"{task.replace('_', ' ')}, T={T}", fontsize=9)
         ax.set_xlabel("training sequences", fontsize=8)
     axes[0][0].set_ylabel("fraction correct (batch)", fontsize=8)
-    axes[0][-1].legend(fontsize=6, loc="upper left")
-    fig.tight_layout()
+    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="outside right center")
     save_figure(fig, path)
 
 
