@@ -123,3 +123,9 @@ def test_long_range_quick_run(tmp_path):
     assert (sym[:, 0] == 0).all() and (sym[:, -1] == 1).all() and ((sym >= 6).sum(1) == 2).all()
     first = sym[:, 10:21].max(1).values - 6
     assert torch.equal(cls // 2, first)
+
+
+def test_bench_long_range_flag_checks_its_budget(capsys):
+    from lstmkit.cli.main import main
+    assert main(["bench", "--long-range", "--updates", "0"]) == 2
+    assert "--updates: expected a positive int, got 0" in capsys.readouterr().err

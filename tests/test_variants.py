@@ -152,6 +152,8 @@ def test_options_are_checked_and_explained():
     assert shapes["weight_ih_l0"] == (3 * H, I) and shapes["peephole_l0"] == (2, H)
     assert shapes["ln_ih_l0"] == (3 * H,) and shapes["ln_c_bias_l0"] == (H,)
     assert VariantSpec(cifg=True).names() == ["cifg"]
+    with pytest.raises(LstmkitError, match="trace_gates.*peephole"):
+        lstmkit.trace_gates(lstmkit.nn.LSTM(I, H, peephole=True), torch.randn(3, 1, I))
 
 
 def test_packed_input_runs_on_the_variant_kernel():
