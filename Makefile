@@ -38,5 +38,10 @@ bench: install
 bench-deploy: install
 	$(PY) benchmarks/deploy.py
 
+# The long-time-lag experiments (adding, temporal order); at most 25 minutes, what finished is kept.
+.PHONY: long-range
+long-range: install
+	timeout 1500 $(PY) benchmarks/long_range.py --fast-from 100; $(PY) benchmarks/long_range.py --report
+
 clean:
 	rm -rf .venv runs build *.egg-info

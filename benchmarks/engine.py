@@ -4,11 +4,13 @@ Usage: .venv/bin/python benchmarks/engine.py [--shapes S1,S2] [--repeats 7] [--t
 Writes benchmarks/results/engine.md (linked from the README) and engine.json. Never asserts a time.
 `--cells gru,rnn` times the GRU and the simple RNN instead (next to torch.nn.GRU / torch.nn.RNN, on S2
 and S3 unless --shapes says otherwise) and writes benchmarks/results/engine_gru_rnn.md.
+With --variants: the LSTM variants and minLSTM instead (`lstmkit.bench_variants`), on S2 and S3
+unless --shapes says otherwise, into benchmarks/results/engine_variants.md.
 """
 import argparse
 from pathlib import Path
 
-from lstmkit import bench, bench_rnn
+from lstmkit import bench, bench_rnn, bench_variants
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
@@ -18,10 +20,14 @@ if __name__ == "__main__":
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     p.add_argument("--cells", default="lstm", help="lstm, or any of gru,rnn")
+    p.add_argument("--variants", action="store_true", help="the LSTM variants and minLSTM (see above)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="cpu: this thread's CPU time (use with --threads 1 on a shared, loaded CPU)")
     a = p.parse_args()
-    if a.cells == "lstm":
+    if a.variants:
+        shapes = a.shapes.split(",") if a.shapes != p.get_default("shapes") else ["S2", "S3"]
+        bench_variants.run(shapes, a.repeats, a.threads, a.out)
+    elif a.cells == "lstm":
         bench.run(a.shapes.split(","), a.modes.split(","), a.repeats, a.threads, a.out, clock=a.clock)
     else:
         shapes = a.shapes.split(",") if a.shapes != p.get_default("shapes") else ("S2", "S3")

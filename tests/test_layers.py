@@ -171,7 +171,7 @@ def test_core_layers():
 
 
 def test_layer_argument_errors():
-    for make, match in ((lambda: LSTM(0), "units"), (lambda: LSTM(4, activation="relu"), "activation"),
+    for make, match in ((lambda: LSTM(0), "units"), (lambda: LSTM(4, activation="nope"), "activation"),
                         (lambda: LSTM(4, recurrent_dropout=1.0), "recurrent_dropout"),
                         (lambda: Dense(2, activation="nope"), "known"),
                         (lambda: LSTM(4, kernel_initializer="nope", input_shape=(None, 2)), "initializer"),

@@ -28,6 +28,10 @@ def trace_gates(module, x: torch.Tensor) -> list[dict]:
                     module.batch_first, 0.0, module.bidirectional, module.proj_size)
         ours.load_state_dict(module.state_dict())
         module = ours
+    if getattr(module, "spec", None) is not None and module.spec.names():
+        from .errors import LstmkitError
+        raise LstmkitError("module: trace_gates traces the standard LSTM cell; got one with "
+                           + ", ".join(module.spec.names()))
     if module.batch_first:
         x = x.transpose(0, 1)
     directions = 2 if module.bidirectional else 1

@@ -15,10 +15,31 @@ def register(sub):
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None, help="directory for engine.md and engine.json")
+    p.add_argument("--long-range", action="store_true",
+                   help="instead: the long-time-lag experiments of Hochreiter & Schmidhuber 1997 (adding and "
+                   "temporal-order problems; --updates per run, results in --out, default long-range-results/)")
+    p.add_argument("--updates", type=int, default=400, help="with --long-range: mini-batches of 32 per run")
     p.set_defaults(func=handle)
 
 
+def _long_range(args):
+    from pathlib import Path
+
+    from .. import long_range
+    from .checks import check_ints
+    check_ints(args, "updates")
+    out = Path(args.out or "long-range-results")
+    out.mkdir(parents=True, exist_ok=True)
+    meta = long_range.describe(args.updates, 1)
+    runs = long_range.run(long_range.make_grid(updates=args.updates, fast_from=100))
+    long_range.write_part(runs, meta, out / "long_range.cli.json")
+    print(long_range.write_report(out))
+    return 0
+
+
 def handle(args):
+    if args.long_range:
+        return _long_range(args)
     shapes = args.shapes.split(",")
     unknown = [s for s in shapes if s not in bench.SHAPES]
     if unknown:

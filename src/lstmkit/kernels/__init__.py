@@ -17,13 +17,18 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import KernelUnavailable
-from . import compiled, fused, native, reference
+from . import (compiled, fused, fused_variants, native, reference, reference_min, reference_variants,
+               scan)
 
 KERNELS = {k.name: k for k in (native, fused, reference, compiled)}
 # Fastest first: native is torch's fused op (oneDNN / cuDNN); fused and compiled are ours (compiled
 # moves ahead where `_auto_order` says); reference is the oracle.
 AUTO_ORDER = ("native", "fused", "compiled", "reference")
 ENGINES = ("auto", *KERNELS)
+# The same engine names for the LSTM variants and the minimal RNNs: each name means that cell's kernel.
+VARIANT_KERNELS = {k.name: k for k in (native, fused_variants, reference_variants)}
+MIN_KERNELS = {k.name: k for k in (native, scan, reference_min)}
+MIN_CELLS = ("minlstm", "mingru")
 
 
 @dataclass(frozen=True)
@@ -39,11 +44,20 @@ class KernelConfig:
     dtype: torch.dtype = torch.float32
     packed: bool = False  # variable-length (PackedSequence) input
     training: bool = False  # gradients will be taken: chooses for forward + backward speed
-    cell: str = "lstm"  # "lstm", "gru", "rnn_tanh" or "rnn_relu" (the simple RNN with its nonlinearity)
+    cell: str = "lstm"  # "lstm", "gru", "rnn_tanh" or "rnn_relu" (the simple RNN with its nonlinearity),
+    # "minlstm" or "mingru" (cells/min_rnn.py, on their own kernels)
     reset_after: bool = True  # GRU: torch's form (Keras 3's default); False is Keras' reset-before form
     hidden_size: int = 0  # H, where the choice depends on it (GRU, RNN, the compiled kernel); 0: not given
     capture: str = ""  # "compile" (torch.compile, torch.export), "onnx" (ONNX export) or "" (eager): ops.capture()
     batch: int = 0  # B of the call (0: unknown, e.g. when explain asks before any input)
+    # LSTM variants (cells/lstm_variant.py); the defaults are the standard LSTM cell.
+    peephole: bool = False
+    cifg: bool = False  # coupled input-forget gate: three gate blocks (i, g, o)
+    layer_norm: bool = False
+    zoneout_c: float = 0.0  # the probability of keeping each unit's previous value, in training
+    zoneout_h: float = 0.0
+    activation: str = "tanh"  # by Keras name (cells/activations.py)
+    recurrent_activation: str = "sigmoid"
 
 
 def select(config: KernelConfig, device, engine: str = "auto"):
@@ -64,22 +78,33 @@ def select(config: KernelConfig, device, engine: str = "auto"):
     device = torch.device(device)
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    family = _family(config)
     if engine != "auto":
-        why_not = KERNELS[engine].unsupported(config, device)
+        if engine not in family:
+            raise KernelUnavailable(f"engine={engine!r} cannot run this configuration: the {engine} kernel "
+                                    "runs the standard LSTM only")
+        why_not = family[engine].unsupported(config, device)
         if why_not:
             raise KernelUnavailable(f"engine={engine!r} cannot run this configuration: {why_not}")
-        return KERNELS[engine], f"{engine}: requested by name"
+        return family[engine], f"{engine}: requested by name"
     order, why_order = _auto_order(config, device)
     passed = [why_order] if why_order else []
-    for name in order:
-        why_not = KERNELS[name].unsupported(config, device)
+    for name in (n for n in order if n in family):  # the compiled kernel exists for the plain LSTM only
+        why_not = family[name].unsupported(config, device)
         if why_not is None:
             reason = f"{name}: fastest kernel that supports this configuration"
             if passed:
                 reason += " (passed over " + "; ".join(passed) + ")"
-            return KERNELS[name], reason
+            return family[name], reason
         passed.append(f"{name}: {why_not}")
     raise KernelUnavailable("no kernel runs this configuration: " + "; ".join(passed))
+
+
+def _family(config):
+    """The kernel behind each engine name for this configuration's cell."""
+    if config.cell in MIN_CELLS:
+        return MIN_KERNELS
+    return VARIANT_KERNELS if reference_variants.is_variant(config) else KERNELS
 
 
 def _auto_order(config, device):
@@ -113,8 +138,9 @@ def _auto_order(config, device):
     if config.cell != "lstm" and config.training and config.hidden_size >= 1024:
         return ("fused", "native", "reference"), ("native: slower to train from H = 1024 on the CPU, where "
                                                    "torch's op has no oneDNN path")
-    # The compiled kernel runs the LSTM only: for the other cells work stays 0 and it goes last.
-    work = config.batch * 4 * config.hidden_size * (config.proj_size or config.hidden_size) * (config.cell == "lstm")
+    # The compiled kernel runs the plain LSTM only: for the other cells work stays 0 and it goes last.
+    plain = config.cell == "lstm" and not reference_variants.is_variant(config)
+    work = config.batch * 4 * config.hidden_size * (config.proj_size or config.hidden_size) * plain
     if 0 < work <= _COMPILED_BEATS_NATIVE and config.batch <= _COMPILED_MAX_BATCH:
         return ("compiled", "native", "fused", "reference"), ("native: slower than the compiled kernel for "
                                                               "this small per-step work on the CPU")

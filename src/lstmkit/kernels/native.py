@@ -2,7 +2,7 @@
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from . import onnx_lstm, ops
+from . import onnx_lstm, ops, reference_variants
 
 name = "native"
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
@@ -10,6 +10,10 @@ _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 
 def unsupported(config, device):
     """Why torch's op cannot run `config`, or None."""
+    if config.cell in ("minlstm", "mingru"):
+        return f"torch has no {config.cell} op"
+    if reference_variants.is_variant(config):
+        return "torch's op has no LSTM with " + ", ".join(reference_variants.spec(config).names())
     if config.cell != "lstm":
         from . import native_rnn  # here: it builds on this module
         return native_rnn.unsupported(config, device)

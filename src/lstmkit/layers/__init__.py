@@ -3,12 +3,14 @@ Masking, Activation, TimeDistributed, the merge layers Concatenate and Add, and 
 from .base import ACTIVATIONS, INITIALIZERS, Input, KerasTensor, Layer
 from .core import Activation, Dense, Dropout, Embedding, Masking, TimeDistributed
 from .merge import Add, Concatenate
+from .min_rnn import MinGRU, MinLSTM
 from .recurrent import LSTM, Bidirectional
 from .rnn import GRU, SimpleRNN
 
 LAYERS = {cls.__name__: cls for cls in (LSTM, Bidirectional, Dense, Embedding, Dropout, Masking,
-                                        Activation, TimeDistributed, Concatenate, Add, GRU, SimpleRNN)}
+                                        Activation, TimeDistributed, Concatenate, Add, GRU, SimpleRNN,
+                                        MinLSTM, MinGRU)}
 
 __all__ = ["Layer", "Input", "KerasTensor", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout",
            "Masking", "Activation", "TimeDistributed", "Concatenate", "Add", "LAYERS", "ACTIVATIONS",
-           "INITIALIZERS", "GRU", "SimpleRNN"]
+           "INITIALIZERS", "GRU", "SimpleRNN", "MinLSTM", "MinGRU"]

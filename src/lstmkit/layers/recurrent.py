@@ -9,10 +9,12 @@ import torch
 
 from .. import kernels
 from ..cells import LayerWeights
+from ..cells.lstm_variant import VariantSpec, VariantWeights
 from ..errors import LstmkitError
 from ..kernels import ops
 from ..nn import init as nn_init
 from ..nn.checks import check_lstm_args
+from ..nn import variants
 from .base import Layer, check_features, initialize
 
 KERAS_DEFAULT_INIT = {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal",
@@ -24,7 +26,8 @@ class LSTM(Layer):
 
     Args:
         units: H, the size of the hidden and cell state.
-        activation, recurrent_activation: only 'tanh' and 'sigmoid' (the kernels' fixed math).
+        activation, recurrent_activation: Keras names (`cells/activations.py`); other than 'tanh' and
+            'sigmoid' they run on the variants' fused kernel.
         use_bias: learn the bias.
         kernel_initializer, recurrent_initializer, bias_initializer: Keras initializer names.
         unit_forget_bias: start the forget gate's bias at 1.
@@ -37,6 +40,8 @@ class LSTM(Layer):
             `reset_states()` zeroes it).
         input_shape: (T or None, I), without the batch axis.
         engine: kernel to run ('auto', 'native', 'fused', 'reference'; keyword-only).
+        peephole, cifg, layer_norm, zoneout: the LSTM variants (keyword-only), as in `lstmkit.nn.LSTM`;
+            the rule and the weights they add are in `lstmkit.nn.variants`.
 
     Example:
         >>> import torch
@@ -44,19 +49,20 @@ class LSTM(Layer):
         >>> LSTM(8, return_sequences=True)(torch.randn(2, 5, 3)).shape
         torch.Size([2, 5, 8])
     """
-    weight_layout = (("weight_ih", True), ("weight_hh", True), ("bias", False))
+    weight_layout = (("weight_ih", True), ("weight_hh", True), ("bias", False), ("peephole", False),
+                     ("ln_ih", False), ("ln_hh", False), ("ln_c_weight", False), ("ln_c_bias", False))
+    state_count = 2  # h and c
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False,
-                 input_shape=None, name=None, *, engine="auto"):
+                 input_shape=None, name=None, *, engine="auto",
+                 peephole=False, cifg=False, layer_norm=False, zoneout=0.0):
         super().__init__(input_shape, name)
         check_lstm_args([("units", units)], [("dropout", dropout), ("recurrent_dropout", recurrent_dropout)],
                         engine)
-        if (activation, recurrent_activation) != ("tanh", "sigmoid"):
-            raise LstmkitError("activation, recurrent_activation: lstmkit's kernels compute the standard "
-                               f"LSTM ('tanh', 'sigmoid'), got ({activation!r}, {recurrent_activation!r})")
+        self.spec = variants.parse(peephole, cifg, layer_norm, zoneout, activation, recurrent_activation)
         self.units, self.use_bias, self.unit_forget_bias = units, use_bias, unit_forget_bias
         self.initializers = {"kernel_initializer": kernel_initializer,
                              "recurrent_initializer": recurrent_initializer,
@@ -73,38 +79,47 @@ class LSTM(Layer):
         if features is None:
             raise LstmkitError(f"{self.name or 'lstm'}: the feature axis of the input shape must be "
                                f"known, got {input_shape}")
-        H = self.units
+        H, G = self.units, len(self.spec.gates)
         self.input_size = int(features)
-        self.weight_ih = torch.nn.Parameter(torch.empty(4 * H, self.input_size))
-        self.weight_hh = torch.nn.Parameter(torch.empty(4 * H, H))
-        self.bias = torch.nn.Parameter(torch.empty(4 * H)) if self.use_bias else None
-        self.register_buffer("zero_bias", torch.zeros(4 * H) if self.use_bias else None, persistent=False)
+        self.weight_ih = torch.nn.Parameter(torch.empty(G * H, self.input_size))
+        self.weight_hh = torch.nn.Parameter(torch.empty(G * H, H))
+        self.bias = torch.nn.Parameter(torch.empty(G * H)) if self.use_bias else None
+        self.register_buffer("zero_bias", torch.zeros(G * H) if self.use_bias else None, persistent=False)
+        for k, shape in variants.extra_shapes(self.spec, H).items():
+            self.register_parameter(k, torch.nn.Parameter(torch.empty(shape)))
         self.reset_parameters()
         self.built = True
 
     def reset_parameters(self):
         """Keras' default initialisation (`lstmkit.nn.init.keras_`), then any other initializer asked for."""
         w = self.layer_weights()
-        nn_init.keras_(w)
+        if self.spec == VariantSpec():
+            nn_init.keras_(w)
+        else:
+            variants.reset(w, self.spec, "keras")
         for arg, tensor in (("kernel_initializer", w.weight_ih), ("recurrent_initializer", w.weight_hh)):
             if self.initializers[arg] != KERAS_DEFAULT_INIT[arg]:
                 initialize(tensor, self.initializers[arg], arg)
         if self.bias is not None:
             initialize(self.bias, self.initializers["bias_initializer"], "bias_initializer")
-            if self.unit_forget_bias:
+            if self.unit_forget_bias and not self.spec.cifg:
                 with torch.no_grad():
                     self.bias[self.units:2 * self.units] = 1.0  # gate order (i, f, g, o)
 
-    def layer_weights(self) -> LayerWeights:
+    def layer_weights(self) -> LayerWeights | VariantWeights:
         """The kernels' view of this layer: Keras' one bias as b_ih, a zero b_hh."""
-        return LayerWeights(self.weight_ih, self.weight_hh, self.bias, self.zero_bias)
+        if self.spec == VariantSpec():
+            return LayerWeights(self.weight_ih, self.weight_hh, self.bias, self.zero_bias)
+        extra = {k: getattr(self, k) for k in variants.extra_shapes(self.spec, self.units)}
+        return VariantWeights(self.weight_ih, self.weight_hh, self.bias, self.zero_bias, **extra)
 
     def kernel_config(self, masked=False, bidirectional=False, batch=0) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for (recurrent dropout only while training)."""
         return ops.captured(kernels.KernelConfig(
             bidirectional=bidirectional, bias=self.use_bias,
             recurrent_dropout=self.recurrent_dropout if self.training else 0.0, masked=masked,
-            dtype=self.weight_ih.dtype, training=self.training, hidden_size=self.units, batch=batch))
+            dtype=self.weight_ih.dtype, training=self.training, hidden_size=self.units, batch=batch,
+            **variants.config_fields(self.spec)))
 
     def select_kernel(self, masked=False):
         """(kernel, reason), as `lstmkit.explain` reports it."""
@@ -182,7 +197,8 @@ class LSTM(Layer):
                 **self.initializers, "unit_forget_bias": self.unit_forget_bias,
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "stateful": self.stateful, "engine": self.engine}
+                "go_backwards": self.go_backwards, "stateful": self.stateful, "engine": self.engine,
+                **_variant_config(self.spec)}
 
     def extra_repr(self):
         return f"{self.units}, return_sequences={self.return_sequences}"
@@ -214,9 +230,9 @@ class Bidirectional(Layer):
     """
 
     def __init__(self, layer, merge_mode="concat", input_shape=None, name=None):
-        if not isinstance(layer, Layer) or not hasattr(layer, "layer_weights"):  # LSTM, GRU, SimpleRNN
-            raise LstmkitError("layer: Bidirectional wraps an lstmkit.layers.LSTM, GRU or SimpleRNN, "
-                               f"got {type(layer).__name__}")
+        if not isinstance(layer, Layer) or not hasattr(layer, "layer_weights"):  # LSTM, GRU, SimpleRNN, MinLSTM, ...
+            raise LstmkitError("layer: Bidirectional wraps an lstmkit.layers.LSTM, GRU, SimpleRNN, MinLSTM or "
+                               f"MinGRU, got {type(layer).__name__}")
         if merge_mode not in MERGE_MODES:
             raise LstmkitError(f"merge_mode: expected one of {', '.join(MERGE_MODES)}, got {merge_mode!r}")
         if layer.stateful or layer.go_backwards:
@@ -243,18 +259,18 @@ class Bidirectional(Layer):
         config = fw.kernel_config(mask_t is not None, bidirectional=True, batch=xt.shape[1])
         kernel, _ = kernels.select(config, xt.device, fw.engine)
         zeros = xt.new_zeros(2, xt.shape[1], fw.units)
-        lstm = isinstance(fw, LSTM)
-        y, states = kernel.run(xt, (zeros, zeros) if lstm else zeros, [fw.layer_weights(), bw.layer_weights()],
-                               config, self.training, mask=mask_t)  # y (T, B, 2H): [forward, backward]
-        h, c = states if lstm else (states, None)
+        two = getattr(fw, "state_count", 1) == 2  # LSTM: (h, c); GRU, SimpleRNN, MinLSTM, MinGRU: h
+        hx = (zeros, zeros) if two else zeros
+        y, states = kernel.run(xt, hx, [fw.layer_weights(), bw.layer_weights()], config,
+                               self.training, mask=mask_t)  # y (T, B, 2H): [forward, backward]
+        states = states if two else (states,)  # each (2, B, H)
+        h = states[0]
         if fw.return_sequences:
             out = y.transpose(0, 1)  # (B, T, 2H)
             out = out if self.merge_mode == "concat" else MERGE_MODES[self.merge_mode](*out.chunk(2, -1))
         else:
             out = MERGE_MODES[self.merge_mode](h[0], h[1])
-        if not fw.return_state:
-            return out
-        return [out, h[0], c[0], h[1], c[1]] if lstm else [out, h[0], h[1]]
+        return [out, *[s[0] for s in states], *[s[1] for s in states]] if fw.return_state else out
 
     def select_kernel(self, masked=False):
         fw = self.forward_layer
@@ -266,7 +282,7 @@ class Bidirectional(Layer):
         units = out[-1] * (2 if self.merge_mode == "concat" else 1)
         out = (*out[:-1], units)
         state = (input_shape[0], self.forward_layer.units)
-        states = 4 if isinstance(self.forward_layer, LSTM) else 2
+        states = 2 * getattr(self.forward_layer, "state_count", 1)
         return [out, *[state] * states] if self.forward_layer.return_state else out
 
     def compute_mask(self, x, mask):
@@ -286,3 +302,10 @@ class Bidirectional(Layer):
     def get_config(self):
         return {**super().get_config(), "merge_mode": self.merge_mode,
                 "layer": {"class_name": type(self.forward_layer).__name__, "config": self.forward_layer.get_config()}}
+
+
+def _variant_config(spec: VariantSpec) -> dict:
+    """The variant options as LSTM's keyword arguments, for get_config."""
+    return {"activation": spec.activation, "recurrent_activation": spec.recurrent_activation,
+            "peephole": spec.peephole, "cifg": spec.cifg, "layer_norm": spec.layer_norm,
+            "zoneout": [spec.zoneout_c, spec.zoneout_h]}

@@ -76,7 +76,8 @@ class _SingleStateRNN(Layer):
         """The kernels' view of this layer: one bias as b_ih and a zero b_hh (GRU overrides)."""
         return LayerWeights(self.weight_ih, self.weight_hh, self.bias, self.zero_bias)
 
-    def kernel_config(self, masked=False, bidirectional=False) -> kernels.KernelConfig:
+    def kernel_config(self, masked=False, bidirectional=False, batch=0) -> kernels.KernelConfig:
+        """The configuration the kernels are chosen for (`batch` matters to the plain LSTM only)."""
         """The configuration the kernels are chosen for (recurrent dropout only while training)."""
         return kernels.KernelConfig(bidirectional=bidirectional, bias=self.use_bias,
                                     recurrent_dropout=self.recurrent_dropout if self.training else 0.0,

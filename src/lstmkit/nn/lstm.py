@@ -9,8 +9,10 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from .. import kernels
 from ..kernels import ops
 from ..cells import LayerWeights
+from ..cells.lstm_variant import VariantSpec, VariantWeights
 from . import init as _init
 from ..errors import LstmkitError
+from . import variants
 from .checks import check_hx, check_input, check_lstm_args
 
 
@@ -34,6 +36,9 @@ class LSTM(nn.Module):
             (keyword-only; runs on the fused kernel).
         init: "torch" (uniform ±1/sqrt(H), torch's default) or "keras" (glorot-uniform input weights,
             orthogonal recurrent weights, forget-gate bias 1) (keyword-only).
+        peephole, cifg, layer_norm, zoneout, activation, recurrent_activation: the LSTM variants
+            (keyword-only; the rule and the parameters they add are in `lstmkit.nn.variants`, the
+            equations in `cells/lstm_variant.py`). zoneout is z or (z_c, z_h). Not with proj_size.
 
     Inputs: input (T, B, I), (B, T, I) with batch_first, (T, I) unbatched, or a PackedSequence;
         optionally (h0, c0) of shapes (D*num_layers, B, P or H) and (D*num_layers, B, H).
@@ -49,10 +54,17 @@ class LSTM(nn.Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None, *,
-                 engine="auto", recurrent_dropout=0.0, init="torch"):
+                 engine="auto", recurrent_dropout=0.0, init="torch",
+                 peephole=False, cifg=False, layer_norm=False, zoneout=0.0, activation="tanh",
+                 recurrent_activation="sigmoid"):
         super().__init__()
         _check_args(input_size, hidden_size, num_layers, dropout, proj_size, engine,
                     recurrent_dropout, init)
+        self.spec = variants.parse(peephole, cifg, layer_norm, zoneout, activation, recurrent_activation)
+        if proj_size and self.spec != VariantSpec():
+            raise ValueError(f"proj_size: the LSTM variants ({', '.join(self.spec.names())}) have no "
+                             f"projection; expected 0, got {proj_size!r}")
+        G = len(self.spec.gates)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
@@ -63,11 +75,12 @@ class LSTM(nn.Module):
         for layer in range(num_layers):
             for suffix in ("", "_reverse")[: 2 if bidirectional else 1]:
                 fan_in = input_size if layer == 0 else out * (2 if bidirectional else 1)
-                shapes = {"weight_ih": (4 * hidden_size, fan_in), "weight_hh": (4 * hidden_size, out)}
+                shapes = {"weight_ih": (G * hidden_size, fan_in), "weight_hh": (G * hidden_size, out)}
                 if bias:
-                    shapes.update(bias_ih=(4 * hidden_size,), bias_hh=(4 * hidden_size,))
+                    shapes.update(bias_ih=(G * hidden_size,), bias_hh=(G * hidden_size,))
                 if proj_size:
                     shapes["weight_hr"] = (proj_size, hidden_size)
+                shapes.update(variants.extra_shapes(self.spec, hidden_size))
                 names = {k: f"{k}_l{layer}{suffix}" for k in shapes}
                 for k, shape in shapes.items():
                     self.register_parameter(names[k], nn.Parameter(torch.empty(shape, **factory)))
@@ -77,6 +90,10 @@ class LSTM(nn.Module):
 
     def reset_parameters(self) -> None:
         """Re-initialise every weight with the scheme chosen by `init`."""
+        if self.spec != VariantSpec():
+            for w in self.layer_weights():
+                variants.reset(w, self.spec, self.init)
+            return
         if self.init == "keras":
             for w in self.layer_weights():
                 _init.keras_(w)
@@ -86,16 +103,18 @@ class LSTM(nn.Module):
             for p in self.parameters():
                 p.uniform_(-bound, bound)
 
-    def layer_weights(self) -> list[LayerWeights]:
-        """One LayerWeights per layer and direction, in torch's order."""
-        return [LayerWeights(**{k: getattr(self, n) for k, n in names.items()}) for names in self._names]
+    def layer_weights(self) -> list[LayerWeights] | list[VariantWeights]:
+        """One LayerWeights (VariantWeights for a variant) per layer and direction, in torch's order."""
+        kind = LayerWeights if self.spec == VariantSpec() else VariantWeights
+        return [kind(**{k: getattr(self, n) for k, n in names.items()}) for names in self._names]
 
     def kernel_config(self, masked=False, packed=False, batch=0) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for and run with (dropouts only while training)."""
         p, rp = (self.dropout, self.recurrent_dropout) if self.training else (0.0, 0.0)
         return ops.captured(kernels.KernelConfig(self.num_layers, self.bidirectional, self.proj_size,
                                                  self.bias, p, rp, masked, self.weight_ih_l0.dtype, packed,
-                                                 self.training, hidden_size=self.hidden_size, batch=batch))
+                                                 self.training, hidden_size=self.hidden_size, batch=batch,
+                                                 **variants.config_fields(self.spec)))
 
     def select_kernel(self, masked=False, packed=False):
         """(kernel, reason) for the current parameters and mode; see `kernels.select`."""
@@ -168,7 +187,7 @@ class LSTM(nn.Module):
                            ("recurrent_dropout", 0.0)):
             if getattr(self, k) != default:
                 s += f", {k}={getattr(self, k)!r}"
-        return s
+        return s + "".join(f", {name}" for name in self.spec.names())
 
 
 def _repack(y, lengths, like: PackedSequence) -> PackedSequence:
