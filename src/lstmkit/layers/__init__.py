@@ -11,3 +11,4 @@ LAYERS = {cls.__name__: cls for cls in (LSTM, Bidirectional, Dense, Embedding, D
 __all__ = ["Layer", "Input", "KerasTensor", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout",
            "Masking", "Activation", "TimeDistributed", "Concatenate", "Add", "LAYERS", "ACTIVATIONS",
            "INITIALIZERS"]
+from .serialization import deserialize, serialize
