@@ -1,4 +1,6 @@
 """`Model`: compile / fit / evaluate / predict for lstmkit layers or any torch.nn.Module."""
+import inspect
+
 import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
@@ -19,7 +21,9 @@ class Model(nn.Module):
 
     Args:
         module: the network; its forward takes the model's inputs (several for multi-input x) and
-            returns predictions. None when a subclass defines `forward` itself.
+            returns predictions. None when a subclass defines `forward` itself, or Keras'
+            `call(inputs, training=None)` (which gets a list for several inputs).
+        name: the model's name in summaries.
 
     Example:
         >>> import numpy as np, torch
@@ -37,8 +41,10 @@ class Model(nn.Module):
             cls = registry.MODELS["Functional"]  # Model(inputs, outputs): Python then runs its __init__
         return super().__new__(cls)
 
-    def __init__(self, module=None):
+    def __init__(self, module=None, name=None):
         super().__init__()
+        if name is not None:
+            self.name = name
         if module is not None and not isinstance(module, nn.Module):
             raise LstmkitError(f"module: expected a torch.nn.Module, or Input tensors for "
                                f"Model(inputs, outputs), got {type(module).__name__}")
@@ -53,9 +59,13 @@ class Model(nn.Module):
         return super().__call__(*args, **kwargs)
 
     def forward(self, *inputs):
-        if self.module is None:
-            raise NotImplementedError("Model: pass a module, or subclass Model and define forward")
-        return self.module(*inputs)
+        if self.module is not None:
+            return self.module(*inputs)
+        if hasattr(self, "call"):  # a Keras-style subclass
+            x = inputs[0] if len(inputs) == 1 else list(inputs)
+            wants_training = "training" in inspect.signature(self.call).parameters
+            return self.call(x, training=self.training) if wants_training else self.call(x)
+        raise NotImplementedError("Model: pass a module, or subclass Model and define forward or call")
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
         """Choose how to train.
