@@ -35,4 +35,5 @@ def deserialize(spec, custom_objects=None):
     config = dict(spec.get("config") or {})
     if isinstance(config.get("layer"), dict):
         config["layer"] = deserialize(config["layer"], custom_objects)
-    return known[name](**config)
+    cls = known[name]
+    return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)  # models: from_config

@@ -76,9 +76,9 @@ class Compiled:
             return
         if isinstance(loss, losses.SparseCategoricalCrossentropy) and t in (p[:-1], p[:-1] + (1,)):
             return
-        want = "(batch, " + ", ".join(map(str, p[1:])) + ")"
-        raise DataError(f"y: expected targets of shape {want} to match the model's output for "
-                        f"{loss.name}, got {t}")
+        shown = lambda shape: "(batch" + "".join(f", {d}" for d in shape[1:]) + ")"  # noqa: E731
+        raise DataError(f"y: expected targets of shape {shown(p)} to match the model's output for "
+                        f"{loss.name}, got {shown(t)}")
 
     def check_values(self, ys):
         """Targets a loss cannot take: binary cross-entropy of values outside [0, 1]."""
