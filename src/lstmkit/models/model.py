@@ -8,7 +8,7 @@ from torch.nn.parameter import is_lazy
 from ..errors import LstmkitError
 from ..layers.base import call_symbolic, is_symbolic
 from . import callbacks as cbks
-from . import data, feed, optimizers, registry, saving, weights
+from . import data, feed, optimizers, registry, saving, training, weights
 from .compiled import Compiled
 from .progress import Progress
 from .summary import summary_text
@@ -138,7 +138,7 @@ class Model(nn.Module):
                 a `TerminateOnNaN` callback stops training instead.
         """
         self._require_compiled("fit")
-        batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, initial_epoch)
+        batch_size, verbose = training.check_fit_args(batch_size, epochs, verbose, initial_epoch)
         feed.check_steps(steps_per_epoch, "steps_per_epoch")
         feed.check_steps(validation_steps, "validation_steps")
         train, val = feed.fit_batches(self, x, y, sample_weight, batch_size, shuffle, validation_split,
@@ -159,7 +159,7 @@ class Model(nn.Module):
         for cb in callbacks:
             cb.on_train_begin()
         try:
-            self._epochs(train, val, initial_epoch, epochs, verbose, callbacks)
+            training.run_epochs(self, train, val, initial_epoch, epochs, verbose, callbacks)
         except NonFiniteLoss as e:
             if not any(isinstance(cb, cbks.TerminateOnNaN) for cb in callbacks):
                 e.history = history
@@ -172,64 +172,6 @@ class Model(nn.Module):
         self.history = history
         return history
 
-    def _epochs(self, train, val, initial_epoch, epochs, verbose, callbacks):
-        batch_hooks = cbks.uses_batch_hooks(callbacks)
-        for epoch in range(initial_epoch, epochs):
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            progress = Progress(train.length, verbose)
-            logs, steps = self._train_epoch(train(), epoch, progress, callbacks if batch_hooks else None)
-            if train.ran_out and not steps:
-                break
-            if val is not None:
-                logs.update({f"val_{k}": v for k, v in self._run_eval(val())[0].items()})
-            progress.finish(steps, logs)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training or train.ran_out:
-                break
-
-    def _train_epoch(self, batches, epoch, progress, callbacks):
-        """One pass over the batches; the loss stays on the device until a redraw or the end."""
-        self.train()
-        tally, step = Tally(self.compiled.names, self.compiled.results), 0
-        constrained = [m for m in self.modules() if m is not self and hasattr(m, "apply_constraints")]
-        for step, (xs, ys, w) in enumerate(batches, 1):
-            if callbacks:
-                for cb in callbacks:
-                    cb.on_train_batch_begin(step - 1)
-            self._train_step(xs, ys, w, tally, constrained)
-            if callbacks or progress.due():
-                logs = tally.logs(epoch)
-                progress.update(step, logs)
-                for cb in callbacks or ():
-                    cb.on_train_batch_end(step - 1, logs)
-            if self.stop_training:
-                break
-        return (tally.logs(epoch) if step else {}), step
-
-    def _train_step(self, xs, ys, w, tally, constrained):
-        preds = self._as_list(self(*xs))
-        penalty = self._penalty()
-        loss, values = self.compiled(preds, ys, w, penalty)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        for m in constrained:
-            m.apply_constraints()
-        tally.add(values, len(xs[0]))
-
-    def _penalty(self):
-        found = self.losses
-        return torch.stack(found).sum() if found else None
-
-    def _as_list(self, out):
-        if isinstance(out, dict):
-            return [out[n] for n in self.compiled.output_names]
-        return list(out) if isinstance(out, (list, tuple)) else [out]
-
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns its loss (and metrics), as Keras does."""
         self._require_compiled("train_on_batch")
@@ -240,8 +182,8 @@ class Model(nn.Module):
         self.train()
         tally = Tally(self.compiled.names, self.compiled.results)
         constrained = [m for m in self.modules() if m is not self and hasattr(m, "apply_constraints")]
-        self._train_step(xs, ys, w, tally, constrained)
-        return _result(tally.logs(None), return_dict)
+        training.train_step(self, xs, ys, w, tally, constrained)
+        return training.result(tally.logs(None), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss (and metrics) on one batch, without training."""
@@ -267,26 +209,15 @@ class Model(nn.Module):
             return_dict=True.
         """
         self._require_compiled("evaluate")
-        batch_size, verbose = _check_fit_args(batch_size, 1, verbose, 0)
+        batch_size, verbose = training.check_fit_args(batch_size, 1, verbose, 0)
         feed.check_steps(steps, "steps")
         if data.is_dataset(x) and (y is not None or sample_weight is not None):
             raise LstmkitError("y: leave it out when x is a dataset of (x, y) batches")
         batches = feed.eval_batches(self, x, y, sample_weight, batch_size, steps)
         progress = Progress(None, 2 if verbose else 0)
-        logs, steps = self._run_eval(batches())
+        logs, steps = training.run_eval(self, batches())
         progress.finish(steps, logs)
-        return _result(logs, return_dict)
-
-    def _run_eval(self, batches):
-        self.eval()
-        tally = Tally(self.compiled.names, self.compiled.results)
-        with torch.no_grad():
-            penalty = self._penalty()
-            for xs, ys, w in batches:
-                tally.add(self.compiled(self._as_list(self(*xs)), ys, w, penalty)[1], len(xs[0]))
-        if not tally.values:
-            raise LstmkitError("evaluate: the data gave no batches")
-        return tally.logs(None), len(tally.sizes)
+        return training.result(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None):
         """Predictions for x (same forms as fit's x; a dataset may yield x or (x, y)) as numpy: one
@@ -295,7 +226,7 @@ class Model(nn.Module):
         Raises:
             LstmkitError: the model is not built yet, or x does not fit it.
         """
-        batch_size, verbose = _check_fit_args(batch_size, 1, 0 if verbose == "auto" else verbose, 0)
+        batch_size, verbose = training.check_fit_args(batch_size, 1, 0 if verbose == "auto" else verbose, 0)
         feed.check_steps(steps, "steps")
         if not self.built and not data.is_dataset(x):
             self._build(data.as_inputs(x, "x", getattr(self, "input_names", None)))
@@ -416,23 +347,3 @@ class Model(nn.Module):
 
 
 registry.register(Model)
-
-
-def _check_fit_args(batch_size, epochs, verbose, initial_epoch):
-    """-> (batch_size, verbose) with Keras' defaults filled in; one clear line for a bad value."""
-    batch_size = 32 if batch_size is None else batch_size
-    data.check_batch_size(batch_size)
-    for name, value, low in (("epochs", epochs, 1), ("initial_epoch", initial_epoch, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise LstmkitError(f"{name}: expected an int >= {low}, got {value!r}")
-    verbose = 1 if verbose == "auto" else verbose
-    if verbose not in (0, 1, 2):
-        raise LstmkitError(f"verbose: expected 0, 1, 2 or 'auto', got {verbose!r}")
-    return batch_size, verbose
-
-
-def _result(logs, return_dict):
-    if return_dict:
-        return logs
-    values = list(logs.values())
-    return values[0] if len(values) == 1 else values
