@@ -50,6 +50,10 @@ class Compiled:
 
     def __call__(self, preds, ys, sample_weight, penalty=None):
         """-> (the training loss, [loss, per-output losses..., metrics...] as detached tensors)."""
+        if len(preds) != len(self.losses) or len(ys) != len(self.losses):
+            raise LstmkitError(f"compile: the model returned {len(preds)} output(s) and got {len(ys)} "
+                               f"target array(s), but compile set up {len(self.losses)} (give one loss "
+                               "per output as a list or dict)")
         total, parts = 0.0, []
         for loss, w, p, y in zip(self.losses, self.weights, preds, ys):
             if loss is None:

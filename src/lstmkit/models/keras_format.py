@@ -108,6 +108,25 @@ def export_keras(model, path):
     return _atomic(path, write)
 
 
+def export_h5(model, path):
+    """Write a model as a legacy `.h5` file (Keras' `model.save("m.h5")` layout), which Keras loads."""
+    config = keras_config.model_to_keras(model)
+
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            f.attrs["keras_version"], f.attrs["backend"] = KERAS_VERSION, "torch"
+            f.attrs["model_config"] = json.dumps(config)
+            g = f.create_group("model_weights")
+            entries = [(layer, layer.get_weights()) for layer, _ in _walk(model)]
+            g.attrs["layer_names"] = [layer.name.encode() for layer, _ in entries]
+            for layer, arrays in entries:
+                names = [f"{layer.name}/{k}".encode() for k in range(len(arrays))]
+                g.create_group(layer.name).attrs["weight_names"] = names or np.zeros(0)  # as Keras writes none
+                for name, array in zip(names, arrays):
+                    g[layer.name].create_dataset(name.decode(), data=array)
+    return _atomic(path, write)
+
+
 def save_weights_h5(model, path):
     """Write the weights in Keras 3's `.weights.h5` layout (Keras' load_weights reads it)."""
     def write(tmp):

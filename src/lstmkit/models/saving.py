@@ -16,13 +16,16 @@ from . import keras_format, registry
 
 def save_model(model, path):
     """Write `model` (a Sequential, or a Model subclass with get_config/from_config) to `path`: a
-    `.keras` file in Keras 3's format, or otherwise lstmkit's model directory.
+    `.keras` file in Keras 3's format, an `.h5` file in Keras' legacy layout, or otherwise lstmkit's
+    model directory (which alone keeps the optimizer's state).
 
     Example:
         >>> model.save("airline-model")  # doctest: +SKIP
     """
     if str(path).endswith(".keras"):
         return keras_format.export_keras(model, path)
+    if str(path).endswith(".h5"):
+        return keras_format.export_h5(model, path)
     config = {"model": {"class_name": type(model).__name__, "config": model.get_config(),
                         "compile": model._compile_config, "inputs": model._input_specs}}
     # the optimizer's state (moments, step counts) travels when load_model can rebuild the optimizer
