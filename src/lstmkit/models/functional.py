@@ -18,8 +18,7 @@ Example:
     1173
 """
 from ..errors import LstmkitError
-from ..layers import Input, KerasTensor, Layer
-from ..layers import serialize, deserialize
+from ..layers import Input, KerasTensor, Layer, deserialize, serialize
 from ..layers.base import default_name, map_structure
 from . import data, registry
 from .model import Model
