@@ -20,21 +20,35 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from .._version import __version__
-from ..errors import ModelFileError
+from ..errors import LstmkitError, ModelFileError
 from . import keras_config
 from .keras_config import snake
 
 KERAS_VERSION = "3.0.0"  # the oldest Keras 3 these files are written for
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def is_keras_file(path) -> bool:
     """A .keras zip or an HDF5 file (a model directory is lstmkit's own format)."""
     path = Path(path)
-    return path.is_file() and (zipfile.is_zipfile(path) or h5py.is_hdf5(path))
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return zipfile.is_zipfile(path) or f.read(8) == HDF5_SIGNATURE
+
+
+def _h5py():
+    """h5py, an optional dependency: only Keras' file formats need it."""
+    try:
+        import h5py
+    except ImportError:
+        raise LstmkitError("Keras' .keras and .h5 files need h5py: pip install 'lstmkit[keras]'") from None
+    return h5py
 
 
 def load_keras(path, custom_objects=None, compile=True):
@@ -44,6 +58,7 @@ def load_keras(path, custom_objects=None, compile=True):
         ModelFileError: the file is damaged, needs code to load (Lambda, custom classes) or uses a
             layer lstmkit does not have.
     """
+    h5py = _h5py()
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
@@ -95,7 +110,7 @@ def export_keras(model, path):
     """
     config = {**keras_config.model_to_keras(model), "compile_config": None}
     buf = io.BytesIO()
-    with h5py.File(buf, "w") as f:
+    with _h5py().File(buf, "w") as f:
         write_weights(model, f)
     meta = {"keras_version": KERAS_VERSION, "lstmkit_version": __version__,
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
@@ -113,7 +128,7 @@ def export_h5(model, path):
     config = keras_config.model_to_keras(model)
 
     def write(tmp):
-        with h5py.File(tmp, "w") as f:
+        with _h5py().File(tmp, "w") as f:
             f.attrs["keras_version"], f.attrs["backend"] = KERAS_VERSION, "torch"
             f.attrs["model_config"] = json.dumps(config)
             g = f.create_group("model_weights")
@@ -130,7 +145,7 @@ def export_h5(model, path):
 def save_weights_h5(model, path):
     """Write the weights in Keras 3's `.weights.h5` layout (Keras' load_weights reads it)."""
     def write(tmp):
-        with h5py.File(tmp, "w") as f:
+        with _h5py().File(tmp, "w") as f:
             write_weights(model, f)
     return _atomic(path, write)
 
@@ -138,7 +153,7 @@ def save_weights_h5(model, path):
 def load_weights_h5(model, path):
     """Load a `.weights.h5` file (Keras 3's layout, or tf.keras 2's legacy one) into `model`."""
     try:
-        with h5py.File(path, "r") as f:
+        with _h5py().File(path, "r") as f:
             if "layer_names" in f.attrs or "model_weights" in f:
                 _read_legacy(model, f["model_weights"] if "model_weights" in f else f)
             else:
