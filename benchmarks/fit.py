@@ -1,11 +1,16 @@
-"""Training and prediction throughput of the classic Keras example model (LSTM(50) + Dense(1), RMSprop,
-MSE) in lstmkit, next to a hand-written PyTorch loop (nn.LSTM + nn.Linear + RMSprop) and Keras 3 on
-its torch backend when Keras is installed, measured in one run, alternating the contenders.
+"""Training and prediction throughput of Keras-style models in lstmkit, next to a hand-written
+PyTorch loop (torch.nn modules, the same optimizer) and Keras 3 on its torch backend when Keras is
+installed, measured in one run, alternating the contenders.
 
-Workload: one epoch over 10,000 windows of length 50 (one feature), batch 32, shuffled; predict over
-the same windows, batch 32. Reports samples/s (median of the repeats) and ratios to the hand loop.
+Workloads:
+- seed: the classic Keras example, LSTM(50) + Dense(1), RMSprop, MSE; one epoch over 10,000
+  windows of length 50 (one feature), batch 32, shuffled.
+- text: a stacked bidirectional text classifier, Embedding(2000, 32) -> Bidirectional(LSTM(32,
+  return_sequences=True)) -> Bidirectional(LSTM(16)) -> Dense(1, sigmoid), Adam, binary
+  cross-entropy; one epoch over 2,000 sequences of 60 token ids, batch 32, shuffled.
+Predict runs over the same inputs, batch 32. Reports samples/s (median of the repeats) and ratios.
 
-Usage: .venv/bin/python benchmarks/fit.py [--repeats 3] [--threads 1] [--no-keras]
+Usage: .venv/bin/python benchmarks/fit.py [--workload seed|text|all] [--repeats 3] [--threads 1] [--no-keras]
 Writes benchmarks/results/fit.md. Never asserts a time.
 """
 import argparse
@@ -13,6 +18,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,47 +29,77 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import lstmkit  # noqa: E402
-from lstmkit.layers import LSTM, Dense  # noqa: E402
+from lstmkit.layers import LSTM, Bidirectional, Dense, Embedding, Input  # noqa: E402
 from lstmkit.models import Sequential  # noqa: E402
 
-N, T, UNITS, BATCH = 10_000, 50, 50, 32
+BATCH = 32
+SEED = {"n": 10_000, "steps": 50, "units": 50}
+TEXT = {"n": 2_000, "steps": 60, "vocab": 2_000, "embed": 32, "units": (32, 16)}
 
 
-def windows(seed=0):
-    """10,000 windows of a noisy sine: (N, T, 1) inputs and the next value (N, 1)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(N + T + 1)
+def seed_data(rng):
+    """Windows of a noisy sine: (N, T, 1) inputs and the next value (N, 1)."""
+    n, steps = SEED["n"], SEED["steps"]
+    t = np.arange(n + steps + 1)
     s = (np.sin(t / 20) + 0.1 * rng.standard_normal(len(t))).astype("float32")
-    x = np.lib.stride_tricks.sliding_window_view(s[:-1], T)[:N, :, None].copy()
-    return x, s[T:T + N, None].copy()
+    x = np.lib.stride_tricks.sliding_window_view(s[:-1], steps)[:n, :, None].copy()
+    return x, s[steps:steps + n, None].copy()
 
 
-def lstmkit_model():
-    model = Sequential()
-    model.add(LSTM(UNITS, input_shape=(None, 1)))
-    model.add(Dense(1))
+def text_data(rng):
+    """Token ids (N, T) in [1, vocab) and 0/1 labels (N, 1): positive when most ids are below 1000."""
+    x = rng.integers(1, TEXT["vocab"], (TEXT["n"], TEXT["steps"]))
+    return x, ((x < 1000).mean(1, keepdims=True) > 0.5).astype("float32")
+
+
+def seed_lstmkit():
+    model = Sequential([LSTM(SEED["units"], input_shape=(None, 1)), Dense(1)])
     model.compile(optimizer="rmsprop", loss="mse")
     return model
 
 
-class HandModel(torch.nn.Module):
+def text_lstmkit():
+    a, b = TEXT["units"]
+    model = Sequential([Input((None,), dtype="int64"), Embedding(TEXT["vocab"], TEXT["embed"]),
+                        Bidirectional(LSTM(a, return_sequences=True)), Bidirectional(LSTM(b)),
+                        Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+class SeedHand(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.lstm = torch.nn.LSTM(1, UNITS, batch_first=True)
-        self.dense = torch.nn.Linear(UNITS, 1)
+        self.lstm = torch.nn.LSTM(1, SEED["units"], batch_first=True)
+        self.dense = torch.nn.Linear(SEED["units"], 1)
 
     def forward(self, x):
         y, _ = self.lstm(x)
         return self.dense(y[:, -1])
 
 
-def hand_fit(model, opt, x, y):
-    """The loop people write: shuffle indices, slice, forward, MSE, backward, step."""
+class TextHand(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        a, b = TEXT["units"]
+        self.embed = torch.nn.Embedding(TEXT["vocab"], TEXT["embed"])
+        self.first = torch.nn.LSTM(TEXT["embed"], a, batch_first=True, bidirectional=True)
+        self.second = torch.nn.LSTM(2 * a, b, batch_first=True, bidirectional=True)
+        self.dense = torch.nn.Linear(2 * b, 1)
+
+    def forward(self, x):
+        y, _ = self.first(self.embed(x))
+        _, (h, _) = self.second(y)
+        return torch.sigmoid(self.dense(torch.cat([h[0], h[1]], -1)))  # forward last, backward first
+
+
+def hand_fit(model, opt, loss_fn, x, y):
+    """The loop people write: shuffle indices, slice, forward, loss, backward, step."""
     model.train()
     perm = torch.randperm(len(x))
     for i in range(0, len(x), BATCH):
         idx = perm[i:i + BATCH]
-        loss = torch.nn.functional.mse_loss(model(x[idx]), y[idx])
+        loss = loss_fn(model(x[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -75,16 +112,46 @@ def hand_predict(model, x):
         return torch.cat([model(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
 
 
-def keras_contender():
+def keras_model(workload):
     try:
         import keras
     except ImportError:
         return None
     if keras.backend.backend() != "torch":
         return None
-    model = keras.Sequential([keras.Input((None, 1)), keras.layers.LSTM(UNITS), keras.layers.Dense(1)])
-    model.compile(optimizer="rmsprop", loss="mse")
+    L = keras.layers
+    if workload == "seed":
+        model = keras.Sequential([keras.Input((None, 1)), L.LSTM(SEED["units"]), L.Dense(1)])
+        model.compile(optimizer="rmsprop", loss="mse")
+    else:
+        a, b = TEXT["units"]
+        model = keras.Sequential([keras.Input((None,), dtype="int64"), L.Embedding(TEXT["vocab"], TEXT["embed"]),
+                                  L.Bidirectional(L.LSTM(a, return_sequences=True)), L.Bidirectional(L.LSTM(b)),
+                                  L.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
     return keras.__version__, model
+
+
+def contenders(workload, use_keras):
+    rng = np.random.default_rng(0)
+    x, y = (seed_data if workload == "seed" else text_data)(rng)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    lk = (seed_lstmkit if workload == "seed" else text_lstmkit)()
+    hand = SeedHand() if workload == "seed" else TextHand()
+    if workload == "seed":  # Keras' RMSprop and Adam defaults
+        opt, loss_fn = torch.optim.RMSprop(hand.parameters(), lr=1e-3, alpha=0.9, eps=1e-7), torch.nn.functional.mse_loss
+    else:
+        opt = torch.optim.Adam(hand.parameters(), lr=1e-3, eps=1e-7)
+        loss_fn = lambda p, t: torch.nn.functional.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), t)  # noqa: E731
+    out = {"lstmkit": (lambda: lk.fit(x, y, batch_size=BATCH, epochs=1, verbose=0),
+                       lambda: lk.predict(x, batch_size=BATCH, verbose=0)),
+           "hand-written torch loop": (lambda: hand_fit(hand, opt, loss_fn, xt, yt), lambda: hand_predict(hand, xt))}
+    made = keras_model(workload) if use_keras else None
+    if made is not None:
+        version, km = made
+        out[f"Keras {version} (torch backend)"] = (lambda: km.fit(x, y, batch_size=BATCH, epochs=1, verbose=0),
+                                                   lambda: km.predict(x, batch_size=BATCH, verbose=0))
+    return out, len(x)
 
 
 def timed(fn):
@@ -93,54 +160,53 @@ def timed(fn):
     return time.perf_counter() - start
 
 
-def measure(repeats, use_keras):
-    x, y = windows()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    lk = lstmkit_model()
-    hand = HandModel()
-    hand_opt = torch.optim.RMSprop(hand.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-    keras_ = keras_contender() if use_keras else None
-    contenders = {
-        "lstmkit": (lambda: lk.fit(x, y, batch_size=BATCH, epochs=1, verbose=0),
-                    lambda: lk.predict(x, batch_size=BATCH)),
-        "hand-written torch loop": (lambda: hand_fit(hand, hand_opt, xt, yt), lambda: hand_predict(hand, xt)),
-    }
-    if keras_ is not None:
-        km = keras_[1]
-        contenders[f"Keras {keras_[0]} (torch backend)"] = (
-            lambda: km.fit(x, y, batch_size=BATCH, epochs=1, verbose=0),
-            lambda: km.predict(x, batch_size=BATCH, verbose=0))
-    times = {k: {"fit": [], "predict": []} for k in contenders}
-    for fit, predict in contenders.values():  # warm-up: first calls allocate and build
+def measure(workload, repeats, use_keras):
+    runs, n = contenders(workload, use_keras)
+    times = {k: {"fit": [], "predict": []} for k in runs}
+    for fit, predict in runs.values():  # warm-up: first calls allocate and build
         fit(), predict()
     for _ in range(repeats):
-        for name, (fit, predict) in contenders.items():
+        for name, (fit, predict) in runs.items():
             times[name]["fit"].append(timed(fit))
             times[name]["predict"].append(timed(predict))
-    return {k: {m: N / statistics.median(v) for m, v in d.items()} for k, d in times.items()}
+    return {k: {m: n / statistics.median(v) for m, v in d.items()} for k, d in times.items()}
 
 
-def report(rates, threads, repeats):
-    base = rates["hand-written torch loop"]
+DESCRIBE = {
+    "seed": f"LSTM({SEED['units']}) + Dense(1), RMSprop, MSE; one epoch over {SEED['n']:,} windows of length "
+            f"{SEED['steps']}, batch {BATCH}",
+    "text": f"Embedding({TEXT['vocab']}, {TEXT['embed']}) -> Bidirectional(LSTM({TEXT['units'][0]}, "
+            f"return_sequences=True)) -> Bidirectional(LSTM({TEXT['units'][1]})) -> Dense(1, sigmoid), Adam, "
+            f"binary cross-entropy; one epoch over {TEXT['n']:,} sequences of {TEXT['steps']} ids, batch {BATCH}",
+}
+
+
+def report(results, threads, repeats, command):
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = ["# fit / predict throughput (samples/s)", "",
-             f"LSTM({UNITS}) + Dense(1), RMSprop, MSE; one epoch over {N:,} windows of length {T}, "
-             f"batch {BATCH}; median of {repeats} repeats after a warm-up, contenders alternating; "
-             f"torch {torch.__version__}, {threads} thread(s), {platform.processor() or platform.machine()}.",
-             "", "| contender | fit samples/s | fit vs hand loop | predict samples/s | predict vs hand loop |",
-             "|---|---:|---:|---:|---:|"]
-    for name, r in rates.items():
-        lines.append(f"| {name} | {r['fit']:,.0f} | {r['fit'] / base['fit']:.2f}x | "
-                     f"{r['predict']:,.0f} | {r['predict'] / base['predict']:.2f}x |")
-    keras_rows = [k for k in rates if k.startswith("Keras")]
-    if keras_rows:
-        k = rates[keras_rows[0]]
-        lines += ["", f"lstmkit vs Keras: fit {rates['lstmkit']['fit'] / k['fit']:.1f}x, "
-                      f"predict {rates['lstmkit']['predict'] / k['predict']:.1f}x."]
+             f"Median of {repeats} repeats after a warm-up, contenders alternating; torch {torch.__version__}, "
+             f"{threads} thread(s), {platform.processor() or platform.machine()}. The machine is shared "
+             "with other work: absolute rates move from run to run, ratios from one run hold better.", "",
+             f"Command: `{command}`", f"Load at the end of the run: `{load}`"]
+    for workload, rates in results.items():
+        base = rates["hand-written torch loop"]
+        lines += ["", f"## {workload}: {DESCRIBE[workload]}", "",
+                  "| contender | fit samples/s | fit vs hand loop | predict samples/s | predict vs hand loop |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, r in rates.items():
+            lines.append(f"| {name} | {r['fit']:,.0f} | {r['fit'] / base['fit']:.2f}x | "
+                         f"{r['predict']:,.0f} | {r['predict'] / base['predict']:.2f}x |")
+        keras_rows = [k for k in rates if k.startswith("Keras")]
+        if keras_rows:
+            k = rates[keras_rows[0]]
+            lines += ["", f"lstmkit vs Keras: fit {rates['lstmkit']['fit'] / k['fit']:.1f}x, "
+                          f"predict {rates['lstmkit']['predict'] / k['predict']:.1f}x."]
     return "\n".join(lines) + "\n"
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--workload", choices=["seed", "text", "all"], default="all")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-keras", action="store_true")
@@ -148,10 +214,11 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     lstmkit.set_seed(0)
-    rates = measure(a.repeats, not a.no_keras)
-    text = report(rates, a.threads, a.repeats)
+    results = {w: measure(w, a.repeats, not a.no_keras)
+               for w in (["seed", "text"] if a.workload == "all" else [a.workload])}
+    text = report(results, a.threads, a.repeats, "python benchmarks/fit.py " + " ".join(sys.argv[1:]))
     print(text)
-    print(json.dumps(rates))
+    print(json.dumps(results))
     out = Path(a.out)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(text)

@@ -274,8 +274,8 @@ def test_bad_inputs_raise_clear_errors():
             call()
     from lstmkit.layers import LSTM, Dense, Embedding
     lazy = Sequential([LSTM(4), Dense(1)])
-    with pytest.raises(LstmkitError, match="not built"):
-        lazy.predict(X)
+    assert not lazy.built and lazy.predict(X).shape == (len(X), 1) and lazy.built  # built from x, as Keras
+    lazy = Sequential([LSTM(4), Dense(1)])
     with pytest.raises(LstmkitError, match="compile"):
         lazy.fit(X, y, verbose=0)
     emb = Sequential([Embedding(10, 3), LSTM(2)])

@@ -1,5 +1,5 @@
 """lstmkit: Long Short-Term Memory networks — readable, exact and fast."""
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import cells, kernels, layers, models, nn
 from .errors import LstmkitError

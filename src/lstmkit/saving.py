@@ -175,3 +175,4 @@ def _read_json(file: Path, what: str) -> dict:
     if not isinstance(data, dict):
         raise ModelFileError(f"model: {file} should hold a JSON object, got {type(data).__name__}")
     return data
+from .models.keras_format import export_keras  # noqa: E402,F401  (Keras 3 .keras files)

@@ -14,3 +14,4 @@ LAYERS = {cls.__name__: cls for cls in (LSTM, Bidirectional, Dense, Embedding, D
 __all__ = ["Layer", "Input", "KerasTensor", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout",
            "Masking", "Activation", "TimeDistributed", "Concatenate", "Add", "LAYERS", "ACTIVATIONS",
            "INITIALIZERS", "GRU", "SimpleRNN", "MinLSTM", "MinGRU"]
+from .serialization import deserialize, serialize

@@ -33,7 +33,7 @@ class Layer(nn.Module):
 
     def __call__(self, *args, **kwargs):
         if args and is_symbolic(args[0]):
-            return call_symbolic(self, args[0], **kwargs)  # the functional API: record, don't run
+            return call_symbolic(self, *args, **kwargs)  # the functional API: record, don't run
         return super().__call__(*args, **kwargs)
 
     def build(self, input_shape):
@@ -110,23 +110,68 @@ def check_features(x, expected, layer):
 
 
 class KerasTensor:
-    """A symbolic tensor of the functional API: its shape (batch axis None), and the layer call that
-    made it (None for an `Input`). Calling a layer on one builds the layer and returns another.
+    """A symbolic tensor of the functional API: its shape (batch axis None) and the layer call
+    (`Node`) that made it, None for an `Input`. Calling a layer on one records a call and returns
+    the call's output KerasTensor(s).
 
     Args:
-        shape: the full shape, batch axis first (None).
-        layer: the layer whose call returned it; inputs: the KerasTensors that call took.
-        list_input: whether the layer was called with a list (merge layers).
+        shape: the full shape, batch axis first (None unless fixed by `Input(batch_shape=...)`).
+        node: the `Node` whose call returned it; index: which of that call's outputs it is.
         dtype: the tensor's dtype name.
     """
 
-    def __init__(self, shape, layer=None, inputs=(), list_input=False, dtype="float32"):
-        self.shape = tuple(shape)
-        self.layer, self.inputs, self.list_input, self.dtype = layer, tuple(inputs), list_input, dtype
+    def __init__(self, shape, node=None, index=0, dtype="float32"):
+        self.shape, self.node, self.index, self.dtype = tuple(shape), node, index, dtype
+
+    @property
+    def layer(self):
+        return self.node.layer if self.node is not None else None
 
     def __repr__(self):
         made = f", from {self.layer.name or default_name(self.layer)}" if self.layer is not None else ""
         return f"<KerasTensor shape={self.shape}{made}>"
+
+
+class Node:
+    """One recorded layer call: `layer(*args, **kwargs)`, where args and kwargs may hold
+    KerasTensors in (nested) lists, e.g. `lstm(x, initial_state=[h, c])`.
+
+    Attributes:
+        inputs: every KerasTensor in args then kwargs, in order (the call's dependencies).
+        outputs: the KerasTensors it returned (several for return_state=True).
+    """
+
+    def __init__(self, layer, args, kwargs):
+        self.layer, self.args, self.kwargs = layer, tuple(args), dict(kwargs)
+        self.inputs = [t for t in _leaves((self.args, self.kwargs)) if isinstance(t, KerasTensor)]
+        self.outputs = []
+
+    def call(self, value):
+        """Run the layer on real tensors; `value(t)` gives the tensor for a KerasTensor `t`."""
+        args, kwargs = map_structure((self.args, self.kwargs), value)
+        return self.layer(*args, **kwargs)
+
+
+def _leaves(structure):
+    if isinstance(structure, (list, tuple)):
+        for item in structure:
+            yield from _leaves(item)
+    elif isinstance(structure, dict):
+        for item in structure.values():
+            yield from _leaves(item)
+    else:
+        yield structure
+
+
+def map_structure(structure, fn):
+    """The same nesting of lists, tuples and dicts with each KerasTensor `t` replaced by fn(t)."""
+    if isinstance(structure, KerasTensor):
+        return fn(structure)
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(map_structure(item, fn) for item in structure)
+    if isinstance(structure, dict):
+        return {k: map_structure(v, fn) for k, v in structure.items()}
+    return structure
 
 
 class Input(KerasTensor):
@@ -135,6 +180,8 @@ class Input(KerasTensor):
 
     Args:
         shape: without the batch axis; None for any length, e.g. (None, 1).
+        batch_size, batch_shape: a fixed batch size (stateful models), or the whole shape
+            with the batch axis first, instead of `shape`.
         dtype: 'float32' for features, 'int64' for token ids (an Embedding's input).
         name: the input's name in summaries (default input_0, input_1, ...).
 
@@ -146,29 +193,39 @@ class Input(KerasTensor):
         (None, None, 1)
     """
 
-    def __init__(self, shape, dtype="float32", name=None):
+    def __init__(self, shape=None, batch_size=None, dtype="float32", name=None, batch_shape=None):
         self.name = name
+        if (shape is None) == (batch_shape is None):
+            raise LstmkitError(f"shape, batch_shape: give exactly one, got shape={shape!r}, "
+                               f"batch_shape={batch_shape!r}")
+        if batch_shape is not None:
+            batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
         if isinstance(shape, int):
             shape = (shape,)
+        dtype = {"int": "int64", "float": "float32"}.get(dtype, dtype)
         if dtype not in ("float32", "float64", "int64", "int32"):
             raise LstmkitError(f"dtype: expected 'float32', 'float64', 'int64' or 'int32', got {dtype!r}")
-        super().__init__((None, *shape), dtype=dtype)
+        super().__init__((batch_size, *shape), dtype=dtype)
 
 
-def call_symbolic(layer, x, **kwargs):
-    """`layer(x)` on KerasTensors: build the layer from x's shape and record the call."""
-    if kwargs:
-        raise LstmkitError(f"{layer.name or default_name(layer)}: keyword arguments "
-                           f"({', '.join(kwargs)}) are not available on symbolic inputs")
-    listed = isinstance(x, (list, tuple))
-    shape = [t.shape for t in x] if listed else x.shape
+def call_symbolic(layer, *args, **kwargs):
+    """`layer(x, ...)` on KerasTensors: build the layer from x's shape and record the call.
+
+    Returns:
+        A KerasTensor, or a list of them when the layer has several outputs (return_state=True).
+    """
+    x = args[0]
+    shape = [t.shape for t in x] if isinstance(x, (list, tuple)) else x.shape
     if not layer.built:
         layer.build(shape)
     out = layer.compute_output_shape(shape)
-    if isinstance(out, list):  # e.g. LSTM(return_state=True): (outputs, h, c)
-        raise LstmkitError(f"{layer.name or default_name(layer)}: a layer with several outputs "
-                           "(return_state=True) cannot be used in a functional model here")
-    return KerasTensor(out, layer, x if listed else [x], listed)
+    node = Node(layer, args, kwargs)
+    several = isinstance(out, list) and all(isinstance(s, (list, tuple)) for s in out)
+    node.outputs = [KerasTensor(s, node, k) for k, s in enumerate(out if several else [out])]
+    result = node.outputs if several else node.outputs[0]
+    if "output" not in vars(layer):  # as Keras: a layer's input/output are those of its first call
+        layer.input, layer.output = x, result
+    return result
 
 
 ACTIVATIONS = {

@@ -306,6 +306,9 @@ class Bidirectional(Layer):
 
 def _variant_config(spec: VariantSpec) -> dict:
     """The variant options as LSTM's keyword arguments, for get_config."""
+    # Keras has activation and recurrent_activation; lstmkit's own options appear only when set, so the
+    # config of a standard LSTM is one Keras itself reads (export_keras).
+    options = {"peephole": spec.peephole, "cifg": spec.cifg, "layer_norm": spec.layer_norm,
+               "zoneout": [spec.zoneout_c, spec.zoneout_h]}
     return {"activation": spec.activation, "recurrent_activation": spec.recurrent_activation,
-            "peephole": spec.peephole, "cifg": spec.cifg, "layer_norm": spec.layer_norm,
-            "zoneout": [spec.zoneout_c, spec.zoneout_h]}
+            **{k: v for k, v in options.items() if v not in (False, [0.0, 0.0])}}

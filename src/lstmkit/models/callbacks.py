@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import LstmkitError
+from .progress import Progress
 
 
 class Callback:
@@ -222,3 +223,55 @@ class LambdaCallback(Callback):
                          ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
             if fn is not None:
                 setattr(self, hook, fn)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training, rather than fail, when the loss becomes NaN or infinite (as Keras' callback):
+    fit then returns the history of the epochs completed before."""
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to `schedule(epoch, lr)`.
+
+    Args:
+        schedule: (epoch index from 0, current learning rate) -> new learning rate.
+        verbose: 1 prints each change.
+
+    Example:
+        >>> LearningRateScheduler(lambda epoch, lr: lr if epoch < 10 else lr * 0.9)  # doctest: +ELLIPSIS
+        <...LearningRateScheduler object at ...>
+    """
+
+    def __init__(self, schedule, verbose=0):
+        if not callable(schedule):
+            raise LstmkitError(f"schedule: expected a function (epoch, lr) -> lr, got {type(schedule).__name__}")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        groups = self.model.optimizer.param_groups
+        lr = self.schedule(epoch, groups[0]["lr"])
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr):
+            raise LstmkitError(f"schedule: expected a finite learning rate (a float), got {lr!r}")
+        for g in groups:
+            g["lr"] = float(lr)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr:.6g}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.model.optimizer.param_groups[0]["lr"]
+
+
+class ProgbarLogger(Callback):
+    """Print each epoch's progress (batches, time, logs), also when fit runs with verbose=0, as
+    Keras' ProgbarLogger."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.progress, self.seen = Progress(self.params.get("steps"), 2), 0
+        print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", flush=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.progress.finish(self.seen, logs or {})

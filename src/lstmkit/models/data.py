@@ -4,15 +4,53 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..errors import DataError
+from ..errors import DataError, LstmkitError
 from . import losses
 
 
-def as_inputs(x, name="x") -> tuple[torch.Tensor, ...]:
-    """x as a tuple of tensors: one array, or a tuple/list of arrays for a multi-input model."""
+def as_inputs(x, name="x", input_names=None) -> tuple[torch.Tensor, ...]:
+    """x as a tuple of tensors: one array, a tuple/list of arrays for a multi-input model, or a
+    dict keyed by the inputs' names."""
+    if isinstance(x, dict):
+        x = _by_name(x, input_names, name, "input")
     if isinstance(x, (tuple, list)) and x and all(_is_array(a) for a in x):
-        return tuple(as_tensor(a, f"{name}[{k}]") for k, a in enumerate(x))
-    return (as_tensor(x, name),)
+        xs = tuple(as_tensor(a, f"{name}[{k}]") for k, a in enumerate(x))
+    else:
+        xs = (as_tensor(x, name),)
+    for k, t in enumerate(xs):
+        if t.dim() > 1 and 0 in t.shape[1:]:
+            shown = name if len(xs) == 1 else f"{name}[{k}]"
+            raise DataError(f"{shown}: expected at least one time step and one feature, got shape "
+                            f"{tuple(t.shape)}")
+    return xs
+
+
+def as_targets(y, output_names, name="y") -> list[torch.Tensor]:
+    """y as one tensor per model output: an array, a list of arrays, or a dict keyed by output name."""
+    if isinstance(y, dict):
+        y = _by_name(y, output_names, name, "output")
+    if isinstance(y, (tuple, list)) and y and all(_is_array(a) for a in y):
+        ys = [as_tensor(a, f"{name}[{k}]") for k, a in enumerate(y)]
+    else:
+        ys = [as_tensor(y, name)]
+    if output_names is not None and len(ys) != len(output_names):
+        raise DataError(f"{name}: the model has {len(output_names)} output(s) "
+                        f"({', '.join(output_names)}), got {len(ys)} target array(s)")
+    return ys
+
+
+def _by_name(d, names, arg, what):
+    if names is None or set(d) != set(names):
+        raise DataError(f"{arg}: expected a dict keyed by the model's {what} names "
+                        f"{list(names or [])}, got keys {list(d)}")
+    return [d[n] for n in names]
+
+
+def check_input_shape(x, want, name: str, source: str) -> None:
+    """x must be (batch, *want), None in `want` matching any size; else one line naming `source`."""
+    if x.dim() - 1 != len(want) or any(w is not None and w != g for w, g in zip(want, x.shape[1:])):
+        shown = ", ".join(str(w) for w in want)
+        raise LstmkitError(f"{name}: expected shape (batch, {shown}) ({source}), got {tuple(x.shape)}")
 
 
 def _is_array(a):
@@ -66,7 +104,11 @@ def check_lengths(xs, y, x_name="x", y_name="y"):
 
 
 def is_dataset(x) -> bool:
-    return isinstance(x, (Dataset, DataLoader))
+    """A torch Dataset or DataLoader, or any other iterable of batches (a generator, a
+    `timeseries_dataset_from_array` result); in-memory arrays, lists and dicts are not."""
+    if isinstance(x, (Dataset, DataLoader)):
+        return True
+    return hasattr(x, "__iter__") and not isinstance(x, (np.ndarray, torch.Tensor, list, tuple, dict, str))
 
 
 def as_loader(data, batch_size, shuffle) -> DataLoader:
@@ -76,8 +118,12 @@ def as_loader(data, batch_size, shuffle) -> DataLoader:
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
 
 
-def split_last(xs, y, fraction):
-    """Keras' validation_split: the last `fraction` of the samples (before shuffling) validate."""
+def split_last(xs, ys, w, fraction):
+    """Keras' validation_split: the last `fraction` of the samples (before shuffling) validate.
+
+    Returns:
+        (xs, ys, w) for training and the same for validation.
+    """
     if not 0 <= fraction < 1:
         raise DataError(f"validation_split: expected a fraction in [0, 1), got {fraction!r}")
     n = len(xs[0])
@@ -86,7 +132,8 @@ def split_last(xs, y, fraction):
         raise DataError(f"validation_split: {fraction} of {n} samples leaves no training or no "
                         "validation samples")
     cut = n - n_val
-    return (tuple(t[:cut] for t in xs), y[:cut]), (tuple(t[cut:] for t in xs), y[cut:])
+    part = lambda s: (tuple(t[s] for t in xs), [t[s] for t in ys], w[s] if w is not None else None)  # noqa: E731
+    return part(slice(None, cut)), part(slice(cut, None))
 
 
 DEVICE_DATA_LIMIT = 1 << 30  # bytes; a larger data set stays in host memory, moved batch by batch
@@ -101,18 +148,20 @@ def place(tensors, device):
     return tuple(t.to(device) if t is not None else None for t in tensors)
 
 
-def batches(xs, y, batch_size, shuffle, weights=None, device=None):
-    """Yield (xs, y, weights) batches on `device`. Shuffling permutes the whole epoch once (one
-    gather) so each batch is a view; without shuffling batches are views of the inputs."""
+def batches(xs, ys, batch_size, shuffle, weights=None, device=None):
+    """Yield (xs, ys, weights) batches on `device` (ys a list, one per output, or None). Shuffling
+    permutes the whole epoch once (one gather) so each batch is a view; without shuffling batches
+    are views of the inputs."""
     n = len(xs[0])
     if shuffle:
         perm = torch.randperm(n).to(xs[0].device)
         xs = tuple(t[perm] for t in xs)
-        y = y[perm] if y is not None else None
+        ys = [t[perm] for t in ys] if ys is not None else None
         weights = weights[perm] if weights is not None else None
     for start in range(0, n, batch_size):
         s = slice(start, start + batch_size)
-        yield tuple(_to(t[s], device) for t in xs), _to(y, device, s), _to(weights, device, s)
+        yield (tuple(_to(t[s], device) for t in xs),
+               [_to(t, device, s) for t in ys] if ys is not None else None, _to(weights, device, s))
 
 
 def _to(t, device, s=None):
@@ -121,16 +170,6 @@ def _to(t, device, s=None):
         return None
     t = t if s is None else t[s]
     return t if device is None else t.to(device, non_blocking=True)
-
-
-def loader_batches(loader, device):
-    """Yield (xs, y, None) from a DataLoader of (x, y) items (x may be a tuple of inputs)."""
-    for item in loader:
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise DataError("x: a Dataset/DataLoader must yield (x, y) pairs")
-        x, y = item
-        xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
-        yield tuple(as_tensor(t, "x").to(device) for t in xs), as_tensor(y, "y").to(device), None
 
 
 def check_batch_size(batch_size):

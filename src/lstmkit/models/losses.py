@@ -23,11 +23,12 @@ def _match(y_pred, y_true):
 
 
 def _reduce(per_element, sample_weight):
-    """Mean over everything, or per-sample means weighted by `sample_weight` (B,)."""
+    """Mean over everything, or Keras' sum_over_batch_size: sum(w * per-sample mean) / B, so that a
+    weight of 2 doubles a sample's loss and a weight of 0 drops it (the mean is not renormalised)."""
     if sample_weight is None:
         return per_element.mean()
     per_sample = per_element.reshape(per_element.shape[0], -1).mean(1)  # (B,)
-    return (per_sample * sample_weight).sum() / sample_weight.sum()
+    return (per_sample * sample_weight).sum() / per_sample.shape[0]
 
 
 class Loss:

@@ -1,13 +1,15 @@
 """`Model`: compile / fit / evaluate / predict for lstmkit layers or any torch.nn.Module."""
+import inspect
+
 import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
 from ..errors import LstmkitError
-from ..layers.base import is_symbolic
+from ..layers.base import call_symbolic, is_symbolic
 from . import callbacks as cbks
-from . import data, losses, metrics as metrics_, optimizers
-from . import weights
+from . import data, feed, optimizers, registry, saving, training, weights
+from .compiled import Compiled
 from .progress import Progress
 from .summary import summary_text
 from .tally import NonFiniteLoss, Tally
@@ -19,7 +21,9 @@ class Model(nn.Module):
 
     Args:
         module: the network; its forward takes the model's inputs (several for multi-input x) and
-            returns predictions. None when a subclass defines `forward` itself.
+            returns predictions. None when a subclass defines `forward` itself, or Keras'
+            `call(inputs, training=None)` (which gets a list for several inputs).
+        name: the model's name in summaries.
 
     Example:
         >>> import numpy as np, torch
@@ -30,30 +34,40 @@ class Model(nn.Module):
         >>> len(model.fit(x, y, epochs=2, verbose=0).history["loss"])
         2
     """
+    output_names = None  # one name per output, for models that declare their outputs (functional)
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and ("inputs" in kwargs or (args and is_symbolic(args[0]))):
-            from .functional import Functional
-
-            cls = Functional  # Model(inputs, outputs): Python then runs Functional.__init__
+            cls = registry.MODELS["Functional"]  # Model(inputs, outputs): Python then runs its __init__
         return super().__new__(cls)
 
-    def __init__(self, module=None):
+    def __init__(self, module=None, name=None):
         super().__init__()
+        if name is not None:
+            self.name = name
         if module is not None and not isinstance(module, nn.Module):
             raise LstmkitError(f"module: expected a torch.nn.Module, or Input tensors for "
                                f"Model(inputs, outputs), got {type(module).__name__}")
         self.module = module
-        self.optimizer = self.loss = None
+        self.optimizer = self.loss = self.compiled = None
         self.metrics, self.stop_training, self._compile_config = [], False, None
         self._input_specs = self._optimizer_spec = None
 
-    def forward(self, *inputs):
-        if self.module is None:
-            raise NotImplementedError("Model: pass a module, or subclass Model and define forward")
-        return self.module(*inputs)
+    def __call__(self, *args, **kwargs):
+        if args and is_symbolic(args[0]):
+            return call_symbolic(self, *args, **kwargs)  # a model used as a layer of another
+        return super().__call__(*args, **kwargs)
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    def forward(self, *inputs):
+        if self.module is not None:
+            return self.module(*inputs)
+        if hasattr(self, "call"):  # a Keras-style subclass
+            x = inputs[0] if len(inputs) == 1 else list(inputs)
+            wants_training = "training" in inspect.signature(self.call).parameters
+            return self.call(x, training=self.training) if wants_training else self.call(x)
+        raise NotImplementedError("Model: pass a module, or subclass Model and define forward or call")
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
         """Choose how to train.
 
         Args:
@@ -61,53 +75,83 @@ class Model(nn.Module):
                 `lstmkit.models.optimizers.Optimizer`, or a torch optimizer over this model's parameters.
             loss: 'mse', 'mae', 'huber', 'binary_crossentropy', 'categorical_crossentropy',
                 'sparse_categorical_crossentropy', a `losses.Loss`, or any callable
-                `loss(y_pred, y_true) -> scalar tensor`.
-            metrics: names from 'accuracy', 'mae', 'mse', 'rmse' (or Metric objects).
+                `loss(y_pred, y_true) -> scalar tensor`; for several outputs one for all, a list
+                (one per output) or a dict keyed by output name.
+            metrics: names from 'accuracy', 'mae', 'mse', 'rmse' (or Metric objects); for several
+                outputs a list for all, a list of lists or a dict by output name.
+            loss_weights: for several outputs, a list or dict of weights on their losses.
         """
         if loss is None:
-            raise LstmkitError(f"loss: required; known names: {', '.join(losses.LOSSES)}")
+            raise LstmkitError("loss: required, e.g. compile(optimizer='adam', loss='mse')")
+        names = self.output_names or (
+            [f"output_{k}" for k in range(len(loss))] if isinstance(loss, (list, tuple)) else ["output"])
+        self.compiled = Compiled(loss, loss_weights, metrics, names)
         self._optimizer_spec = optimizers.get(optimizer)
         self.optimizer = self._optimizer_spec if isinstance(self._optimizer_spec, torch.optim.Optimizer) else None
-        self.loss = losses.get(loss)
-        self.metrics = [metrics_.get(m, self.loss) for m in (metrics or [])]
-        names = [optimizer, loss, *(metrics or [])]
+        self.loss = next(x for x in self.compiled.losses if x is not None)
+        self.metrics = [m for ms in self.compiled.metrics for m in ms]
+        plain = all(isinstance(v, str) for v in [optimizer, loss, *(metrics or [])]) and loss_weights is None
         self._compile_config = ({"optimizer": optimizer, "loss": loss, "metrics": list(metrics or [])}
-                                if all(isinstance(v, str) for v in names) else None)
+                                if plain else None)
+
+    @property
+    def losses(self) -> list:
+        """The layers' regularization penalties (scalar tensors), as Keras' `model.losses`."""
+        found = []
+        for m in self.modules():
+            fn = getattr(m, "regularization_losses", None) if m is not self else None
+            if fn is not None:
+                found.extend(fn())
+        return found
 
     # ---- training ----------------------------------------------------------------------------
 
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, validation_split=0.0,
-            validation_data=None, shuffle=True, callbacks=None, class_weight=None, initial_epoch=0):
-        """Train for `epochs` epochs.
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None):
+        """Train for `epochs` epochs, as Keras' fit.
 
         Args:
-            x: inputs (B, ...) as a numpy array or tensor, a tuple/list of them for a multi-input model,
-                or a torch Dataset/DataLoader of (x, y) pairs (then y is None).
-            y: targets (B, ...).
+            x: inputs (B, ...) as a numpy array or tensor, a list of them (several inputs) or a dict
+                by input name; or a dataset of (x, y) or (x, y, sample_weight) batches (a torch
+                Dataset/DataLoader, a generator, `utils.timeseries_dataset_from_array`); y is then None.
+            y: targets (B, ...): one array, or a list / dict by output name for several outputs.
             batch_size: samples per gradient step (32).
             epochs: train until this epoch index (starting at `initial_epoch`).
-            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            verbose: 0 silent, 1 ('auto') progress bar, 2 one line per epoch.
             validation_split: fraction of the samples, taken from the end, held out for validation.
-            validation_data: (x_val, y_val), used instead of validation_split.
+            validation_data: (x_val, y_val[, sample_weight]) or a dataset, instead of validation_split.
             shuffle: reshuffle the training samples every epoch.
             callbacks: list of `callbacks.Callback`.
             class_weight: {class id: weight}, weighting each sample's loss by its class.
+            sample_weight: (B,) per-sample weights on the loss.
             initial_epoch: epoch to start from (for resuming).
+            steps_per_epoch, validation_steps: batches per epoch (the data carries on across epochs).
+            validation_batch_size: batch size for validation_data (default batch_size).
 
         Returns:
             A `History`; `history.history` maps 'loss', metrics and 'val_*' to per-epoch values.
 
         Raises:
-            NonFiniteLoss: the loss became NaN or inf (the message names the epoch and batch).
+            NonFiniteLoss: the loss became NaN or inf (the message names the epoch and batch), unless
+                a `TerminateOnNaN` callback stops training instead.
         """
         self._require_compiled("fit")
-        if data.is_dataset(x) and y is not None:
-            raise LstmkitError("y: leave it out when x is a Dataset/DataLoader of (x, y) pairs")
-        train, val, n_train = self._fit_data(x, y, batch_size, shuffle, validation_split,
-                                             validation_data, class_weight)
+        batch_size, verbose = training.check_fit_args(batch_size, epochs, verbose, initial_epoch)
+        feed.check_steps(steps_per_epoch, "steps_per_epoch")
+        feed.check_steps(validation_steps, "validation_steps")
+        train, val = feed.fit_batches(self, x, y, sample_weight, batch_size, shuffle, validation_split,
+                                      class_weight, steps_per_epoch)
+        val_size = validation_batch_size or batch_size
+        if validation_data is not None:
+            val = feed.validation(self, validation_data, val_size, validation_steps)
+        elif val is not None:
+            val = feed.in_memory(self, *val, val_size, False, validation_steps)
+        self._prepare_optimizer()
         history = cbks.History()
         callbacks = [*(callbacks or []), history]  # last: it records what the others add to the logs
-        params = {"epochs": epochs, "steps": n_train, "verbose": verbose, "batch_size": batch_size}
+        params = {"epochs": epochs, "steps": train.length, "verbose": verbose, "batch_size": batch_size}
         for cb in callbacks:
             cb.set_model(self)
             cb.set_params(params)
@@ -115,108 +159,40 @@ class Model(nn.Module):
         for cb in callbacks:
             cb.on_train_begin()
         try:
-            self._epochs(train, val, initial_epoch, epochs, verbose, callbacks, n_train)
+            training.run_epochs(self, train, val, initial_epoch, epochs, verbose, callbacks)
         except NonFiniteLoss as e:
-            e.history = history
-            raise
+            if not any(isinstance(cb, cbks.TerminateOnNaN) for cb in callbacks):
+                e.history = history
+                raise
+            if verbose:
+                print(f"{e}: TerminateOnNaN stops training", flush=True)
         finally:
             for cb in callbacks:
                 cb.on_train_end()
         self.history = history
         return history
 
-    def _epochs(self, train, val, initial_epoch, epochs, verbose, callbacks, n_train):
-        batch_hooks = cbks.uses_batch_hooks(callbacks)
-        for epoch in range(initial_epoch, epochs):
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            progress = Progress(n_train, verbose)
-            logs = self._train_epoch(train(), epoch, progress, callbacks if batch_hooks else None)
-            if val is not None:
-                logs.update({f"val_{k}": v for k, v in self._run_eval(val())[0].items()})
-            progress.finish(n_train, logs)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-
-    def _train_epoch(self, batches, epoch, progress, callbacks):
-        """One pass over the batches; the loss stays on the device until a redraw or the end."""
-        self.train()
-        tally, step, optimizer, loss_fn = Tally(self.metrics), 0, self.optimizer, self.loss
-        for step, (xs, y, w) in enumerate(batches):
-            if callbacks:
-                for cb in callbacks:
-                    cb.on_train_batch_begin(step)
-            pred = self(*xs)
-            loss = loss_fn(pred, y) if w is None else loss_fn(pred, y, w)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            tally.add(loss, pred, y)
-            if callbacks or progress.due():
-                logs = tally.logs(epoch)
-                progress.update(step + 1, logs)
-                for cb in callbacks or ():
-                    cb.on_train_batch_end(step, logs)
-        return tally.logs(epoch)
-
-    def _fit_data(self, x, y, batch_size, shuffle, validation_split, validation_data, class_weight):
-        """-> (train batches factory, validation batches factory or None, batches per epoch)."""
-        data.check_batch_size(batch_size)
-        if data.is_dataset(x):
-            if validation_split:
-                raise LstmkitError("validation_split: not available for a Dataset/DataLoader; "
-                                   "pass validation_data")
-            if class_weight:
-                raise LstmkitError("class_weight: not available for a Dataset/DataLoader")
-            loader = data.as_loader(x, batch_size, shuffle)
-            self._build_from_loader(loader)
-            val = self._eval_data(validation_data, batch_size) if validation_data is not None else None
-            self._prepare_optimizer()
-            steps = len(loader) if hasattr(loader, "__len__") else None
-            return lambda: data.loader_batches(loader, self._device()), val, steps
-        xs, y = self._arrays(x, y)
-        if validation_data is not None:
-            val = self._eval_data(validation_data, batch_size)
-        elif validation_split:
-            (xs, y), (vx, vy) = data.split_last(xs, y, validation_split)
-            vx, vy, _ = self._placed(vx, vy, None)
-            val = lambda: data.batches(vx, vy, batch_size, False, device=self._device())
-        else:
-            val = None
-        sample_weights = data.class_weights(class_weight, y, self.loss)
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One gradient step on one batch; returns its loss (and metrics), as Keras does."""
+        self._require_compiled("train_on_batch")
+        xs, ys, w = feed.arrays(self, x, y, sample_weight)
+        cw = data.class_weights(class_weight, ys[0], self.loss)
+        w = cw.to(xs[0].device) if w is None and cw is not None else (w if cw is None else w * cw.to(w.device))
         self._prepare_optimizer()
-        xs, y, sample_weights = self._placed(xs, y, sample_weights)
-        steps = -(-len(y) // batch_size)
-        return lambda: data.batches(xs, y, batch_size, shuffle, sample_weights, self._device()), val, steps
+        self.train()
+        tally = Tally(self.compiled.names, self.compiled.results)
+        constrained = [m for m in self.modules() if m is not self and hasattr(m, "apply_constraints")]
+        training.train_step(self, xs, ys, w, tally, constrained)
+        return training.result(tally.logs(None), return_dict)
 
-    def _arrays(self, x, y, name="x"):
-        """Validated tensors for in-memory x and y; builds the model from x if needed."""
-        if y is None:
-            raise LstmkitError(f"y: required with array inputs (got x of type {type(x).__name__})")
-        xs, y = data.as_inputs(x, name), data.as_tensor(y, "y" if name == "x" else f"{name}_y")
-        data.check_lengths(xs, y, name, "y")
-        self._build(xs)
-        self._check_inputs(xs)
-        return xs, y
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on one batch, without training."""
+        return self.evaluate(x, y, batch_size=len(data.as_inputs(x, "x", getattr(self, "input_names", None))[0]),
+                             verbose=0, sample_weight=sample_weight, return_dict=return_dict)
 
-    def _placed(self, xs, y, sample_weights):
-        device = self._device()
-        placed = data.place((*xs, y, sample_weights), device)
-        return placed[:len(xs)], placed[len(xs)], placed[len(xs) + 1]
-
-    def _eval_data(self, validation_data, batch_size):
-        if data.is_dataset(validation_data):
-            loader = data.as_loader(validation_data, batch_size, False)
-            return lambda: data.loader_batches(loader, self._device())
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise LstmkitError("validation_data: expected (x_val, y_val)")
-        vx, vy = self._arrays(*validation_data, name="validation_data")
-        vx, vy, _ = self._placed(vx, vy, None)
-        return lambda: data.batches(vx, vy, batch_size, False, device=self._device())
+    def predict_on_batch(self, x):
+        """Predictions for one batch, as numpy."""
+        return self.predict(x, batch_size=len(data.as_inputs(x)[0]), verbose=0)
 
     def _prepare_optimizer(self):
         if self.optimizer is None:
@@ -224,71 +200,49 @@ class Model(nn.Module):
 
     # ---- evaluation and prediction -----------------------------------------------------------
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose=1, return_dict=False):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 return_dict=False):
         """Loss (and metrics) over x, y in inference mode.
 
         Returns:
-            The loss, or [loss, *metrics] when metrics were compiled, or a dict with return_dict=True.
+            The loss, or [loss, *metrics] when there are metrics or several outputs, or a dict with
+            return_dict=True.
         """
         self._require_compiled("evaluate")
-        data.check_batch_size(batch_size)
-        if data.is_dataset(x):
-            batches = data.loader_batches(data.as_loader(x, batch_size, False), self._device())
-        else:
-            xs, y = self._arrays(x, y)
-            xs, y, _ = self._placed(xs, y, None)
-            batches = data.batches(xs, y, batch_size, False, device=self._device())
+        batch_size, verbose = training.check_fit_args(batch_size, 1, verbose, 0)
+        feed.check_steps(steps, "steps")
+        if data.is_dataset(x) and (y is not None or sample_weight is not None):
+            raise LstmkitError("y: leave it out when x is a dataset of (x, y) batches")
+        batches = feed.eval_batches(self, x, y, sample_weight, batch_size, steps)
         progress = Progress(None, 2 if verbose else 0)
-        logs, steps = self._run_eval(batches)
+        logs, steps = training.run_eval(self, batches())
         progress.finish(steps, logs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return training.result(logs, return_dict)
 
-    def _run_eval(self, batches):
-        self.eval()
-        tally = Tally(self.metrics)
-        with torch.no_grad():
-            for xs, y, _ in batches:
-                pred = self(*xs)
-                tally.add(self.loss(pred, y), pred, y)
-        return tally.logs(None), len(tally.sizes)
-
-    def predict(self, x, batch_size=32, verbose=0):
-        """Predictions for x (same forms as fit's x; a Dataset may yield x or (x, y)) as numpy;
-        verbose=1 prints the time taken.
+    def predict(self, x, batch_size=None, verbose="auto", steps=None):
+        """Predictions for x (same forms as fit's x; a dataset may yield x or (x, y)) as numpy: one
+        array, or a list (dict) of them for a model with several outputs; verbose=1 prints the time.
 
         Raises:
             LstmkitError: the model is not built yet, or x does not fit it.
         """
-        data.check_batch_size(batch_size)
-        if not self.built:
-            raise LstmkitError("predict: the model is not built yet: give the first layer "
-                               "input_shape=..., or call fit() first")
+        batch_size, verbose = training.check_fit_args(batch_size, 1, 0 if verbose == "auto" else verbose, 0)
+        feed.check_steps(steps, "steps")
+        if not self.built and not data.is_dataset(x):
+            self._build(data.as_inputs(x, "x", getattr(self, "input_names", None)))
         self.eval()
-        device, outs, progress = self._device(), [], Progress(None, 2 if verbose else 0)
+        outs, progress = [], Progress(None, 2 if verbose else 0)
         with torch.no_grad():
-            for xs in self._predict_batches(x, batch_size, device):
+            for xs, _, _ in feed.predict_batches(self, x, batch_size, steps)():
                 outs.append(self(*xs))
         progress.finish(len(outs), {})
+        if not outs:
+            raise LstmkitError("predict: the data gave no batches")
+        if isinstance(outs[0], dict):
+            return {k: torch.cat([o[k] for o in outs]).cpu().numpy() for k in outs[0]}
         if isinstance(outs[0], (tuple, list)):
-            return tuple(torch.cat(o).cpu().numpy() for o in zip(*outs))
+            return [torch.cat(o).cpu().numpy() for o in zip(*outs)]
         return torch.cat(outs).cpu().numpy()
-
-    def _predict_batches(self, x, batch_size, device):
-        if data.is_dataset(x):
-            for item in data.as_loader(x, batch_size, False):
-                item = item[0] if isinstance(item, (tuple, list)) and len(item) == 2 else item
-                xs = tuple(item) if isinstance(item, (tuple, list)) else (item,)
-                yield tuple(data.as_tensor(t, "x").to(device) for t in xs)
-            return
-        xs = data.as_inputs(x)
-        data.check_lengths(xs, None)
-        self._check_inputs(xs)
-        xs = data.place(xs, device)
-        for bx, _, _ in data.batches(xs, None, batch_size, False, device=device):
-            yield bx
 
     # ---- building and state --------------------------------------------------------------------
 
@@ -311,11 +265,6 @@ class Model(nn.Module):
         self.reset_states()
         self.train(was_training)
 
-    def _build_from_loader(self, loader):
-        if not self.built:
-            xs, _, _ = next(iter(data.loader_batches(loader, self._device())))
-            self._build(xs)
-
     def _check_inputs(self, xs):
         """Hook: subclasses check x against the built input shape (Sequential does)."""
 
@@ -334,6 +283,8 @@ class Model(nn.Module):
         for m in self.modules():
             if m is not self and hasattr(m, "reset_states"):
                 m.reset_states()
+
+    reset_state = reset_states  # Keras 3's name
 
     # ---- weights, summary, saving -------------------------------------------------------------
 
@@ -373,19 +324,17 @@ class Model(nn.Module):
         return cls(**config)
 
     def save(self, path):
-        """Write config.json + model.safetensors to the directory `path` (see `load_model`)."""
-        from .saving import save_model
-        return save_model(self, path)
+        """Write the model to `path`: a `.keras` file (Keras 3's format, which Keras loads), or
+        otherwise lstmkit's model directory (config.json + model.safetensors); see `load_model`."""
+        return saving.save_model(self, path)
 
     def save_weights(self, path):
-        """Write only the weights to one safetensors file (works for any module; see `load_weights`)."""
-        from .saving import save_weights
-        return save_weights(self, path)
+        """Write only the weights: `*.weights.h5` in Keras' layout, otherwise one safetensors file."""
+        return saving.save_weights(self, path)
 
     def load_weights(self, path):
-        """Load weights written by `save_weights` into this (built) model."""
-        from .saving import load_weights
-        load_weights(self, path)
+        """Load weights written by `save_weights` (or by Keras, for `*.weights.h5`) into this model."""
+        saving.load_weights(self, path)
 
     def _device(self):
         for p in self.parameters():
@@ -393,12 +342,8 @@ class Model(nn.Module):
         return torch.device("cpu")
 
     def _require_compiled(self, what):
-        if self.loss is None:
+        if self.compiled is None:
             raise LstmkitError(f"{what}: call compile(optimizer, loss) first")
 
 
-def check_input_shape(x, want, name: str, source: str) -> None:
-    """x must be (batch, *want), None in `want` matching any size; else one line naming `source`."""
-    if x.dim() - 1 != len(want) or any(w is not None and w != g for w, g in zip(want, x.shape[1:])):
-        shown = ", ".join(str(w) for w in want)
-        raise LstmkitError(f"{name}: expected shape (batch, {shown}) ({source}), got {tuple(x.shape)}")
+registry.register(Model)

@@ -11,16 +11,21 @@ from safetensors.torch import load_file, save_file
 
 from .. import saving
 from ..errors import LstmkitError, ModelFileError
-from .functional import Functional
-from .sequential import Sequential
+from . import keras_format, registry
 
 
 def save_model(model, path):
-    """Write `model` (a Sequential, or a Model subclass with get_config/from_config) to `path`.
+    """Write `model` (a Sequential, or a Model subclass with get_config/from_config) to `path`: a
+    `.keras` file in Keras 3's format, an `.h5` file in Keras' legacy layout, or otherwise lstmkit's
+    model directory (which alone keeps the optimizer's state).
 
     Example:
         >>> model.save("airline-model")  # doctest: +SKIP
     """
+    if str(path).endswith(".keras"):
+        return keras_format.export_keras(model, path)
+    if str(path).endswith(".h5"):
+        return keras_format.export_h5(model, path)
     config = {"model": {"class_name": type(model).__name__, "config": model.get_config(),
                         "compile": model._compile_config, "inputs": model._input_specs}}
     # the optimizer's state (moments, step counts) travels when load_model can rebuild the optimizer
@@ -41,9 +46,11 @@ def load_model(path, custom_objects=None, compile=True):
     Raises:
         ModelFileError: the directory is missing, truncated, corrupted or not a Keras-style lstmkit model.
     """
+    if keras_format.is_keras_file(path):  # a .keras zip or a legacy .h5 file, Keras' or lstmkit's
+        return keras_format.load_keras(path, custom_objects=custom_objects, compile=compile)
     config, state, _ = saving.read_model_dir(path)
     spec = config.get("model")
-    classes = {"Sequential": Sequential, "Functional": Functional, **(custom_objects or {})}
+    classes = {**registry.MODELS, **(custom_objects or {})}
     if not isinstance(spec, dict) or spec.get("class_name") not in classes:
         name = spec.get("class_name") if isinstance(spec, dict) else None
         raise ModelFileError(f"model: {path} does not hold a Keras-style lstmkit model "
@@ -68,7 +75,10 @@ def load_model(path, custom_objects=None, compile=True):
 
 
 def save_weights(model, path):
-    """Write only the weights (`state_dict`) to one safetensors file, atomically; any Model can."""
+    """Write only the weights (`state_dict`) to one safetensors file, atomically; any Model can.
+    A `*.weights.h5` path gets Keras' layout instead (lstmkit layers only), which Keras reads."""
+    if str(path).endswith(".h5"):
+        return keras_format.save_weights_h5(model, path)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -91,6 +101,9 @@ def load_weights(model, path):
     if not model.built:
         raise ModelFileError("load_weights: the model is not built yet: give the first layer "
                              "input_shape=..., or call it on one batch first")
+    if str(path).endswith(".h5"):
+        keras_format.load_weights_h5(model, path)
+        return
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:

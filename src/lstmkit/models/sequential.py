@@ -3,9 +3,11 @@ import torch
 from torch import nn
 
 from ..errors import LstmkitError
-from ..layers import LAYERS, Input, Layer
+from ..layers import Input, Layer, deserialize
 from ..layers.base import default_name
-from .model import Model, check_input_shape
+from . import registry
+from .data import check_input_shape
+from .model import Model
 
 
 class Sequential(Model):
@@ -32,7 +34,7 @@ class Sequential(Model):
     def __init__(self, layers=None, name="sequential"):
         super().__init__()
         self.name, self.layers = name, []
-        self.input_shape, self.output_shapes = None, []
+        self.input_shape, self.output_shapes, self.batch_size = None, [], None
         for layer in layers or []:
             self.add(layer)
 
@@ -42,6 +44,7 @@ class Sequential(Model):
             if self.layers:
                 raise LstmkitError("add: Input must come before every layer")
             self.input_shape = layer.shape[1:]  # without the batch axis
+            self.batch_size = layer.shape[0]
             return
         if not isinstance(layer, nn.Module):
             raise LstmkitError(f"add: expected an lstmkit layer or torch module, got {type(layer).__name__}")
@@ -64,13 +67,23 @@ class Sequential(Model):
         """Build every layer from the input shape, passing shapes along (no forward pass needed)."""
         shape, self.output_shapes = (None, *self.input_shape), []
         for layer in self.layers:
-            if shape is not None and isinstance(layer, Layer):
+            if shape is not None and isinstance(layer, (Layer, Model)):
                 if not layer.built:
                     layer.build(shape)
                 shape = layer.compute_output_shape(shape)
             else:
                 shape = None  # a plain torch module: shapes after it are found by a dry run
             self.output_shapes.append(shape)
+
+    def build(self, input_shape):
+        """Build every layer for inputs of `input_shape` (batch axis first), as Keras' build."""
+        self.input_shape = tuple(input_shape[1:])
+        self._build_shapes()
+
+    def compute_output_shape(self, input_shape):
+        if self.input_shape is None:
+            self.build(input_shape)
+        return self.output_shapes[-1] if self.output_shapes else input_shape
 
     def forward(self, x):
         mask = None
@@ -108,7 +121,7 @@ class Sequential(Model):
     def get_config(self):
         layers = []
         for layer in self.layers:
-            if not isinstance(layer, Layer):
+            if not isinstance(layer, (Layer, Model)):
                 raise LstmkitError(f"save: layer {type(layer).__name__} is a plain torch module; only "
                                    "lstmkit layers can be described in config.json")
             layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
@@ -121,7 +134,7 @@ class Sequential(Model):
         if config.get("input_shape") is not None:
             model.add(Input(config["input_shape"]))
         for spec in config["layers"]:
-            model.add(layer_from_config(spec))
+            model.add(deserialize(spec, registry.MODELS))
         return model
 
 
@@ -129,12 +142,4 @@ def _count(module):
     return sum(p.numel() for p in module.parameters())
 
 
-def layer_from_config(spec):
-    """A layer from {"class_name": ..., "config": {...}} as `get_config` writes it."""
-    name = spec["class_name"]
-    if name not in LAYERS:
-        raise LstmkitError(f"unknown layer class {name!r}; known: {', '.join(LAYERS)}")
-    config = dict(spec["config"])
-    if "layer" in config:
-        config["layer"] = layer_from_config(config["layer"])
-    return LAYERS[name](**config)
+registry.register(Sequential)

@@ -2,7 +2,6 @@
 import torch
 
 from ..errors import LstmkitError
-from . import metrics as metrics_
 
 
 class NonFiniteLoss(LstmkitError):
@@ -14,29 +13,28 @@ class NonFiniteLoss(LstmkitError):
 
 
 class Tally:
-    """Per-batch losses and metric values kept as device tensors; read (one sync) only on demand."""
+    """Per-batch values (the loss first) kept as device tensors; read (one sync) only on demand.
 
-    def __init__(self, metrics):
-        self.metrics, self.losses, self.values, self.sizes = metrics, [], [], []
+    Args:
+        names: the logged names, 'loss' first (`Compiled.names`).
+        results: per name, None or a function of the epoch's mean (the square root, for rmse).
+    """
 
-    def add(self, loss, pred, y):
-        self.losses.append(loss.detach())
-        self.sizes.append(len(y))
-        if self.metrics:
-            self.values.append(metrics_.evaluate(self.metrics, pred, y))
+    def __init__(self, names, results):
+        self.names, self.results, self.values, self.sizes = names, results, [], []
+
+    def add(self, values, size):
+        self.values.append(torch.stack(values) if len(values) > 1 else values[0][None])
+        self.sizes.append(size)
 
     def logs(self, epoch) -> dict:
         """Sample-weighted means so far; raises NonFiniteLoss naming the first bad batch."""
-        losses = torch.stack(self.losses)
-        finite = torch.isfinite(losses)
+        table = torch.stack(self.values)  # (batches, values)
+        finite = torch.isfinite(table[:, 0])
         if epoch is not None and not bool(finite.all()):
             batch = int((~finite).nonzero()[0])
-            raise NonFiniteLoss(f"fit: the loss became {float(losses[batch])} at epoch {epoch + 1}, "
+            raise NonFiniteLoss(f"fit: the loss became {float(table[batch, 0])} at epoch {epoch + 1}, "
                                 f"batch {batch + 1}; lower the learning rate or check the data", None)
-        w = torch.tensor(self.sizes, dtype=losses.dtype, device=losses.device)
-        logs = {"loss": float((losses * w).sum() / w.sum())}
-        if self.metrics:
-            table = torch.stack([torch.stack(v) for v in self.values])  # (batches, metrics)
-            means = ((table * w[:, None]).sum(0) / w.sum()).tolist()
-            logs.update({m.name: m.result(v) for m, v in zip(self.metrics, means)})
-        return logs
+        w = torch.tensor(self.sizes, dtype=table.dtype, device=table.device)
+        means = ((table * w[:, None]).sum(0) / w.sum()).tolist()
+        return {n: (r(v) if r is not None else v) for n, r, v in zip(self.names, self.results, means)}

@@ -1,0 +1,110 @@
+"""fit's training loop and evaluate's pass, as functions of the model: epochs with callbacks and
+progress, one gradient step (with the layers' regularization penalties and constraints), and the
+argument checks fit, evaluate and predict share."""
+import torch
+
+from ..errors import LstmkitError
+from . import callbacks as cbks
+from . import data
+from .progress import Progress
+from .tally import Tally
+
+
+def run_epochs(model, train, val, initial_epoch, epochs, verbose, callbacks):
+    """fit's loop over epochs: callbacks, progress, validation, stopping."""
+    batch_hooks = cbks.uses_batch_hooks(callbacks)
+    for epoch in range(initial_epoch, epochs):
+        for cb in callbacks:
+            cb.on_epoch_begin(epoch)
+        if verbose:
+            print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+        progress = Progress(train.length, verbose)
+        logs, steps = train_epoch(model, train(), epoch, progress, callbacks if batch_hooks else None)
+        if train.ran_out and not steps:
+            break
+        if val is not None:
+            logs.update({f"val_{k}": v for k, v in run_eval(model, val())[0].items()})
+        progress.finish(steps, logs)
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if model.stop_training or train.ran_out:
+            break
+
+
+def train_epoch(model, batches, epoch, progress, callbacks):
+    """One pass over the batches; the loss stays on the device until a redraw or the end."""
+    model.train()
+    tally, step = Tally(model.compiled.names, model.compiled.results), 0
+    constrained = [m for m in model.modules() if m is not model and hasattr(m, "apply_constraints")]
+    for step, (xs, ys, w) in enumerate(batches, 1):
+        if callbacks:
+            for cb in callbacks:
+                cb.on_train_batch_begin(step - 1)
+        train_step(model, xs, ys, w, tally, constrained)
+        if callbacks or progress.due():
+            logs = tally.logs(epoch)
+            progress.update(step, logs)
+            for cb in callbacks or ():
+                cb.on_train_batch_end(step - 1, logs)
+        if model.stop_training:
+            break
+    return (tally.logs(epoch) if step else {}), step
+
+
+def train_step(model, xs, ys, w, tally, constrained):
+    """One gradient step; the layers' penalties join the loss, their constraints run after it."""
+    preds = as_list(model, model(*xs))
+    loss, values = model.compiled(preds, ys, w, penalty(model))
+    model.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    model.optimizer.step()
+    for m in constrained:
+        m.apply_constraints()
+    tally.add(values, len(xs[0]))
+
+
+def penalty(model):
+    """The sum of the layers' regularization penalties, or None."""
+    found = model.losses
+    return torch.stack(found).sum() if found else None
+
+
+def as_list(model, out):
+    """The model's output(s) as a list, in output order."""
+    if isinstance(out, dict):
+        return [out[n] for n in model.compiled.output_names]
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def run_eval(model, batches):
+    """(logs, batches) of the loss and metrics over `batches`, in inference mode."""
+    model.eval()
+    tally = Tally(model.compiled.names, model.compiled.results)
+    with torch.no_grad():
+        extra = penalty(model)
+        for xs, ys, w in batches:
+            tally.add(model.compiled(as_list(model, model(*xs)), ys, w, extra)[1], len(xs[0]))
+    if not tally.values:
+        raise LstmkitError("evaluate: the data gave no batches")
+    return tally.logs(None), len(tally.sizes)
+
+
+def check_fit_args(batch_size, epochs, verbose, initial_epoch):
+    """-> (batch_size, verbose) with Keras' defaults filled in; one clear line for a bad value."""
+    batch_size = 32 if batch_size is None else batch_size
+    data.check_batch_size(batch_size)
+    for name, value, low in (("epochs", epochs, 1), ("initial_epoch", initial_epoch, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise LstmkitError(f"{name}: expected an int >= {low}, got {value!r}")
+    verbose = 1 if verbose == "auto" else verbose
+    if verbose not in (0, 1, 2):
+        raise LstmkitError(f"verbose: expected 0, 1, 2 or 'auto', got {verbose!r}")
+    return batch_size, verbose
+
+
+def result(logs, return_dict):
+    """evaluate's return: the dict, or the loss alone, or [loss, *the others] as Keras returns them."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
