@@ -7,9 +7,12 @@ import re
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .. import activations as activations_
+from .. import constraints as constraints_
+from .. import initializers as initializers_
+from .. import regularizers as regularizers_
 from ..errors import LstmkitError
 
 
@@ -26,15 +29,88 @@ class Layer(nn.Module):
     """
     weight_layout: tuple = ()
 
-    def __init__(self, input_shape=None, name=None):
+    def __init__(self, input_shape=None, name=None, activity_regularizer=None):
         super().__init__()
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.name, self.built = name, False
+        self.activity_regularizer = regularizers_.get(activity_regularizer, "activity_regularizer")
+        self.weight_regularizers, self.weight_constraints = {}, {}  # attribute -> rule
+        self._activity_loss = None
 
     def __call__(self, *args, **kwargs):
         if args and is_symbolic(args[0]):
             return call_symbolic(self, args[0], **kwargs)  # the functional API: record, don't run
-        return super().__call__(*args, **kwargs)
+        out = super().__call__(*args, **kwargs)
+        if self.activity_regularizer is not None:
+            self._activity_loss = self._activity_penalty(out)
+        return out
+
+    def _activity_penalty(self, out):
+        """Keras 3: the penalty of each output tensor, divided by its batch size, summed."""
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        return sum(self.activity_regularizer(t) / max(1, t.shape[0]) if t.dim() else
+                   self.activity_regularizer(t) for t in outs if isinstance(t, torch.Tensor))
+
+    def set_weight_rules(self, attr, regularizer=None, constraint=None, arg="kernel"):
+        """Attach a Keras regularizer and constraint (names, dicts or objects) to weight `attr`."""
+        reg = regularizers_.get(regularizer, f"{arg}_regularizer")
+        con = constraints_.get(constraint, f"{arg}_constraint")
+        for table, rule in ((self.weight_regularizers, reg), (self.weight_constraints, con)):
+            if rule is None:
+                table.pop(attr, None)
+            else:
+                table[attr] = rule
+
+    def keras_view(self, attr):
+        """Weight `attr` in Keras' layout (a transposed view for kernels stored (out, in))."""
+        w = getattr(self, attr)
+        return w.t() if dict(self.weight_layout).get(attr) else w
+
+    def sublayers(self):
+        """The Layers directly inside this one (looking through plain torch containers)."""
+        found, stack = [], list(self.children())
+        while stack:
+            m = stack.pop(0)
+            if isinstance(m, Layer):
+                found.append(m)
+            else:
+                stack[:0] = list(m.children())
+        return found
+
+    def regularization_losses(self) -> list:
+        """The penalties of this layer's weights (Keras layout), its last activity penalty, and
+        those of the layers inside it (as Keras' `layer.losses`): a list of scalar tensors."""
+        out = [reg(self.keras_view(a)) for a, reg in self.weight_regularizers.items()
+               if getattr(self, a, None) is not None]
+        if self._activity_loss is not None:
+            out.append(self._activity_loss)
+        for layer in self.sublayers():
+            out.extend(layer.regularization_losses())
+        return out
+
+    @property
+    def losses(self) -> list:
+        """Keras' name for `regularization_losses()`."""
+        return self.regularization_losses()
+
+    @torch.no_grad()
+    def apply_constraints(self):
+        """Project the constrained weights (and those of inner layers) in place; fit calls this
+        after each optimizer step, as Keras does."""
+        for attr, con in self.weight_constraints.items():
+            if getattr(self, attr, None) is not None:
+                view = self.keras_view(attr)
+                view.copy_(con(view))
+        for layer in self.sublayers():
+            layer.apply_constraints()
+
+    def rules_config(self, *args) -> dict:
+        """get_config entries for the regularizers and constraints of the (attribute, arg) pairs."""
+        config = {"activity_regularizer": regularizers_.serialize(self.activity_regularizer)}
+        for attr, arg in args:
+            config[f"{arg}_regularizer"] = regularizers_.serialize(self.weight_regularizers.get(attr))
+            config[f"{arg}_constraint"] = constraints_.serialize(self.weight_constraints.get(attr))
+        return config
 
     def build(self, input_shape):
         self.built = True
@@ -130,29 +206,38 @@ class KerasTensor:
 
 
 class Input(KerasTensor):
-    """A model input of `shape` (without the batch axis), as Keras' `Input`: the first entry of a
-    Sequential model, or the start of a functional model (`Model(inputs, outputs)`).
+    """A model input, as Keras' `Input`: the first entry of a Sequential model, or the start of a
+    functional model (`Model(inputs, outputs)`).
 
     Args:
         shape: without the batch axis; None for any length, e.g. (None, 1).
-        dtype: 'float32' for features, 'int64' for token ids (an Embedding's input).
+        batch_size: the batch axis' fixed size (default None: any).
+        dtype: 'float32' (default) for features, 'int64' or 'int32' for token ids, 'float64'.
+        batch_shape: the full shape, batch axis first, instead of `shape` and `batch_size`.
         name: the input's name in summaries (default input_0, input_1, ...).
 
     Example:
         >>> from lstmkit.models import Sequential
         >>> from lstmkit.layers import Input, Dense
         >>> model = Sequential([Input(shape=(3,)), Dense(1)])
-        >>> Input(shape=(None, 1)).shape
-        (None, None, 1)
+        >>> Input(shape=(None, 1)).shape, Input(batch_shape=(4, 10, 2)).shape
+        ((None, None, 1), (4, 10, 2))
     """
 
-    def __init__(self, shape, dtype="float32", name=None):
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):
         self.name = name
         if isinstance(shape, int):
             shape = (shape,)
+        if (shape is None) == (batch_shape is None):
+            raise LstmkitError(f"shape, batch_shape: expected exactly one of them, got shape={shape!r}, "
+                               f"batch_shape={batch_shape!r}")
+        if batch_shape is not None and batch_size is not None:
+            raise LstmkitError("batch_size: give it inside batch_shape, not beside it")
+        dtype = "float32" if dtype is None else str(dtype).replace("torch.", "")
         if dtype not in ("float32", "float64", "int64", "int32"):
             raise LstmkitError(f"dtype: expected 'float32', 'float64', 'int64' or 'int32', got {dtype!r}")
-        super().__init__((None, *shape), dtype=dtype)
+        full = tuple(batch_shape) if batch_shape is not None else (batch_size, *shape)
+        super().__init__(full, dtype=dtype)
 
 
 def call_symbolic(layer, x, **kwargs):
@@ -171,48 +256,21 @@ def call_symbolic(layer, x, **kwargs):
     return KerasTensor(out, layer, x if listed else [x], listed)
 
 
-ACTIVATIONS = {
-    "linear": lambda x: x, "relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-    "softmax": lambda x: F.softmax(x, dim=-1), "elu": F.elu, "selu": F.selu, "gelu": F.gelu,
-    "softplus": F.softplus, "softsign": F.softsign, "swish": F.silu, "silu": F.silu,
-    "exponential": torch.exp, "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
-    "hard_sigmoid": lambda x: F.relu6(x + 3) / 6,
-}
+ACTIVATIONS = activations_.ACTIVATIONS
+INITIALIZERS = initializers_.NAMES
 
 
-def activation(name):
-    """An activation function by Keras name (None means linear)."""
-    if name is None:
-        return ACTIVATIONS["linear"]
-    if name not in ACTIVATIONS:
-        raise LstmkitError(f"activation: unknown name {name!r}; known: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+def activation(identifier, arg="activation"):
+    """An activation function by Keras name or a callable (None means linear)."""
+    return activations_.get(identifier, arg)
 
 
-def _truncated(t, std):
-    # Keras' *_normal initializers draw from a normal truncated at 2 std
-    return nn.init.trunc_normal_(t, 0.0, std, -2 * std, 2 * std)
-
-
-# Each takes a tensor in torch's (out, in) layout: torch's fan_in/fan_out then equal Keras' for the
-# transposed (in, out) kernel, so the distributions are Keras'.
-INITIALIZERS = {
-    "glorot_uniform": nn.init.xavier_uniform_,
-    "glorot_normal": lambda t: _truncated(t, (2 / sum(nn.init._calculate_fan_in_and_fan_out(t))) ** 0.5 / .8796),
-    "he_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="relu"),
-    "he_normal": lambda t: _truncated(t, (2 / nn.init._calculate_fan_in_and_fan_out(t)[0]) ** 0.5 / .8796),
-    "lecun_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="linear"),
-    "orthogonal": nn.init.orthogonal_,
-    "zeros": nn.init.zeros_, "ones": nn.init.ones_,
-    "uniform": lambda t: nn.init.uniform_(t, -0.05, 0.05),
-    "random_uniform": lambda t: nn.init.uniform_(t, -0.05, 0.05),
-    "random_normal": lambda t: nn.init.normal_(t, 0.0, 0.05),
-}
-
-
-def initialize(tensor, name, arg):
-    """Fill `tensor` in place with the Keras initializer `name`; `arg` names the argument in errors."""
-    if name not in INITIALIZERS:
-        raise LstmkitError(f"{arg}: unknown initializer {name!r}; known: {', '.join(INITIALIZERS)}")
+def initialize(param, init, arg, transposed=False):
+    """Fill `param` in place with the Keras initializer `init` (a name, dict or Initializer), drawn for
+    the weight's Keras shape: `transposed` params are kept (out, in) here and are (in, out) in Keras."""
+    fn = initializers_.get(init, arg)
     with torch.no_grad():
-        INITIALIZERS[name](tensor)
+        shape = tuple(param.t().shape) if transposed else tuple(param.shape)
+        values = fn(shape, dtype=param.dtype)
+        values = torch.as_tensor(values, dtype=param.dtype)
+        param.copy_(values.t() if transposed else values)

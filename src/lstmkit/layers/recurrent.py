@@ -7,32 +7,40 @@ buffer that is neither trained nor saved. Parameter counts therefore equal Keras
 """
 import torch
 
-from .. import kernels
+from .. import activations, initializers, kernels
 from ..cells import LayerWeights
 from ..errors import LstmkitError
-from ..nn import init as nn_init
 from .base import Layer, check_features, initialize
 
-KERAS_DEFAULT_INIT = {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal",
-                      "bias_initializer": "zeros"}
+USE_CUDNN = ("auto", True, False)
 
 
 class LSTM(Layer):
-    """Long Short-Term Memory layer with Keras' arguments; inputs are batch-first (B, T, I).
+    """Long Short-Term Memory layer with Keras 3's arguments in Keras' order; inputs are batch-first
+    (B, T, I).
 
     Args:
         units: H, the size of the hidden and cell state.
         activation, recurrent_activation: only 'tanh' and 'sigmoid' (the kernels' fixed math).
         use_bias: learn the bias.
-        kernel_initializer, recurrent_initializer, bias_initializer: Keras initializer names.
-        unit_forget_bias: start the forget gate's bias at 1.
+        kernel_initializer, recurrent_initializer, bias_initializer: Keras initializers (names, dicts
+            or `lstmkit.initializers` objects), drawn for Keras' shapes (I, 4H), (H, 4H), (4H,).
+        unit_forget_bias: the forget gate's bias starts at 1 (the rest from bias_initializer).
+        kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer:
+            `lstmkit.regularizers`; activity penalises every output (with return_state, h and c too).
+        kernel_constraint, recurrent_constraint, bias_constraint: `lstmkit.constraints`.
         dropout: input dropout, one mask per sequence (training only).
         recurrent_dropout: variational dropout on h, one mask per sequence; runs on the fused kernel.
+        seed: seeds the input dropout masks (a repeatable sequence of masks).
         return_sequences: output (B, T, H) rather than the last output (B, H).
         return_state: also return the final h and c: [output, h, c].
         go_backwards: read the sequence backwards (the output sequence is then reversed, as in Keras).
         stateful: carry the final state of batch k into batch k of the next call (same batch size;
-            `reset_states()` zeroes it).
+            `reset_state()` zeroes it).
+        unroll, use_cudnn, implementation: accepted for Keras programs; lstmkit's kernel choice
+            (`lstmkit.explain`) decides how the loop runs, the results are the same.
+        zero_output_for_mask: masked steps output zeros; by default (Keras') a masked step repeats the
+            previous step's output (zeros before the first valid step).
         input_shape: (T or None, I), without the batch axis.
         engine: kernel to run ('auto', 'native', 'fused', 'reference'; keyword-only).
 
@@ -46,10 +54,14 @@ class LSTM(Layer):
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0,
-                 return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", implementation=2,
+                 zero_output_for_mask=False,
                  input_shape=None, name=None, *, engine="auto"):
-        super().__init__(input_shape, name)
+        super().__init__(input_shape, name, activity_regularizer)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise LstmkitError(f"units: expected a positive int, got {units!r}")
         if (activation, recurrent_activation) != ("tanh", "sigmoid"):
@@ -60,13 +72,25 @@ class LSTM(Layer):
                 raise LstmkitError(f"{arg}: expected a probability in [0, 1), got {p!r}")
         if engine not in kernels.ENGINES:
             raise LstmkitError(f"engine: expected one of {', '.join(kernels.ENGINES)}, got {engine!r}")
+        _check_keras_flags(use_cudnn, implementation, seed)
         self.units, self.use_bias, self.unit_forget_bias = units, use_bias, unit_forget_bias
-        self.initializers = {"kernel_initializer": kernel_initializer,
-                             "recurrent_initializer": recurrent_initializer,
-                             "bias_initializer": bias_initializer}
+        self.initializers = {arg: initializers.get(v, arg) for arg, v in (
+            ("kernel_initializer", kernel_initializer), ("recurrent_initializer", recurrent_initializer),
+            ("bias_initializer", bias_initializer))}
+        self.initializer_args = {"kernel_initializer": kernel_initializer,
+                                 "recurrent_initializer": recurrent_initializer,
+                                 "bias_initializer": bias_initializer}
+        for attr, arg, reg, con in (("weight_ih", "kernel", kernel_regularizer, kernel_constraint),
+                                    ("weight_hh", "recurrent", recurrent_regularizer, recurrent_constraint),
+                                    ("bias", "bias", bias_regularizer, bias_constraint)):
+            self.set_weight_rules(attr, reg, con, arg)
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.seed = seed
+        self._dropout_gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.return_sequences, self.return_state = return_sequences, return_state
         self.go_backwards, self.stateful, self.engine = go_backwards, stateful, engine
+        self.unroll, self.use_cudnn, self.implementation = unroll, use_cudnn, implementation
+        self.zero_output_for_mask = zero_output_for_mask
         self.states = None  # (h, c), each (1, B, H), carried between calls when stateful
         if self.input_shape is not None:
             self.build((None, *self.input_shape))
@@ -86,17 +110,20 @@ class LSTM(Layer):
         self.built = True
 
     def reset_parameters(self):
-        """Keras' default initialisation (`lstmkit.nn.init.keras_`), then any other initializer asked for."""
-        w = self.layer_weights()
-        nn_init.keras_(w)
-        for arg, tensor in (("kernel_initializer", w.weight_ih), ("recurrent_initializer", w.weight_hh)):
-            if self.initializers[arg] != KERAS_DEFAULT_INIT[arg]:
-                initialize(tensor, self.initializers[arg], arg)
-        if self.bias is not None:
-            initialize(self.bias, self.initializers["bias_initializer"], "bias_initializer")
-            if self.unit_forget_bias:
-                with torch.no_grad():
-                    self.bias[self.units:2 * self.units] = 1.0  # gate order (i, f, g, o)
+        """Keras' initialisation: each initializer drawn for the Keras shape of its weight; with
+        unit_forget_bias the bias is [init((H,)), ones(H), init((2H,))] as in Keras' LSTMCell."""
+        initialize(self.weight_ih, self.initializers["kernel_initializer"], "kernel_initializer", True)
+        initialize(self.weight_hh, self.initializers["recurrent_initializer"], "recurrent_initializer", True)
+        if self.bias is None:
+            return
+        H, init = self.units, self.initializers["bias_initializer"]
+        with torch.no_grad():
+            if self.unit_forget_bias:  # gate order (i, f, g, o)
+                initialize(self.bias[:H], init, "bias_initializer")
+                self.bias[H:2 * H] = 1.0
+                initialize(self.bias[2 * H:], init, "bias_initializer")
+            else:
+                initialize(self.bias, init, "bias_initializer")
 
     def layer_weights(self) -> LayerWeights:
         """The kernels' view of this layer: Keras' one bias as b_ih, a zero b_hh."""
@@ -125,8 +152,23 @@ class LSTM(Layer):
         y, (h, c) = kernel.run(xt, hx, [self.layer_weights()], config, self.training, mask=mask_t)
         if self.stateful:
             self.states = (h.detach(), c.detach())
-        out = y.transpose(0, 1) if self.return_sequences else h[0]  # (B, T, H) or (B, H)
+        out = self._outputs(y, h[0], mask_t)  # (B, T, H) or (B, H)
         return [out, h[0], c[0]] if self.return_state else out
+
+    def _outputs(self, y, h, mask_t):
+        """Keras' outputs from the kernel's y (T, B, H) (zeros at masked steps) and final h (B, H).
+
+        By default a masked step repeats the previous output (zeros before the first valid step), so
+        the last output is the last valid step's h; with zero_output_for_mask, masked steps output 0.
+        """
+        if mask_t is None:
+            return y.transpose(0, 1) if self.return_sequences else h
+        if not self.return_sequences:
+            keep = mask_t[-1] if self.zero_output_for_mask else mask_t.any(0)  # (B,)
+            return h * keep[:, None].to(h.dtype)
+        if not self.zero_output_for_mask:
+            y = _repeat_last_valid(y, mask_t)
+        return y.transpose(0, 1)
 
     def prepare(self, x, mask):
         """Build if needed, check x, apply go_backwards and input dropout -> (x (T, B, I), mask (T, B))."""
@@ -142,8 +184,9 @@ class LSTM(Layer):
             x = x.flip(1)
             mask = mask.flip(1) if mask is not None else None
         if self.training and self.dropout > 0:  # one input mask per sequence, as in Keras
-            keep = torch.empty_like(x[:, :1]).bernoulli_(1 - self.dropout).div_(1 - self.dropout)
-            x = x * keep
+            keep = torch.empty(x[:, :1].shape, dtype=x.dtype)
+            keep = keep.bernoulli_(1 - self.dropout, generator=self._dropout_gen).div_(1 - self.dropout)
+            x = x * keep.to(x.device)
         return x.transpose(0, 1), (mask.transpose(0, 1) if mask is not None else None)
 
     def _initial_state(self, xt, initial_state):
@@ -164,6 +207,10 @@ class LSTM(Layer):
         """Forget the carried state (stateful layers)."""
         self.states = None
 
+    def reset_state(self):
+        """Keras 3's name for `reset_states()`."""
+        self.reset_states()
+
     def compute_output_shape(self, input_shape):
         B, T = input_shape[0], input_shape[1]
         out = (B, T, self.units) if self.return_sequences else (B, self.units)
@@ -180,14 +227,37 @@ class LSTM(Layer):
                                f"(the model was built for them), got shape {tuple(x.shape)}")
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias,
-                **self.initializers, "unit_forget_bias": self.unit_forget_bias,
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+        inits = {k: initializers.serialize(v) for k, v in self.initializer_args.items()}
+        return {**super().get_config(), "units": self.units, "activation": activations.serialize("tanh"),
+                "recurrent_activation": activations.serialize("sigmoid"), "use_bias": self.use_bias,
+                **inits, "unit_forget_bias": self.unit_forget_bias,
+                **self.rules_config(("weight_ih", "kernel"), ("weight_hh", "recurrent"), ("bias", "bias")),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "stateful": self.stateful, "engine": self.engine}
+                "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
+                "use_cudnn": self.use_cudnn, "implementation": self.implementation,
+                "zero_output_for_mask": self.zero_output_for_mask, "engine": self.engine}
 
     def extra_repr(self):
         return f"{self.units}, return_sequences={self.return_sequences}"
+
+
+def _check_keras_flags(use_cudnn, implementation, seed):
+    if use_cudnn not in USE_CUDNN:
+        raise LstmkitError(f"use_cudnn: expected 'auto', True or False, got {use_cudnn!r}")
+    if implementation not in (1, 2):
+        raise LstmkitError(f"implementation: expected 1 or 2, got {implementation!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise LstmkitError(f"seed: expected an int or None, got {seed!r}")
+
+
+def _repeat_last_valid(y, mask_t):
+    """y (T, B, H) with each masked step replaced by the last valid step's output (0 before any)."""
+    T = y.shape[0]
+    steps = torch.arange(T, device=y.device)[:, None].expand_as(mask_t)  # (T, B)
+    last = torch.where(mask_t, steps, torch.full_like(steps, -1)).cummax(0).values  # (T, B)
+    out = y.gather(0, last.clamp(min=0)[..., None].expand_as(y))
+    return out * (last >= 0)[..., None].to(y.dtype)
 
 
 MERGE_MODES = {"concat": lambda a, b: torch.cat([a, b], -1), "sum": torch.add, "mul": torch.mul,
@@ -203,7 +273,8 @@ class Bidirectional(Layer):
         input_shape: as for LSTM (or given to the wrapped layer).
 
     The wrapped layer's input `dropout` mask is shared by both directions. Keras returns, without
-    return_sequences, the forward output at the last step and the backward output at the first.
+    return_sequences, the forward output at the last step and the backward output at the first; with
+    return_sequences masked steps output zeros in both directions (Keras sets zero_output_for_mask).
 
     Example:
         >>> import torch
@@ -246,8 +317,9 @@ class Bidirectional(Layer):
         if fw.return_sequences:
             out = y.transpose(0, 1)  # (B, T, 2H)
             out = out if self.merge_mode == "concat" else MERGE_MODES[self.merge_mode](*out.chunk(2, -1))
-        else:
-            out = MERGE_MODES[self.merge_mode](h[0], h[1])
+        else:  # Keras: a row with no valid step outputs zeros
+            valid = mask_t.any(0)[:, None].to(h.dtype) if mask_t is not None else 1
+            out = MERGE_MODES[self.merge_mode](h[0] * valid, h[1] * valid)
         return [out, h[0], c[0], h[1], c[1]] if fw.return_state else out
 
     def select_kernel(self, masked=False):
