@@ -2,10 +2,17 @@
 __version__ = "0.1.0"
 
 from . import cells, kernels, layers, models, nn
+from . import (activations, callbacks, constraints, initializers, losses, metrics, optimizers,
+               regularizers, utils)
 from .errors import LstmkitError
 from .explain import explain
+from .layers import Input
+from .models import Model, Sequential
 from .seeding import set_seed
 from .trace import trace_gates
 
 __all__ = ["cells", "kernels", "layers", "models", "nn", "explain", "set_seed", "trace_gates",
            "LstmkitError", "__version__"]
+# the Keras 3 namespace: `import lstmkit as keras` runs Keras programs
+__all__ += ["Sequential", "Model", "Input", "activations", "callbacks", "constraints", "initializers",
+            "losses", "metrics", "optimizers", "regularizers", "utils"]
