@@ -264,7 +264,7 @@ def test_bad_inputs_raise_clear_errors():
         (lambda: model.fit(np.where(X > 0.5, np.nan, X), y, verbose=0), DataError, "NaN or inf"),
         (lambda: model.fit(X, np.full_like(y, np.inf), verbose=0), DataError, "y: expected finite"),
         (lambda: model.fit(X, y, batch_size=0, verbose=0), LstmkitError, "batch_size"),
-        (lambda: model.compile("adamax", "mse"), LstmkitError, "known: sgd, rmsprop, adam, adamw, adagrad"),
+        (lambda: model.compile("adamx", "mse"), LstmkitError, "known: sgd, rmsprop, adam, adamw, adagrad, adadelta, adamax, nadam"),
         (lambda: model.compile("adam", "msle"), LstmkitError, "known: mse"),
         (lambda: model.compile("adam", "mse", metrics=["auc"]), LstmkitError, "known: accuracy"),
         (lambda: model.predict(np.array(["a", "b"])), DataError, "numbers"),
