@@ -27,9 +27,12 @@ from .errors import LstmkitError
 TRUNCATED_STD = 0.87962566103423978  # stddev of a standard normal truncated at ±2
 
 
-def compute_fans(shape) -> tuple[int, int]:
-    """(fan_in, fan_out) of a Keras weight shape, as `keras.initializers` computes them."""
+def compute_fans(shape, input_axes=None, output_axes=None) -> tuple[int, int]:
+    """(fan_in, fan_out) of a Keras weight shape, as `keras.initializers` computes them (the products
+    over `input_axes` and `output_axes` when both are given)."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
@@ -167,8 +170,10 @@ class VarianceScaling(RandomInitializer):
     """Variance scale / n with n from `mode` ('fan_in', 'fan_out', 'fan_avg'); `distribution`
     'truncated_normal', 'untruncated_normal' or 'uniform' (see the module docstring)."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         super().__init__(seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
         if not scale > 0:
             raise LstmkitError(f"scale: expected a positive float, got {scale!r}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -180,7 +185,7 @@ class VarianceScaling(RandomInitializer):
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         scale, gen = self.scale / max(1.0, n), self.generator()
         if self.distribution == "truncated_normal":
@@ -193,15 +198,15 @@ class VarianceScaling(RandomInitializer):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                **super().get_config()}
+                **super().get_config(), "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _scaling(name, scale, mode, distribution, doc):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": doc})
 
 

@@ -164,13 +164,13 @@ class Adamax(Optimizer):
 
 
 class Nadam(Optimizer):
-    """Keras' Nadam: lr 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7 (momentum decay 0.96 per 250
-    steps, as Keras and torch's NAdam both schedule it)."""
+    """Keras' Nadam: lr 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7. Keras 3 schedules the momentum
+    as u_t = beta_1 (1 - 0.5 * 0.96^t): torch's NAdam with momentum_decay=1."""
     torch_class = torch.optim.NAdam
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=EPS, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.options = dict(betas=(beta_1, beta_2), eps=epsilon)
+        self.options = dict(betas=(beta_1, beta_2), eps=epsilon, momentum_decay=1.0)
 
 
 OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax,
