@@ -240,3 +240,25 @@ def test_lstm_argument_list_is_keras_order():
     again = L.LSTM(**layer.get_config())
     assert again.get_config() == layer.get_config()
     assert again.reset_state() is None and layer.implementation == 2
+
+
+def _copy_from_keras(kmodel, ours):
+    """Copy a Keras model's weights into the lstmkit model whose layers are in the same order."""
+    ours_layers = [m for m in ours.layers if m.get_weights()] if hasattr(ours, "layers") else []
+    keras_layers = [layer for layer in kmodel.layers if layer.get_weights()]
+    assert len(ours_layers) == len(keras_layers)
+    for k, o in zip(keras_layers, ours_layers):
+        o.set_weights(k.get_weights())
+
+
+def test_cnn_lstm_sequential_matches_keras():
+    def build(K):
+        return K.Sequential([K.Input(shape=(12, 3)), K.layers.Conv1D(6, 3, padding="causal", activation="relu"),
+                             K.layers.MaxPooling1D(2), K.layers.LSTM(5, return_sequences=True),
+                             K.layers.LayerNormalization(), K.layers.GlobalAveragePooling1D(),
+                             K.layers.RepeatVector(2), K.layers.LSTM(4, return_sequences=True),
+                             K.layers.TimeDistributed(K.layers.Dense(1))])
+    kmodel, ours = build(keras), build(lstmkit)
+    _copy_from_keras(kmodel, ours)
+    x = np.random.default_rng(4).normal(size=(5, 12, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), kmodel.predict(x, verbose=0), atol=1e-5)

@@ -173,8 +173,10 @@ def is_symbolic(x) -> bool:
 
 
 def default_name(layer) -> str:
-    """'LSTM' -> 'lstm', 'TimeDistributed' -> 'time_distributed', as Keras names layers."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(layer).__name__).lower()
+    """'LSTM' -> 'lstm', 'TimeDistributed' -> 'time_distributed', 'Conv1D' -> 'conv1d', as Keras names
+    layers (its to_snake_case)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", type(layer).__name__)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def check_features(x, expected, layer):

@@ -131,19 +131,38 @@ class Embedding(Layer):
 
 
 class Dropout(Layer):
-    """Zero each input with probability `rate` while training (scaled by 1/(1-rate))."""
+    """Zero each input with probability `rate` while training (scaled by 1/(1-rate)).
 
-    def __init__(self, rate, input_shape=None, name=None):
+    Args:
+        rate: the probability of dropping an input.
+        noise_shape: the shape of the drawn keep-mask, broadcast over the input; None entries take the
+            input's size, e.g. (None, 1, None) drops the same features at every time step.
+        seed: makes the drawn masks repeatable.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, input_shape=None, name=None):
         super().__init__(input_shape, name)
         if not 0 <= rate < 1:
             raise LstmkitError(f"rate: expected a probability in [0, 1), got {rate!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise LstmkitError(f"seed: expected an int or None, got {seed!r}")
         self.rate, self.built = float(rate), True
+        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
+        self.seed, self._gen = seed, torch.Generator().manual_seed(seed) if seed is not None else None
 
-    def forward(self, x, mask=None):
-        return F.dropout(x, self.rate, self.training)
+    def forward(self, x, mask=None, training=None):
+        if not (self.training if training is None else training) or self.rate == 0:
+            return x
+        if self.noise_shape is None and self._gen is None:
+            return F.dropout(x, self.rate, True)
+        shape = x.shape if self.noise_shape is None else \
+            tuple(n if s is None else s for s, n in zip(self.noise_shape, x.shape))
+        keep = torch.empty(shape, dtype=x.dtype).bernoulli_(1 - self.rate, generator=self._gen)
+        return x * keep.div_(1 - self.rate).to(x.device)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": list(self.noise_shape) if self.noise_shape else None, "seed": self.seed}
 
 
 class Activation(Layer):
