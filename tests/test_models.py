@@ -265,7 +265,7 @@ def test_bad_inputs_raise_clear_errors():
         (lambda: model.fit(X, np.full_like(y, np.inf), verbose=0), DataError, "y: expected finite"),
         (lambda: model.fit(X, y, batch_size=0, verbose=0), LstmkitError, "batch_size"),
         (lambda: model.compile("adamx", "mse"), LstmkitError, "known: sgd, rmsprop, adam, adamw, adagrad, adadelta, adamax, nadam"),
-        (lambda: model.compile("adam", "msle"), LstmkitError, "known: mse"),
+        (lambda: model.compile("adam", "mlse"), LstmkitError, "known: mse"),
         (lambda: model.compile("adam", "mse", metrics=["auc"]), LstmkitError, "known: accuracy"),
         (lambda: model.predict(np.array(["a", "b"])), DataError, "numbers"),
     ]

@@ -5,6 +5,8 @@ loss over the last axis per sample and then averages over samples; with no sampl
 plain mean, which these losses compute in one call. Probabilities are clipped to [1e-7, 1 - 1e-7]
 before the log, as Keras does, so a saturated sigmoid or softmax never gives an infinite loss.
 """
+import math
+
 import torch.nn.functional as F
 
 from ..errors import LstmkitError
@@ -134,10 +136,49 @@ class SparseCategoricalCrossentropy(Loss):
         return {"from_logits": self.from_logits}
 
 
+class MeanAbsolutePercentageError(Loss):
+    """100 * |y_true - y_pred| / max(|y_true|, eps), averaged."""
+    name = "mape"
+
+    def elementwise(self, y_pred, y_true):
+        y_true = y_true.to(y_pred.dtype)
+        return 100.0 * (y_true - y_pred).abs() / y_true.abs().clamp_min(EPS)
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """(log(1 + max(y_pred, eps)) - log(1 + max(y_true, eps)))², averaged."""
+    name = "msle"
+
+    def elementwise(self, y_pred, y_true):
+        y_true = y_true.to(y_pred.dtype)
+        return (y_pred.clamp_min(EPS).log1p() - y_true.clamp_min(EPS).log1p()).square()
+
+
+class LogCosh(Loss):
+    """log(cosh(y_pred - y_true)), computed as x + softplus(-2x) - log 2 (no overflow)."""
+    name = "log_cosh"
+
+    def elementwise(self, y_pred, y_true):
+        x = y_pred - y_true.to(y_pred.dtype)
+        return x + F.softplus(-2.0 * x) - math.log(2.0)
+
+
+class KLDivergence(Loss):
+    """sum over the last axis of y_true * log(y_true / y_pred), both clipped to [eps, 1]."""
+    name = "kl_divergence"
+
+    def elementwise(self, y_pred, y_true):
+        y_true, y_pred = y_true.to(y_pred.dtype).clamp(EPS, 1), y_pred.clamp(EPS, 1)
+        return (y_true * (y_true / y_pred).log()).sum(-1)
+
+
 LOSSES = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
           "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError, "huber": Huber,
           "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
           "sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
+LOSSES.update({"mape": MeanAbsolutePercentageError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+               "msle": MeanSquaredLogarithmicError, "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+               "log_cosh": LogCosh, "logcosh": LogCosh, "kl_divergence": KLDivergence, "kld": KLDivergence})
 
 
 def get(loss):

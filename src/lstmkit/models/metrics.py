@@ -63,6 +63,39 @@ class Accuracy(Metric):
         return hit.float().mean()
 
 
+class MeanAbsolutePercentageError(Metric):
+    name = "mape"
+
+    def batch(self, y_pred, y_true):
+        y_true = _match(y_pred, y_true).to(y_pred.dtype)
+        return (100.0 * (y_true - y_pred).abs() / y_true.abs().clamp_min(1e-7)).mean()
+
+
+class BinaryAccuracy(Accuracy):
+    """The fraction of y_pred > threshold (Keras' 0.5) that agree with y_true > 0.5."""
+    name = "binary_accuracy"
+
+    def __init__(self, threshold=0.5):
+        super().__init__("binary")
+        self.threshold = float(threshold)
+
+
+class CategoricalAccuracy(Accuracy):
+    """argmax(y_pred) == argmax(y_true) for one-hot targets."""
+    name = "categorical_accuracy"
+
+    def __init__(self):
+        super().__init__("categorical")
+
+
+class SparseCategoricalAccuracy(Accuracy):
+    """argmax(y_pred) == y_true for integer class ids."""
+    name = "sparse_categorical_accuracy"
+
+    def __init__(self):
+        super().__init__("sparse")
+
+
 def _accuracy_kind(y_pred, y_true):
     if y_pred.shape[-1] == 1 or y_pred.dim() == 0:
         return "binary"
@@ -74,6 +107,10 @@ def _accuracy_kind(y_pred, y_true):
 METRICS = {"accuracy": Accuracy, "acc": Accuracy, "mse": MeanSquaredError,
            "mean_squared_error": MeanSquaredError, "mae": MeanAbsoluteError,
            "mean_absolute_error": MeanAbsoluteError, "rmse": RootMeanSquaredError}
+METRICS.update({"mape": MeanAbsolutePercentageError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+                "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+                "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+                "root_mean_squared_error": RootMeanSquaredError})
 _ACCURACY_FOR_LOSS = {"binary_crossentropy": "binary", "categorical_crossentropy": "categorical",
                       "sparse_categorical_crossentropy": "sparse"}
 
