@@ -316,3 +316,16 @@ def test_accuracy_metrics_by_keras_name():
     assert lstmkit.metrics.BinaryAccuracy(0.75).batch(torch.tensor([0.8, 0.7]), torch.tensor([1.0, 1.0])).item() == 0.5
     np.testing.assert_allclose(lstmkit.metrics.get("mape").batch(torch.from_numpy(YP), torch.from_numpy(YT)).item(),
                                float(to_np(keras.ops.mean(keras.losses.get("mape")(YT, YP)))), rtol=1e-5)
+
+
+def test_fit_evaluate_predict_take_a_timeseries_dataset():
+    lstmkit.set_seed(0)
+    series = np.sin(np.arange(400) * 0.2).astype("float32")[:, None]
+    train = utils.timeseries_dataset_from_array(series[:-8], series[8:, 0], sequence_length=8, batch_size=32,
+                                                shuffle=True, seed=0, end_index=300)
+    model = lstmkit.Sequential([lstmkit.Input((8, 1)), lstmkit.layers.LSTM(8), lstmkit.layers.Dense(1)])
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.02), loss="mse")
+    history = model.fit(train, epochs=8, verbose=0)
+    assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
+    test = utils.timeseries_dataset_from_array(series[:-8], series[8:, 0], 8, batch_size=64, start_index=300)
+    assert model.evaluate(test, verbose=0) < 0.05

@@ -8,8 +8,11 @@ Example:
     >>> to_categorical([0, 2]).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
 """
+import itertools
+
 import numpy as np
 import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from .errors import LstmkitError
 from .seeding import set_seed
@@ -84,43 +87,40 @@ def normalize(x, axis=-1, order=2):
     return x / np.expand_dims(norm, axis if axis is not None else -1)
 
 
-class TimeseriesDataset:
-    """Batches of windows over a series, from `timeseries_dataset_from_array`: iterate for (x, y)
-    torch batches (x alone without targets); `len()` is the number of batches per pass.
+class _Windows(Dataset):
+    """Windows of a series, fetched a batch at a time: `windows[list of window numbers]`."""
 
-    A shuffled dataset draws a new order on every pass, repeatably from `seed`.
-    """
-
-    def __init__(self, data, targets, starts, sequence_length, sampling_rate, batch_size, shuffle, seed):
-        self.data, self.targets, self.starts = data, targets, starts
+    def __init__(self, data, targets, starts, sequence_length, sampling_rate, single):
+        self.data, self.targets, self.starts, self.single = data, targets, starts, single
         self.offsets = np.arange(sequence_length) * sampling_rate  # (L,)
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self._rng = np.random.default_rng(seed)
 
     def __len__(self):
-        if self.batch_size is None:
-            return len(self.starts)
-        return -(-len(self.starts) // self.batch_size)
+        return len(self.starts)
 
-    def __iter__(self):
-        starts = self._rng.permutation(self.starts) if self.shuffle else self.starts
-        step = self.batch_size or 1
-        for k in range(0, len(starts), step):
-            chunk = starts[k:k + step]
-            x = torch.from_numpy(self.data[chunk[:, None] + self.offsets])  # (B, L, ...)
-            y = torch.from_numpy(self.targets[chunk]) if self.targets is not None else None
-            if self.batch_size is None:
-                x, y = x[0], (y[0] if y is not None else None)
-            yield x if y is None else (x, y)
+    def __getitem__(self, numbers):
+        s = self.starts[np.asarray(numbers)]
+        x = torch.from_numpy(self.data[s[:, None] + self.offsets])  # (B, L, ...)
+        y = torch.from_numpy(self.targets[s]) if self.targets is not None else None
+        if self.single:
+            x, y = x[0], (y[0] if y is not None else None)
+        return x if y is None else (x, y)
+
+
+class TimeseriesDataset(DataLoader):
+    """Batches of windows from `timeseries_dataset_from_array`: a torch DataLoader (so `Model.fit`,
+    `evaluate` and `predict` take it) yielding (x, y) torch batches (x alone without targets), each
+    gathered in one indexing operation; `len()` is the number of batches per pass. A shuffled
+    dataset draws a new order on every pass, repeatably from `seed`.
+    """
+
+    def __init__(self, windows: _Windows, batch_size, shuffle, seed):
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        order = RandomSampler(windows, generator=gen) if shuffle else SequentialSampler(windows)
+        super().__init__(windows, batch_size=None, sampler=BatchSampler(order, batch_size or 1, False))
 
     def take(self, n):
         """The first n batches (as tf.data's `take`), as a list."""
-        batches = []
-        for batch in self:
-            if len(batches) == n:
-                break
-            batches.append(batch)
-        return batches
+        return list(itertools.islice(iter(self), n))
 
 
 def _series(array, arg):
@@ -185,7 +185,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size <= 0):
         raise LstmkitError(f"batch_size: expected a positive int or None, got {batch_size!r}")
-    return TimeseriesDataset(data, targets, starts, sequence_length, sampling_rate, batch_size, shuffle, seed)
+    windows = _Windows(data, targets, starts, sequence_length, sampling_rate, single=batch_size is None)
+    return TimeseriesDataset(windows, batch_size, shuffle, seed)
 
 
 def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None):
