@@ -3,6 +3,8 @@
 Shapes given to and returned by `build` / `compute_output_shape` include the batch axis as None,
 as in Keras: `LSTM(50, input_shape=(None, 1))` is built for (None, None, 1).
 """
+import functools
+import inspect
 import re
 
 import numpy as np
@@ -40,6 +42,8 @@ class Layer(nn.Module):
     def __call__(self, *args, **kwargs):
         if args and is_symbolic(args[0]):
             return call_symbolic(self, args[0], **kwargs)  # the functional API: record, don't run
+        if "training" in kwargs and not _takes_training(type(self)):
+            kwargs.pop("training")  # Keras passes training= to every layer; this one has no such mode
         out = super().__call__(*args, **kwargs)
         if self.activity_regularizer is not None:
             self._activity_loss = self._activity_penalty(out)
@@ -163,6 +167,11 @@ class Layer(nn.Module):
                     raise LstmkitError(f"set_weights: layer {name!r} expects an array of shape "
                                        f"{want}, got {tuple(np.shape(w.t() if transposed else w))}")
                 p.copy_(w)
+
+
+@functools.cache
+def _takes_training(cls) -> bool:
+    return "training" in inspect.signature(cls.forward).parameters
 
 
 def is_symbolic(x) -> bool:

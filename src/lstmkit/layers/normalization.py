@@ -28,8 +28,8 @@ class _FeatureNorm(Layer):
     weight_layout = (("gamma", False), ("beta", False))
 
     def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
-                 gamma_regularizer, beta_constraint, gamma_constraint, input_shape, name):
-        super().__init__(input_shape, name)
+                 gamma_regularizer, beta_constraint, gamma_constraint, activity_regularizer, input_shape, name):
+        super().__init__(input_shape, name, activity_regularizer)
         if axis not in (-1, [-1], (-1,)):
             raise LstmkitError(f"axis: lstmkit normalises the last axis (-1), got {axis!r}")
         if not epsilon > 0:
@@ -70,10 +70,11 @@ class LayerNormalization(_FeatureNorm):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, input_shape=None, name=None):
+                 beta_constraint=None, gamma_constraint=None, activity_regularizer=None, input_shape=None,
+                 name=None):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                          beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
-                         input_shape, name)
+                         activity_regularizer, input_shape, name)
         if self.input_shape is not None:
             self.build((None, *self.input_shape))
 
@@ -100,10 +101,11 @@ class BatchNormalization(_FeatureNorm):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, input_shape=None, name=None):
+                 beta_constraint=None, gamma_constraint=None, activity_regularizer=None, input_shape=None,
+                 name=None):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                          beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
-                         input_shape, name)
+                         activity_regularizer, input_shape, name)
         if not 0 <= momentum <= 1:
             raise LstmkitError(f"momentum: expected a float in [0, 1], got {momentum!r}")
         self.momentum = float(momentum)
