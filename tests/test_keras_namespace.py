@@ -329,3 +329,14 @@ def test_fit_evaluate_predict_take_a_timeseries_dataset():
     assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
     test = utils.timeseries_dataset_from_array(series[:-8], series[8:, 0], 8, batch_size=64, start_index=300)
     assert model.evaluate(test, verbose=0) < 0.05
+
+
+def test_keras_call_and_constructor_conveniences():
+    dense = Dense(3, input_dim=4)
+    assert dense.get_weights()[0].shape == (4, 3)
+    assert dense(torch.ones(2, 4), training=True).shape == (2, 3)  # training= reaches every layer
+    drop = lstmkit.layers.Dropout(0.5, noise_shape=(None, 1, None), seed=0)
+    y = drop(torch.ones(8, 5, 3), training=True)
+    assert torch.equal(y, y[:, :1].expand_as(y)) and not drop(torch.ones(2, 3), training=False).eq(0).any()
+    with pytest.raises(LstmkitError, match="input_dim, input_shape"):
+        Dense(3, input_dim=4, input_shape=(4,))

@@ -19,6 +19,7 @@ class Dense(Layer):
         kernel_regularizer, bias_regularizer, activity_regularizer: `lstmkit.regularizers`.
         kernel_constraint, bias_constraint: `lstmkit.constraints`, applied after each step.
         input_shape: without the batch axis; otherwise taken from the first input.
+        input_dim: Keras' shorthand for input_shape=(input_dim,).
 
     Example:
         >>> import torch
@@ -31,8 +32,10 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 input_shape=None, name=None):
-        super().__init__(input_shape, name, activity_regularizer)
+                 input_shape=None, name=None, input_dim=None):
+        if input_dim is not None and input_shape is not None:
+            raise LstmkitError("input_dim, input_shape: give one of them")
+        super().__init__((input_dim,) if input_dim is not None else input_shape, name, activity_regularizer)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise LstmkitError(f"units: expected a positive int, got {units!r}")
         self.units, self.use_bias, self.activation_name = units, use_bias, activation
