@@ -284,3 +284,13 @@ def test_saved_sequential_with_new_layers_predicts_the_same(tmp_path):
     model.save(tmp_path / "m")
     again = lstmkit.models.load_model(tmp_path / "m")
     np.testing.assert_array_equal(again.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_attention_dropout_is_seeded_and_only_while_training():
+    q, v = torch.from_numpy(Q), torch.from_numpy(X)
+    a, b = L.Attention(dropout=0.5, seed=3).train(), L.Attention(dropout=0.5, seed=3).train()
+    out_a, out_b = a([q, v]), b([q, v])
+    assert torch.equal(out_a, out_b) and not torch.allclose(out_a, a.eval()([q, v]))
+    mha = L.MultiHeadAttention(2, 3, dropout=0.5, seed=1)
+    mha(q, v)
+    assert torch.equal(mha.eval()(q, v), mha(q, v)) and not torch.equal(mha.train()(q, v), mha.eval()(q, v))

@@ -36,6 +36,14 @@ def _masked_softmax(scores, keep):
     return torch.softmax(scores, dim=-1)
 
 
+def attention_dropout(a, rate, gen):
+    """Dropout on attention weights, repeatable when `gen` (a seeded torch.Generator) is given."""
+    if gen is None:
+        return F.dropout(a, rate)
+    keep = torch.empty(a.shape, dtype=a.dtype).bernoulli_(1 - rate, generator=gen).div_(1 - rate)
+    return a * keep.to(a.device)
+
+
 def _causal(Tq, Tv, device):
     return torch.ones(Tq, Tv, dtype=torch.bool, device=device).tril()  # step t sees keys <= t
 
@@ -47,7 +55,7 @@ class Attention(Layer):
         use_scale: learn a scalar that multiplies the scores (initialised to 1).
         score_mode: 'dot' (default) or 'concat' (see the module docstring).
         dropout: dropout on the attention weights while training.
-        seed: accepted for Keras programs (dropout draws from torch's generator).
+        seed: makes the dropout masks repeatable.
 
     Call: `layer([query, value(, key)], mask=[query_mask, value_mask], return_attention_scores=False,
     use_causal_mask=False)`.
@@ -61,6 +69,7 @@ class Attention(Layer):
         if not 0 <= dropout < 1:
             raise LstmkitError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         self.use_scale, self.score_mode, self.dropout, self.seed = use_scale, score_mode, float(dropout), seed
+        self._gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.weight_layout = tuple((a, False) for a, on in (("scale", use_scale),
                                                              ("concat_score_weight", score_mode == "concat")) if on)
         self.build(None)
@@ -89,7 +98,7 @@ class Attention(Layer):
             keep = causal if keep is None else keep & causal
         a = _masked_softmax(s, keep)
         if self.dropout and (self.training if training is None else training):
-            a = F.dropout(a, self.dropout)
+            a = attention_dropout(a, self.dropout, self._gen)
         out = a @ v  # (B, Tq, Dv)
         if q_mask is not None:
             out = out * q_mask[..., None].to(out.dtype)

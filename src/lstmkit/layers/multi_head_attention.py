@@ -12,11 +12,10 @@ Example:
 import math
 
 import torch
-import torch.nn.functional as F
 
 from .. import initializers
 from ..errors import LstmkitError
-from .attention import _causal, _masked_softmax
+from .attention import _causal, _masked_softmax, attention_dropout
 from .base import Layer, initialize, is_symbolic
 
 PROJECTIONS = ("query", "key", "value")
@@ -34,7 +33,7 @@ class MultiHeadAttention(Layer):
         output_shape: the output's last size (default: the query's).
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
         activity_regularizer, kernel_constraint, bias_constraint: for all four projections.
-        seed: accepted for Keras programs (dropout draws from torch's generator).
+        seed: makes the dropout masks repeatable.
 
     Call arguments: query (B, T, D), value (B, S, Dv), key (B, S, Dk) (default value),
     query_mask (B, T), value_mask (B, S), key_mask (B, S), attention_mask (B, T, S) (True: attend),
@@ -55,6 +54,7 @@ class MultiHeadAttention(Layer):
             raise LstmkitError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         self.num_heads, self.key_dim, self.value_dim = num_heads, key_dim, value_dim or key_dim
         self.dropout, self.use_bias, self.output_size, self.seed = float(dropout), use_bias, output_shape, seed
+        self._gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.init_args = (kernel_initializer, bias_initializer)
         self.rules = (kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
         names = [f"{p}_{w}" for p in (*PROJECTIONS, "output") for w in ("kernel", "bias")]
@@ -106,7 +106,7 @@ class MultiHeadAttention(Layer):
         keep = _keep_mask(query_mask, value_mask, key_mask, attention_mask, use_causal_mask, scores)
         a = _masked_softmax(scores, keep[:, None] if keep is not None else None)
         if self.dropout and (self.training if training is None else training):
-            a = F.dropout(a, self.dropout)
+            a = attention_dropout(a, self.dropout, self._gen)
         ctx = torch.einsum("bhts,bshd->bthd", a, v)  # (B, T, H, dv)
         out = torch.einsum("bthd,hdo->bto", ctx, self.output_kernel)
         out = out + self.output_bias if self.output_bias is not None else out

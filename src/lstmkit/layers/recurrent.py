@@ -74,18 +74,15 @@ class LSTM(Layer):
             raise LstmkitError(f"engine: expected one of {', '.join(kernels.ENGINES)}, got {engine!r}")
         _check_keras_flags(use_cudnn, implementation, seed)
         self.units, self.use_bias, self.unit_forget_bias = units, use_bias, unit_forget_bias
-        self.initializers = {arg: initializers.get(v, arg) for arg, v in (
-            ("kernel_initializer", kernel_initializer), ("recurrent_initializer", recurrent_initializer),
-            ("bias_initializer", bias_initializer))}
         self.initializer_args = {"kernel_initializer": kernel_initializer,
                                  "recurrent_initializer": recurrent_initializer,
                                  "bias_initializer": bias_initializer}
+        self.initializers = {arg: initializers.get(v, arg) for arg, v in self.initializer_args.items()}
         for attr, arg, reg, con in (("weight_ih", "kernel", kernel_regularizer, kernel_constraint),
                                     ("weight_hh", "recurrent", recurrent_regularizer, recurrent_constraint),
                                     ("bias", "bias", bias_regularizer, bias_constraint)):
             self.set_weight_rules(attr, reg, con, arg)
-        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
-        self.seed = seed
+        self.dropout, self.recurrent_dropout, self.seed = float(dropout), float(recurrent_dropout), seed
         self._dropout_gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.return_sequences, self.return_state = return_sequences, return_state
         self.go_backwards, self.stateful, self.engine = go_backwards, stateful, engine
