@@ -340,3 +340,13 @@ def test_keras_call_and_constructor_conveniences():
     assert torch.equal(y, y[:, :1].expand_as(y)) and not drop(torch.ones(2, 3), training=False).eq(0).any()
     with pytest.raises(LstmkitError, match="input_dim, input_shape"):
         Dense(3, input_dim=4, input_shape=(4,))
+
+
+def test_backend_calls_and_input_layer():
+    import lstmkit as k
+    k.backend.clear_session()
+    assert k.backend.floatx() == "float32" and k.backend.epsilon() == keras.backend.epsilon()
+    with pytest.raises(LstmkitError, match="set_floatx"):
+        k.backend.set_floatx("float16")
+    model = k.Sequential([k.layers.InputLayer(input_shape=(6, 2)), k.layers.LSTM(3)])
+    assert model(torch.zeros(4, 6, 2)).shape == (4, 3) and model.input_shape == (6, 2)

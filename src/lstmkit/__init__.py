@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 from . import cells, kernels, layers, models, nn
-from . import (activations, callbacks, constraints, initializers, losses, metrics, optimizers,
+from . import (activations, backend, callbacks, constraints, initializers, losses, metrics, optimizers,
                regularizers, utils)
 from .errors import LstmkitError
 from .explain import explain
@@ -14,5 +14,5 @@ from .trace import trace_gates
 __all__ = ["cells", "kernels", "layers", "models", "nn", "explain", "set_seed", "trace_gates",
            "LstmkitError", "__version__"]
 # the Keras 3 namespace: `import lstmkit as keras` runs Keras programs
-__all__ += ["Sequential", "Model", "Input", "activations", "callbacks", "constraints", "initializers",
+__all__ += ["Sequential", "Model", "Input", "activations", "backend", "callbacks", "constraints", "initializers",
             "losses", "metrics", "optimizers", "regularizers", "utils"]

@@ -1,6 +1,7 @@
 """Keras-style layers on lstmkit's kernels: LSTM, Bidirectional, Dense, Embedding, Dropout,
 Masking, Activation, TimeDistributed, the merge layers Concatenate and Add, and Input."""
 from .base import ACTIVATIONS, INITIALIZERS, Input, KerasTensor, Layer
+from .base import InputLayer
 from .core import Activation, Dense, Dropout, Embedding, Masking, TimeDistributed
 from .merge import Add, Concatenate
 from .recurrent import LSTM, Bidirectional
@@ -26,4 +27,4 @@ LAYERS.update({cls.__name__: cls for cls in KERAS_LAYERS})
 __all__ = ["Layer", "Input", "KerasTensor", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout",
            "Masking", "Activation", "TimeDistributed", "Concatenate", "Add", "LAYERS", "ACTIVATIONS",
            "INITIALIZERS"]
-__all__ += [cls.__name__ for cls in KERAS_LAYERS]
+__all__ += [cls.__name__ for cls in KERAS_LAYERS] + ["InputLayer"]

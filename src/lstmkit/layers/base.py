@@ -251,6 +251,21 @@ class Input(KerasTensor):
         super().__init__(full, dtype=dtype)
 
 
+class InputLayer(Input):
+    """Keras' `InputLayer`, the Sequential form of `Input` (also with the legacy `input_shape=`).
+
+    Example:
+        >>> from lstmkit.layers import InputLayer
+        >>> InputLayer(input_shape=(10, 1)).shape
+        (None, 10, 1)
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, input_shape=None):
+        if shape is not None and input_shape is not None:
+            raise LstmkitError("shape, input_shape: give one of them")
+        super().__init__(shape if shape is not None else input_shape, batch_size, dtype, batch_shape, name)
+
+
 def call_symbolic(layer, x, **kwargs):
     """`layer(x)` on KerasTensors: build the layer from x's shape and record the call."""
     if kwargs:
