@@ -11,8 +11,8 @@ Keras 3 does); `Layer.regularization_losses()` returns the current penalties.
 Example:
     >>> import torch
     >>> from lstmkit import regularizers
-    >>> float(regularizers.l2(0.1)(torch.ones(2, 3)))
-    0.6000000238418557
+    >>> round(float(regularizers.l2(0.1)(torch.ones(2, 3))), 6)
+    0.6
 """
 from .errors import LstmkitError
 
