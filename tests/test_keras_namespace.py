@@ -76,6 +76,10 @@ def test_initializers_on_every_layer_in_keras_layout():
     assert conv.get_weights()[0].shape == (3, 4, 2) and not conv.get_weights()[0].any()
     emb = Embedding(10, 4, embeddings_initializer=initializers.Constant(3.0))
     assert (emb.get_weights()[0] == 3).all()
+    table = Embedding(3, 6, embeddings_initializer="orthogonal").get_weights()[0]  # Keras' (3, 6): orthonormal rows
+    np.testing.assert_allclose(table @ table.T, np.eye(3), atol=1e-5)
+    kernel = Dense(50, kernel_initializer=initializers.HeUniform(seed=0), input_shape=(2000,)).get_weights()[0]
+    assert abs(np.abs(kernel).max() - (6 / 2000) ** 0.5) < 2e-3  # fan_in is the input size, as in Keras
     with pytest.raises(LstmkitError, match="kernel_initializer: unknown initializer 'nope'"):
         Dense(2, kernel_initializer="nope")
 

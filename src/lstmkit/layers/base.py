@@ -291,9 +291,12 @@ def activation(identifier, arg="activation"):
     return activations_.get(identifier, arg)
 
 
-def initialize(param, init, arg, transposed=False):
+def initialize(param, init, arg, transposed=None):
     """Fill `param` in place with the Keras initializer `init` (a name, dict or Initializer), drawn for
-    the weight's Keras shape: `transposed` params are kept (out, in) here and are (in, out) in Keras."""
+    the weight's Keras shape: `transposed` params are kept (out, in) here and are (in, out) in Keras
+    (the default: True for 2-D params, the torch layout of a kernel; pass False for a 2-D weight kept
+    in Keras' layout, such as an embedding table)."""
+    transposed = param.dim() == 2 if transposed is None else transposed
     fn = initializers_.get(init, arg)
     with torch.no_grad():
         shape = tuple(param.t().shape) if transposed else tuple(param.shape)

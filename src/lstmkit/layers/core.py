@@ -105,7 +105,7 @@ class Embedding(Layer):
         self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, mask_zero
         self.embeddings_initializer = embeddings_initializer
         self.weight = torch.nn.Parameter(torch.empty(input_dim, output_dim))
-        initialize(self.weight, embeddings_initializer, "embeddings_initializer")
+        initialize(self.weight, embeddings_initializer, "embeddings_initializer", transposed=False)
         self.set_weight_rules("weight", embeddings_regularizer, embeddings_constraint, "embeddings")
         self.built = True  # the weights do not depend on the input shape
 

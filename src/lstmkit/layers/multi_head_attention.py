@@ -78,7 +78,7 @@ class MultiHeadAttention(Layer):
             self.set_weight_rules(f"{p}_kernel", k_reg, k_con, "kernel")
             bias = torch.nn.Parameter(torch.empty(bias_shape)) if self.use_bias else None
             if bias is not None:
-                initialize(bias, bias_init, "bias_initializer")
+                initialize(bias, bias_init, "bias_initializer", transposed=False)
                 self.set_weight_rules(f"{p}_bias", b_reg, b_con, "bias")
             setattr(self, f"{p}_bias", bias)
         self.built = True
