@@ -294,3 +294,20 @@ def test_attention_dropout_is_seeded_and_only_while_training():
     mha = L.MultiHeadAttention(2, 3, dropout=0.5, seed=1)
     mha(q, v)
     assert torch.equal(mha.eval()(q, v), mha(q, v)) and not torch.equal(mha.train()(q, v), mha.eval()(q, v))
+
+
+def test_bidirectional_with_a_backward_layer_matches_keras():
+    def build(K, **init):
+        forward = K.layers.LSTM(3, return_sequences=True)
+        backward = K.layers.LSTM(3, return_sequences=True, go_backwards=True, **init)
+        return K.layers.Bidirectional(forward, backward_layer=backward, merge_mode="ave")
+    k, ours = build(keras), build(lstmkit, bias_initializer="ones")
+    k(X)
+    ours(torch.from_numpy(X))
+    ours.set_weights(k.get_weights())
+    got = ours.eval()(torch.from_numpy(X), mask=torch.from_numpy(MASK))
+    np.testing.assert_allclose(got.detach().numpy(), to_np(k(X, mask=MASK)), atol=1e-5, rtol=1e-5)
+    again = L.Bidirectional(**{**ours.get_config(), "layer": L.LSTM(**ours.get_config()["layer"]["config"])})
+    assert again.get_config() == ours.get_config()
+    with pytest.raises(lstmkit.LstmkitError, match="backward_layer: expected units=3"):
+        L.Bidirectional(L.LSTM(3), backward_layer=L.LSTM(4, go_backwards=True))

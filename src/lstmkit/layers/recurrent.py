@@ -268,6 +268,8 @@ class Bidirectional(Layer):
         layer: an `LSTM` (its config is copied for the backward direction; weights are separate).
         merge_mode: 'concat' (default), 'sum', 'mul' or 'ave'.
         input_shape: as for LSTM (or given to the wrapped layer).
+        backward_layer: Keras' option: the backward LSTM (go_backwards=True, same units and outputs);
+            the run (dropout, kernel) follows the forward layer's settings.
 
     The wrapped layer's input `dropout` mask is shared by both directions. Keras returns, without
     return_sequences, the forward output at the last step and the backward output at the first; with
@@ -280,7 +282,7 @@ class Bidirectional(Layer):
         torch.Size([2, 8])
     """
 
-    def __init__(self, layer, merge_mode="concat", input_shape=None, name=None):
+    def __init__(self, layer, merge_mode="concat", input_shape=None, name=None, backward_layer=None):
         if not isinstance(layer, LSTM):
             raise LstmkitError(f"layer: Bidirectional wraps an lstmkit.layers.LSTM, got {type(layer).__name__}")
         if merge_mode not in MERGE_MODES:
@@ -288,10 +290,10 @@ class Bidirectional(Layer):
         if layer.stateful or layer.go_backwards:
             raise LstmkitError("layer: Bidirectional needs a layer with stateful=False and go_backwards=False")
         super().__init__(input_shape or layer.input_shape, name)
-        config = {**layer.get_config(), "input_shape": None, "name": None}
         self.merge_mode = merge_mode
         self.forward_layer = layer
-        self.backward_layer = LSTM(**config)
+        self.given_backward = backward_layer is not None
+        self.backward_layer = _backward_layer(layer, backward_layer)
         if self.input_shape is not None:
             self.build((None, *self.input_shape))
 
@@ -346,5 +348,25 @@ class Bidirectional(Layer):
         self.backward_layer.set_weights(weights[n:])
 
     def get_config(self):
-        return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": {"class_name": "LSTM", "config": self.forward_layer.get_config()}}
+        config = {**super().get_config(), "merge_mode": self.merge_mode,
+                  "layer": {"class_name": "LSTM", "config": self.forward_layer.get_config()}}
+        if self.given_backward:
+            config["backward_layer"] = {"class_name": "LSTM", "config": self.backward_layer.get_config()}
+        return config
+
+
+def _backward_layer(layer, backward):
+    """The backward direction: a copy of `layer`'s config, or Keras' `backward_layer` (an LSTM with
+    go_backwards=True and the forward layer's units and outputs; its own weights and initializers)."""
+    if backward is None:
+        return LSTM(**{**layer.get_config(), "input_shape": None, "name": None})
+    if isinstance(backward, dict):  # as get_config writes it
+        backward = LSTM(**backward.get("config", backward))
+    if not isinstance(backward, LSTM) or not backward.go_backwards:
+        raise LstmkitError("backward_layer: expected an lstmkit.layers.LSTM with go_backwards=True, got "
+                           f"{backward!r}")
+    for attr in ("units", "return_sequences", "return_state"):
+        if getattr(backward, attr) != getattr(layer, attr):
+            raise LstmkitError(f"backward_layer: expected {attr}={getattr(layer, attr)!r} as the forward "
+                               f"layer, got {getattr(backward, attr)!r}")
+    return backward
