@@ -308,7 +308,7 @@ YP = np.abs(np.random.default_rng(6).normal(size=(6, 3))).astype("float32") + 0.
 @pytest.mark.parametrize("name", ["mse", "mae", "huber", "mape", "msle", "log_cosh", "kl_divergence"])
 def test_losses_equal_keras(name):
     yt, yp = YT / YT.sum(-1, keepdims=True), YP / YP.sum(-1, keepdims=True)  # valid distributions too
-    ours = lstmkit.losses.get(name)(torch.from_numpy(yp), torch.from_numpy(yt))  # lstmkit: (y_pred, y_true)
+    ours = lstmkit.losses.LOSSES[name]()(torch.from_numpy(yt), torch.from_numpy(yp))  # Keras' (y_true, y_pred)
     theirs = keras.losses.get(name)(yt, yp)
     np.testing.assert_allclose(float(ours), float(to_np(keras.ops.mean(theirs))), rtol=1e-5)
 
@@ -317,7 +317,7 @@ def test_accuracy_metrics_by_keras_name():
     yp = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
     assert lstmkit.metrics.get("sparse_categorical_accuracy").batch(yp, torch.tensor([1, 1, 1])).item() == pytest.approx(2 / 3)
     assert lstmkit.metrics.get("categorical_accuracy").batch(yp, torch.eye(2)[[1, 0, 0]]).item() == pytest.approx(2 / 3)
-    assert lstmkit.metrics.BinaryAccuracy(0.75).batch(torch.tensor([0.8, 0.7]), torch.tensor([1.0, 1.0])).item() == 0.5
+    assert lstmkit.metrics.BinaryAccuracy(threshold=0.75).batch(torch.tensor([0.8, 0.7]), torch.tensor([1.0, 1.0])).item() == 0.5
     np.testing.assert_allclose(lstmkit.metrics.get("mape").batch(torch.from_numpy(YP), torch.from_numpy(YT)).item(),
                                float(to_np(keras.ops.mean(keras.losses.get("mape")(YT, YP)))), rtol=1e-5)
 

@@ -92,7 +92,7 @@ def test_any_torch_module_multi_input_dataset_and_custom_loss():
     labels = (y * 2.99).astype("int64")  # three classes
     extra = np.random.default_rng(0).random((len(X), 2))
     model = Model(TwoInputs())
-    model.compile(optimizer="adam", loss=lambda p, t: torch.nn.functional.cross_entropy(p, t))
+    model.compile(optimizer="adam", loss=lambda t, p: torch.nn.functional.cross_entropy(p, t))
     h = model.fit((X, extra), labels, epochs=2, verbose=0)
     assert len(h.history["loss"]) == 2
     probs = model.predict((X, extra))

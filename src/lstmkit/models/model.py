@@ -61,7 +61,7 @@ class Model(nn.Module):
                 `lstmkit.models.optimizers.Optimizer`, or a torch optimizer over this model's parameters.
             loss: 'mse', 'mae', 'huber', 'binary_crossentropy', 'categorical_crossentropy',
                 'sparse_categorical_crossentropy', a `losses.Loss`, or any callable
-                `loss(y_pred, y_true) -> scalar tensor`.
+                `loss(y_true, y_pred)` (Keras' order; torch's own losses keep theirs).
             metrics: names from 'accuracy', 'mae', 'mse', 'rmse' (or Metric objects).
         """
         if loss is None:
