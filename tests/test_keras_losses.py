@@ -159,3 +159,11 @@ def test_a_callable_marked_y_pred_first_is_called_in_that_order():
     model = zero_dense_model()
     model.compile(optimizer="sgd", loss=Under())
     assert model.evaluate(np.ones((3, 2), "float32"), np.full((3, 1), 2.0, "float32"), verbose=0) == pytest.approx(2.0)
+
+
+def test_builtin_losses_take_keras_positional_order():
+    loss = lstmkit.losses.MeanSquaredError("sum", "my_mse")  # Keras: (reduction, name, dtype)
+    assert loss.name == "my_mse" and loss.reduction == "sum"
+    assert float(loss(torch.zeros(2, 1), torch.ones(2, 1))) == pytest.approx(2.0)
+    with pytest.raises(LstmkitError, match="reduction"):
+        lstmkit.losses.MeanAbsoluteError(reduction="average")

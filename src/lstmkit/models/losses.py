@@ -112,7 +112,14 @@ class Loss:
         return {"name": self.name, "reduction": getattr(self, "reduction", "sum_over_batch_size")}
 
 
-class MeanSquaredError(Loss):
+class _Builtin(Loss):
+    """A built-in loss without options: Keras' argument order (reduction, name, dtype)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
+        self._keras_args(name, reduction, dtype)
+
+
+class MeanSquaredError(_Builtin):
     """(y_pred - y_true)², averaged. Example: `model.compile('adam', MeanSquaredError())`."""
     name = "mse"
 
@@ -126,7 +133,7 @@ class MeanSquaredError(Loss):
         return super().__call__(y_true, y_pred, sample_weight)
 
 
-class MeanAbsoluteError(Loss):
+class MeanAbsoluteError(_Builtin):
     """|y_pred - y_true|, averaged."""
     name = "mae"
 
@@ -222,7 +229,7 @@ class SparseCategoricalCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
-class MeanAbsolutePercentageError(Loss):
+class MeanAbsolutePercentageError(_Builtin):
     """100 * |y_true - y_pred| / max(|y_true|, eps), averaged."""
     name = "mape"
 
@@ -231,7 +238,7 @@ class MeanAbsolutePercentageError(Loss):
         return 100.0 * (y_true - y_pred).abs() / y_true.abs().clamp_min(EPS)
 
 
-class MeanSquaredLogarithmicError(Loss):
+class MeanSquaredLogarithmicError(_Builtin):
     """(log(1 + max(y_pred, eps)) - log(1 + max(y_true, eps)))², averaged."""
     name = "msle"
 
@@ -240,7 +247,7 @@ class MeanSquaredLogarithmicError(Loss):
         return (y_pred.clamp_min(EPS).log1p() - y_true.clamp_min(EPS).log1p()).square()
 
 
-class LogCosh(Loss):
+class LogCosh(_Builtin):
     """log(cosh(y_pred - y_true)), computed as x + softplus(-2x) - log 2 (no overflow)."""
     name = "log_cosh"
 
@@ -249,7 +256,7 @@ class LogCosh(Loss):
         return x + F.softplus(-2.0 * x) - math.log(2.0)
 
 
-class KLDivergence(Loss):
+class KLDivergence(_Builtin):
     """sum over the last axis of y_true * log(y_true / y_pred), both clipped to [eps, 1]."""
     name = "kl_divergence"
     reduced_last = True
