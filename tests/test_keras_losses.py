@@ -167,3 +167,10 @@ def test_builtin_losses_take_keras_positional_order():
     assert float(loss(torch.zeros(2, 1), torch.ones(2, 1))) == pytest.approx(2.0)
     with pytest.raises(LstmkitError, match="reduction"):
         lstmkit.losses.MeanAbsoluteError(reduction="average")
+
+
+def test_class_names_as_strings_as_keras():
+    assert isinstance(lstmkit.losses.get("MeanSquaredError"), lstmkit.losses.MeanSquaredError)
+    assert lstmkit.metrics.get("RootMeanSquaredError").name == "root_mean_squared_error"
+    with pytest.raises(LstmkitError, match="unknown name 'MeanSquare'"):
+        lstmkit.losses.get("MeanSquare")

@@ -339,9 +339,11 @@ def get(loss):
         LstmkitError: an unknown name (the message lists the known ones) or a non-callable.
     """
     if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise LstmkitError(f"loss: unknown name {loss!r}; known: {', '.join(LOSSES)}")
-        loss = LOSSES[loss]()
+        by_class = {cls.__name__: cls for cls in LOSSES.values()}  # Keras takes class names too
+        if loss not in LOSSES and loss not in by_class:
+            raise LstmkitError(f"loss: unknown name {loss!r}; known: {', '.join(LOSSES)} (or a class "
+                               "name such as 'MeanSquaredError')")
+        loss = LOSSES.get(loss, by_class.get(loss))()
     elif isinstance(loss, type) and issubclass(loss, Loss):
         loss = loss()
     if isinstance(loss, Loss):

@@ -203,6 +203,9 @@ def get(metric, loss=None) -> Metric:
     """
     if isinstance(metric, type) and issubclass(metric, Metric):
         metric = metric()
+    by_class = {cls.__name__: cls for cls in METRICS.values()}  # Keras takes class names too
+    if isinstance(metric, str) and metric not in METRICS and metric in by_class:
+        return get(by_class[metric], loss) if by_class[metric] is not Accuracy else get("accuracy", loss)
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str) and metric not in METRICS and metric in losses_.LOSSES:
