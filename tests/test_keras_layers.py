@@ -231,6 +231,23 @@ def test_bidirectional_matches_keras_with_masks(merge_mode, return_sequences):
     np.testing.assert_allclose(got.detach().numpy(), to_np(k(X, mask=MASK)), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("return_state", [False, True])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_bidirectional_merge_mode_none_returns_both_directions_as_keras(return_sequences, return_state):
+    options = dict(return_sequences=return_sequences, return_state=return_state)
+    k = keras.layers.Bidirectional(keras.layers.LSTM(4, **options), merge_mode=None)
+    k(X)
+    ours = L.Bidirectional(L.LSTM(4, **options), merge_mode=None)
+    ours(torch.from_numpy(X))
+    ours.set_weights(k.get_weights())
+    got, want = ours.eval()(torch.from_numpy(X), mask=torch.from_numpy(MASK)), k(X, mask=MASK)
+    assert len(got) == len(want) == (6 if return_state else 2)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.detach().numpy(), to_np(b), atol=1e-5, rtol=1e-5)
+    shapes = ours.compute_output_shape((2, X.shape[1], X.shape[2]))
+    assert [tuple(s[1:]) for s in shapes] == [tuple(a.shape[1:]) for a in got]
+
+
 def test_lstm_argument_list_is_keras_order():
     import inspect
     keras_args = list(inspect.signature(keras.layers.LSTM.__init__).parameters)[1:-1]  # no self, kwargs

@@ -266,7 +266,7 @@ class Bidirectional(Layer):
 
     Args:
         layer: an `LSTM` (its config is copied for the backward direction; weights are separate).
-        merge_mode: 'concat' (default), 'sum', 'mul' or 'ave'.
+        merge_mode: 'concat' (default), 'sum', 'mul', 'ave', or None (a list [forward, backward]).
         input_shape: as for LSTM (or given to the wrapped layer).
         backward_layer: Keras' option: the backward LSTM (go_backwards=True, same units and outputs);
             the run (dropout, kernel) follows the forward layer's settings.
@@ -285,8 +285,8 @@ class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", input_shape=None, name=None, backward_layer=None):
         if not isinstance(layer, LSTM):
             raise LstmkitError(f"layer: Bidirectional wraps an lstmkit.layers.LSTM, got {type(layer).__name__}")
-        if merge_mode not in MERGE_MODES:
-            raise LstmkitError(f"merge_mode: expected one of {', '.join(MERGE_MODES)}, got {merge_mode!r}")
+        if merge_mode is not None and merge_mode not in MERGE_MODES:
+            raise LstmkitError(f"merge_mode: expected one of {', '.join(MERGE_MODES)} or None, got {merge_mode!r}")
         if layer.stateful or layer.go_backwards:
             raise LstmkitError("layer: Bidirectional needs a layer with stateful=False and go_backwards=False")
         super().__init__(input_shape or layer.input_shape, name)
@@ -315,11 +315,15 @@ class Bidirectional(Layer):
                                self.training, mask=mask_t)  # y (T, B, 2H): [forward, backward]
         if fw.return_sequences:
             out = y.transpose(0, 1)  # (B, T, 2H)
-            out = out if self.merge_mode == "concat" else MERGE_MODES[self.merge_mode](*out.chunk(2, -1))
+            out = out if self.merge_mode == "concat" else self._merge(*out.chunk(2, -1))
         else:  # Keras: a row with no valid step outputs zeros
             valid = mask_t.any(0)[:, None].to(h.dtype) if mask_t is not None else 1
-            out = MERGE_MODES[self.merge_mode](h[0] * valid, h[1] * valid)
-        return [out, h[0], c[0], h[1], c[1]] if fw.return_state else out
+            out = self._merge(h[0] * valid, h[1] * valid)
+        outs = out if self.merge_mode is None else [out]  # Keras: [forward, backward] for None
+        return [*outs, h[0], c[0], h[1], c[1]] if fw.return_state else (outs if len(outs) > 1 else out)
+
+    def _merge(self, a, b):
+        return [a, b] if self.merge_mode is None else MERGE_MODES[self.merge_mode](a, b)
 
     def select_kernel(self, masked=False):
         fw = self.forward_layer
@@ -330,8 +334,11 @@ class Bidirectional(Layer):
         out = out[0] if self.forward_layer.return_state else out
         units = out[-1] * (2 if self.merge_mode == "concat" else 1)
         out = (*out[:-1], units)
+        outs = [out, out] if self.merge_mode is None else [out]
         state = (input_shape[0], self.forward_layer.units)
-        return [out, state, state, state, state] if self.forward_layer.return_state else out
+        if self.forward_layer.return_state:
+            return [*outs, state, state, state, state]
+        return outs if len(outs) > 1 else out
 
     def compute_mask(self, x, mask):
         return mask if self.forward_layer.return_sequences else None
