@@ -354,3 +354,20 @@ def test_backend_calls_and_input_layer():
         k.backend.set_floatx("float16")
     model = k.Sequential([k.layers.InputLayer(input_shape=(6, 2)), k.layers.LSTM(3)])
     assert model(torch.zeros(4, 6, 2)).shape == (4, 3) and model.input_shape == (6, 2)
+
+
+def test_optimizer_learning_rate_is_readable_and_settable_after_compile_as_in_keras():
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+    opt = optimizers.SGD(learning_rate=0.01)
+    model = lstmkit.Sequential([lstmkit.Input((3,)), Dense(1)])
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert model.optimizer.learning_rate == pytest.approx(0.01) and model.optimizer.iterations == 1
+    model.optimizer.learning_rate = 0.0  # a Keras callback's way of changing it
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    opt.learning_rate = 0.5  # or on the Keras optimizer object itself
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert model.optimizer.learning_rate == pytest.approx(0.5)
+    assert not all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -61,7 +61,8 @@ class Optimizer:
 
     def build(self, params) -> torch.optim.Optimizer:
         """The torch optimizer over `params`, with this recipe's hook registered."""
-        opt = self.torch_class(params, lr=self.lr_at(0), **self.options)
+        opt = _with_keras_attributes(self.torch_class)(params, lr=self.lr_at(0), **self.options)
+        self._built_lr = self.learning_rate
         for group in opt.param_groups:
             group.setdefault("iterations", 0)
         opt.register_step_pre_hook(self._before_step)
@@ -79,8 +80,10 @@ class Optimizer:
                 torch.nn.utils.clip_grad_norm_([p], self.clipnorm)
         if self.global_clipnorm is not None and params:
             torch.nn.utils.clip_grad_norm_(params, self.global_clipnorm)
+        changed = self.learning_rate is not getattr(self, "_built_lr", self.learning_rate)
+        self._built_lr = self.learning_rate  # a Keras program set `optimizer.learning_rate = ...`
         for group in opt.param_groups:
-            if callable(self.learning_rate):
+            if callable(self.learning_rate) or changed:
                 group["lr"] = self.lr_at(group["iterations"])
             if self.weight_decay:
                 for p in group["params"]:
@@ -94,6 +97,27 @@ class Optimizer:
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm}
+
+
+_KERAS_VIEWS = {}
+
+
+def _with_keras_attributes(torch_class):
+    """`torch_class` with Keras' `learning_rate` (read and set, as callbacks in Keras programs do)
+    and `iterations` (the updates made), so `model.optimizer.learning_rate` works after compile."""
+    if torch_class not in _KERAS_VIEWS:
+        def get_lr(opt):
+            return opt.param_groups[0]["lr"]
+
+        def set_lr(opt, value):
+            for group in opt.param_groups:
+                group["lr"] = float(value)
+
+        _KERAS_VIEWS[torch_class] = type(torch_class.__name__, (torch_class,), {
+            "learning_rate": property(get_lr, set_lr), "lr": property(get_lr, set_lr),
+            "iterations": property(lambda opt: opt.param_groups[0].get("iterations", 0)),
+            "__module__": torch_class.__module__})
+    return _KERAS_VIEWS[torch_class]
 
 
 def _count_step(opt, args, kwargs):
