@@ -79,7 +79,7 @@ def _padded(right: bool):
 
 @pytest.mark.parametrize("right", [True, False], ids=["right-padded", "left-padded"])
 @pytest.mark.parametrize("wrap", [False, True], ids=["LSTM", "Bidirectional"])
-def test_mask_zero_padding_changes_nothing(right, wrap):
+def test_mask_zero_padding_changes_no_valid_step(right, wrap):
     torch.manual_seed(1)
     emb = Embedding(10, 4, mask_zero=True)
     rnn = LSTM(5, return_sequences=True)
@@ -98,7 +98,10 @@ def test_mask_zero_padding_changes_nothing(right, wrap):
             torch.testing.assert_close(out[b, steps], alone, atol=1e-6, rtol=1e-5)
             torch.testing.assert_close(out_final[b], final(torch.tensor([s]))[0], atol=1e-6, rtol=1e-5)
             pad = slice(len(s), 7) if right else slice(0, 7 - len(s))
-            assert torch.all(out[b, pad] == 0)
+            if wrap or not right:  # Bidirectional zeroes masked steps; none valid yet: zeros
+                assert torch.all(out[b, pad] == 0)
+            else:  # Keras' LSTM default: a masked step repeats the previous output
+                assert torch.equal(out[b, pad], out[b, len(s) - 1].expand(7 - len(s), -1))
 
 
 def test_masking_layer_matches_unpadded():

@@ -92,7 +92,7 @@ def test_any_torch_module_multi_input_dataset_and_custom_loss():
     labels = (y * 2.99).astype("int64")  # three classes
     extra = np.random.default_rng(0).random((len(X), 2))
     model = Model(TwoInputs())
-    model.compile(optimizer="adam", loss=lambda p, t: torch.nn.functional.cross_entropy(p, t))
+    model.compile(optimizer="adam", loss=lambda t, p: torch.nn.functional.cross_entropy(p, t))
     h = model.fit((X, extra), labels, epochs=2, verbose=0)
     assert len(h.history["loss"]) == 2
     probs = model.predict((X, extra))
@@ -264,8 +264,8 @@ def test_bad_inputs_raise_clear_errors():
         (lambda: model.fit(np.where(X > 0.5, np.nan, X), y, verbose=0), DataError, "NaN or inf"),
         (lambda: model.fit(X, np.full_like(y, np.inf), verbose=0), DataError, "y: expected finite"),
         (lambda: model.fit(X, y, batch_size=0, verbose=0), LstmkitError, "batch_size"),
-        (lambda: model.compile("adamax", "mse"), LstmkitError, "known: sgd, rmsprop, adam, adamw, adagrad"),
-        (lambda: model.compile("adam", "msle"), LstmkitError, "known: mse"),
+        (lambda: model.compile("adamx", "mse"), LstmkitError, "known: sgd, rmsprop, adam, adamw, adagrad, adadelta, adamax, nadam"),
+        (lambda: model.compile("adam", "mlse"), LstmkitError, "known: mse"),
         (lambda: model.compile("adam", "mse", metrics=["auc"]), LstmkitError, "known: accuracy"),
         (lambda: model.predict(np.array(["a", "b"])), DataError, "numbers"),
     ]

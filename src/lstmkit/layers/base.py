@@ -3,13 +3,18 @@
 Shapes given to and returned by `build` / `compute_output_shape` include the batch axis as None,
 as in Keras: `LSTM(50, input_shape=(None, 1))` is built for (None, None, 1).
 """
+import functools
+import inspect
 import re
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .. import activations as activations_
+from .. import constraints as constraints_
+from .. import initializers as initializers_
+from .. import regularizers as regularizers_
 from ..errors import LstmkitError
 
 
@@ -26,15 +31,90 @@ class Layer(nn.Module):
     """
     weight_layout: tuple = ()
 
-    def __init__(self, input_shape=None, name=None):
+    def __init__(self, input_shape=None, name=None, activity_regularizer=None):
         super().__init__()
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.name, self.built = name, False
+        self.activity_regularizer = regularizers_.get(activity_regularizer, "activity_regularizer")
+        self.weight_regularizers, self.weight_constraints = {}, {}  # attribute -> rule
+        self._activity_loss = None
 
     def __call__(self, *args, **kwargs):
         if args and is_symbolic(args[0]):
             return call_symbolic(self, *args, **kwargs)  # the functional API: record, don't run
-        return super().__call__(*args, **kwargs)
+        if "training" in kwargs and not _takes_training(type(self)):
+            kwargs.pop("training")  # Keras passes training= to every layer; this one has no such mode
+        out = super().__call__(*args, **kwargs)
+        if self.activity_regularizer is not None:
+            self._activity_loss = self._activity_penalty(out)
+        return out
+
+    def _activity_penalty(self, out):
+        """Keras 3: the penalty of each output tensor, divided by its batch size, summed."""
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        return sum(self.activity_regularizer(t) / max(1, t.shape[0]) if t.dim() else
+                   self.activity_regularizer(t) for t in outs if isinstance(t, torch.Tensor))
+
+    def set_weight_rules(self, attr, regularizer=None, constraint=None, arg="kernel"):
+        """Attach a Keras regularizer and constraint (names, dicts or objects) to weight `attr`."""
+        reg = regularizers_.get(regularizer, f"{arg}_regularizer")
+        con = constraints_.get(constraint, f"{arg}_constraint")
+        for table, rule in ((self.weight_regularizers, reg), (self.weight_constraints, con)):
+            if rule is None:
+                table.pop(attr, None)
+            else:
+                table[attr] = rule
+
+    def keras_view(self, attr):
+        """Weight `attr` in Keras' layout (a transposed view for kernels stored (out, in))."""
+        w = getattr(self, attr)
+        return w.t() if dict(self.weight_layout).get(attr) else w
+
+    def sublayers(self):
+        """The Layers directly inside this one (looking through plain torch containers)."""
+        found, stack = [], list(self.children())
+        while stack:
+            m = stack.pop(0)
+            if isinstance(m, Layer):
+                found.append(m)
+            else:
+                stack[:0] = list(m.children())
+        return found
+
+    def regularization_losses(self) -> list:
+        """The penalties of this layer's weights (Keras layout), its last activity penalty, and
+        those of the layers inside it (as Keras' `layer.losses`): a list of scalar tensors."""
+        out = [reg(self.keras_view(a)) for a, reg in self.weight_regularizers.items()
+               if getattr(self, a, None) is not None]
+        if self._activity_loss is not None:
+            out.append(self._activity_loss)
+        for layer in self.sublayers():
+            out.extend(layer.regularization_losses())
+        return out
+
+    @property
+    def losses(self) -> list:
+        """Keras' name for `regularization_losses()`."""
+        return self.regularization_losses()
+
+    @torch.no_grad()
+    def apply_constraints(self):
+        """Project the constrained weights (and those of inner layers) in place; fit calls this
+        after each optimizer step, as Keras does."""
+        for attr, con in self.weight_constraints.items():
+            if getattr(self, attr, None) is not None:
+                view = self.keras_view(attr)
+                view.copy_(con(view))
+        for layer in self.sublayers():
+            layer.apply_constraints()
+
+    def rules_config(self, *args) -> dict:
+        """get_config entries for the regularizers and constraints of the (attribute, arg) pairs."""
+        config = {"activity_regularizer": regularizers_.serialize(self.activity_regularizer)}
+        for attr, arg in args:
+            config[f"{arg}_regularizer"] = regularizers_.serialize(self.weight_regularizers.get(attr))
+            config[f"{arg}_constraint"] = constraints_.serialize(self.weight_constraints.get(attr))
+        return config
 
     def build(self, input_shape):
         self.built = True
@@ -89,6 +169,11 @@ class Layer(nn.Module):
                 p.copy_(w)
 
 
+@functools.cache
+def _takes_training(cls) -> bool:
+    return "training" in inspect.signature(cls.forward).parameters
+
+
 def is_symbolic(x) -> bool:
     """A KerasTensor, or a non-empty list/tuple of them."""
     if isinstance(x, (list, tuple)):
@@ -97,8 +182,10 @@ def is_symbolic(x) -> bool:
 
 
 def default_name(layer) -> str:
-    """'LSTM' -> 'lstm', 'TimeDistributed' -> 'time_distributed', as Keras names layers."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(layer).__name__).lower()
+    """'LSTM' -> 'lstm', 'TimeDistributed' -> 'time_distributed', 'Conv1D' -> 'conv1d', as Keras names
+    layers (its to_snake_case)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", type(layer).__name__)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def check_features(x, expected, layer):
@@ -175,37 +262,55 @@ def map_structure(structure, fn):
 
 
 class Input(KerasTensor):
-    """A model input of `shape` (without the batch axis), as Keras' `Input`: the first entry of a
-    Sequential model, or the start of a functional model (`Model(inputs, outputs)`).
+    """A model input, as Keras' `Input`: the first entry of a Sequential model, or the start of a
+    functional model (`Model(inputs, outputs)`).
 
     Args:
         shape: without the batch axis; None for any length, e.g. (None, 1).
-        batch_size, batch_shape: a fixed batch size (stateful models), or the whole shape
-            with the batch axis first, instead of `shape`.
-        dtype: 'float32' for features, 'int64' for token ids (an Embedding's input).
+        batch_size: the batch axis' fixed size (default None: any).
+        dtype: 'float32' (default) for features, 'int64' or 'int32' for token ids, 'float64'.
+        batch_shape: the full shape, batch axis first, instead of `shape` and `batch_size`.
         name: the input's name in summaries (default input_0, input_1, ...).
 
     Example:
         >>> from lstmkit.models import Sequential
         >>> from lstmkit.layers import Input, Dense
         >>> model = Sequential([Input(shape=(3,)), Dense(1)])
-        >>> Input(shape=(None, 1)).shape
-        (None, None, 1)
+        >>> Input(shape=(None, 1)).shape, Input(batch_shape=(4, 10, 2)).shape
+        ((None, None, 1), (4, 10, 2))
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype="float32", name=None, batch_shape=None):
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):
         self.name = name
         if (shape is None) == (batch_shape is None):
-            raise LstmkitError(f"shape, batch_shape: give exactly one, got shape={shape!r}, "
+            raise LstmkitError(f"shape, batch_shape: expected exactly one of them, got shape={shape!r}, "
                                f"batch_shape={batch_shape!r}")
+        if batch_shape is not None and batch_size is not None:
+            raise LstmkitError("batch_size: give it inside batch_shape, not beside it")
         if batch_shape is not None:
             batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
         if isinstance(shape, int):
             shape = (shape,)
+        dtype = "float32" if dtype is None else str(dtype).replace("torch.", "")
         dtype = {"int": "int64", "float": "float32"}.get(dtype, dtype)
         if dtype not in ("float32", "float64", "int64", "int32"):
             raise LstmkitError(f"dtype: expected 'float32', 'float64', 'int64' or 'int32', got {dtype!r}")
         super().__init__((batch_size, *shape), dtype=dtype)
+
+
+class InputLayer(Input):
+    """Keras' `InputLayer`, the Sequential form of `Input` (also with the legacy `input_shape=`).
+
+    Example:
+        >>> from lstmkit.layers import InputLayer
+        >>> InputLayer(input_shape=(10, 1)).shape
+        (None, 10, 1)
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, input_shape=None):
+        if shape is not None and input_shape is not None:
+            raise LstmkitError("shape, input_shape: give one of them")
+        super().__init__(shape if shape is not None else input_shape, batch_size, dtype, batch_shape, name)
 
 
 def call_symbolic(layer, *args, **kwargs):
@@ -228,48 +333,24 @@ def call_symbolic(layer, *args, **kwargs):
     return result
 
 
-ACTIVATIONS = {
-    "linear": lambda x: x, "relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-    "softmax": lambda x: F.softmax(x, dim=-1), "elu": F.elu, "selu": F.selu, "gelu": F.gelu,
-    "softplus": F.softplus, "softsign": F.softsign, "swish": F.silu, "silu": F.silu,
-    "exponential": torch.exp, "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
-    "hard_sigmoid": lambda x: F.relu6(x + 3) / 6,
-}
+ACTIVATIONS = activations_.ACTIVATIONS
+INITIALIZERS = initializers_.NAMES
 
 
-def activation(name):
-    """An activation function by Keras name (None means linear)."""
-    if name is None:
-        return ACTIVATIONS["linear"]
-    if name not in ACTIVATIONS:
-        raise LstmkitError(f"activation: unknown name {name!r}; known: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+def activation(identifier, arg="activation"):
+    """An activation function by Keras name or a callable (None means linear)."""
+    return activations_.get(identifier, arg)
 
 
-def _truncated(t, std):
-    # Keras' *_normal initializers draw from a normal truncated at 2 std
-    return nn.init.trunc_normal_(t, 0.0, std, -2 * std, 2 * std)
-
-
-# Each takes a tensor in torch's (out, in) layout: torch's fan_in/fan_out then equal Keras' for the
-# transposed (in, out) kernel, so the distributions are Keras'.
-INITIALIZERS = {
-    "glorot_uniform": nn.init.xavier_uniform_,
-    "glorot_normal": lambda t: _truncated(t, (2 / sum(nn.init._calculate_fan_in_and_fan_out(t))) ** 0.5 / .8796),
-    "he_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="relu"),
-    "he_normal": lambda t: _truncated(t, (2 / nn.init._calculate_fan_in_and_fan_out(t)[0]) ** 0.5 / .8796),
-    "lecun_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="linear"),
-    "orthogonal": nn.init.orthogonal_,
-    "zeros": nn.init.zeros_, "ones": nn.init.ones_,
-    "uniform": lambda t: nn.init.uniform_(t, -0.05, 0.05),
-    "random_uniform": lambda t: nn.init.uniform_(t, -0.05, 0.05),
-    "random_normal": lambda t: nn.init.normal_(t, 0.0, 0.05),
-}
-
-
-def initialize(tensor, name, arg):
-    """Fill `tensor` in place with the Keras initializer `name`; `arg` names the argument in errors."""
-    if name not in INITIALIZERS:
-        raise LstmkitError(f"{arg}: unknown initializer {name!r}; known: {', '.join(INITIALIZERS)}")
+def initialize(param, init, arg, transposed=None):
+    """Fill `param` in place with the Keras initializer `init` (a name, dict or Initializer), drawn for
+    the weight's Keras shape: `transposed` params are kept (out, in) here and are (in, out) in Keras
+    (the default: True for 2-D params, the torch layout of a kernel; pass False for a 2-D weight kept
+    in Keras' layout, such as an embedding table)."""
+    transposed = param.dim() == 2 if transposed is None else transposed
+    fn = initializers_.get(init, arg)
     with torch.no_grad():
-        INITIALIZERS[name](tensor)
+        shape = tuple(param.t().shape) if transposed else tuple(param.shape)
+        values = fn(shape, dtype=param.dtype)
+        values = torch.as_tensor(values, dtype=param.dtype)
+        param.copy_(values.t() if transposed else values)

@@ -2,6 +2,7 @@
 import torch
 import torch.nn.functional as F
 
+from .. import activations, initializers
 from ..errors import LstmkitError
 from .base import Layer, check_features, initialize
 from .base import activation as get_activation
@@ -14,8 +15,11 @@ class Dense(Layer):
         units: output features.
         activation: Keras name ('relu', 'sigmoid', 'softmax', ...) or None for linear.
         use_bias: learn b.
-        kernel_initializer, bias_initializer: Keras initializer names.
+        kernel_initializer, bias_initializer: Keras initializers (names, dicts or objects).
+        kernel_regularizer, bias_regularizer, activity_regularizer: `lstmkit.regularizers`.
+        kernel_constraint, bias_constraint: `lstmkit.constraints`, applied after each step.
         input_shape: without the batch axis; otherwise taken from the first input.
+        input_dim: Keras' shorthand for input_shape=(input_dim,).
 
     Example:
         >>> import torch
@@ -26,13 +30,21 @@ class Dense(Layer):
     weight_layout = (("weight", True), ("bias", False))
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", input_shape=None, name=None):
-        super().__init__(input_shape, name)
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 input_shape=None, name=None, input_dim=None):
+        if input_dim is not None and input_shape is not None:
+            raise LstmkitError("input_dim, input_shape: give one of them")
+        super().__init__((input_dim,) if input_dim is not None else input_shape, name, activity_regularizer)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise LstmkitError(f"units: expected a positive int, got {units!r}")
         self.units, self.use_bias, self.activation_name = units, use_bias, activation
         self.activation = get_activation(activation)
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
+        self.kernel_initializer_arg, self.bias_initializer_arg = kernel_initializer, bias_initializer
+        self.set_weight_rules("weight", kernel_regularizer, kernel_constraint, "kernel")
+        self.set_weight_rules("bias", bias_regularizer, bias_constraint, "bias")
         if self.input_shape is not None:
             self.build((None, *self.input_shape))
 
@@ -41,7 +53,7 @@ class Dense(Layer):
             raise LstmkitError(f"{self.name or 'dense'}: the last axis of the input must be known")
         self.in_features = int(input_shape[-1])
         self.weight = torch.nn.Parameter(torch.empty(self.units, self.in_features))  # (out, in)
-        initialize(self.weight, self.kernel_initializer, "kernel_initializer")
+        initialize(self.weight, self.kernel_initializer, "kernel_initializer", transposed=True)
         self.bias = None
         if self.use_bias:
             self.bias = torch.nn.Parameter(torch.empty(self.units))
@@ -62,9 +74,11 @@ class Dense(Layer):
                                f"(the model was built for them), got shape {tuple(x.shape)}")
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation_name), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer_arg),
+                "bias_initializer": initializers.serialize(self.bias_initializer_arg),
+                **self.rules_config(("weight", "kernel"), ("bias", "bias"))}
 
 
 class Embedding(Layer):
@@ -74,21 +88,25 @@ class Embedding(Layer):
         input_dim: vocabulary size (ids 0 .. input_dim - 1).
         output_dim: vector size.
         mask_zero: emit a mask that is False where the id is 0, for LSTM and Bidirectional.
-        embeddings_initializer: Keras initializer name ('uniform': ±0.05, Keras' default).
+        embeddings_initializer: a Keras initializer ('uniform': ±0.05, Keras' default).
+        embeddings_regularizer, activity_regularizer, embeddings_constraint: as for Dense.
         input_shape: (T,) or (None,), without the batch axis.
     """
     weight_layout = (("weight", False),)
 
-    def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
-                 input_shape=None, name=None):
-        super().__init__(input_shape, name)
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, activity_regularizer=None,
+                 input_shape=None, input_length=None, name=None):
+        super().__init__(input_shape or ((input_length,) if input_length else None), name,
+                         activity_regularizer)
         for arg, v in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise LstmkitError(f"{arg}: expected a positive int, got {v!r}")
         self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, mask_zero
         self.embeddings_initializer = embeddings_initializer
         self.weight = torch.nn.Parameter(torch.empty(input_dim, output_dim))
-        initialize(self.weight, embeddings_initializer, "embeddings_initializer")
+        initialize(self.weight, embeddings_initializer, "embeddings_initializer", transposed=False)
+        self.set_weight_rules("weight", embeddings_regularizer, embeddings_constraint, "embeddings")
         self.built = True  # the weights do not depend on the input shape
 
     def forward(self, x, mask=None):
@@ -110,23 +128,44 @@ class Embedding(Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "mask_zero": self.mask_zero, "embeddings_initializer": self.embeddings_initializer}
+                "mask_zero": self.mask_zero,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                **self.rules_config(("weight", "embeddings"))}
 
 
 class Dropout(Layer):
-    """Zero each input with probability `rate` while training (scaled by 1/(1-rate))."""
+    """Zero each input with probability `rate` while training (scaled by 1/(1-rate)).
 
-    def __init__(self, rate, input_shape=None, name=None):
+    Args:
+        rate: the probability of dropping an input.
+        noise_shape: the shape of the drawn keep-mask, broadcast over the input; None entries take the
+            input's size, e.g. (None, 1, None) drops the same features at every time step.
+        seed: makes the drawn masks repeatable.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, input_shape=None, name=None):
         super().__init__(input_shape, name)
         if not 0 <= rate < 1:
             raise LstmkitError(f"rate: expected a probability in [0, 1), got {rate!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise LstmkitError(f"seed: expected an int or None, got {seed!r}")
         self.rate, self.built = float(rate), True
+        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
+        self.seed, self._gen = seed, torch.Generator().manual_seed(seed) if seed is not None else None
 
-    def forward(self, x, mask=None):
-        return F.dropout(x, self.rate, self.training)
+    def forward(self, x, mask=None, training=None):
+        if not (self.training if training is None else training) or self.rate == 0:
+            return x
+        if self.noise_shape is None and self._gen is None:
+            return F.dropout(x, self.rate, True)
+        shape = x.shape if self.noise_shape is None else \
+            tuple(n if s is None else s for s, n in zip(self.noise_shape, x.shape))
+        keep = torch.empty(shape, dtype=x.dtype).bernoulli_(1 - self.rate, generator=self._gen)
+        return x * keep.div_(1 - self.rate).to(x.device)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": list(self.noise_shape) if self.noise_shape else None, "seed": self.seed}
 
 
 class Activation(Layer):
@@ -140,7 +179,7 @@ class Activation(Layer):
         return self.fn(x)
 
     def get_config(self):
-        return {**super().get_config(), "activation": self.activation_name}
+        return {**super().get_config(), "activation": activations.serialize(self.activation_name)}
 
 
 class Masking(Layer):

@@ -1,4 +1,5 @@
-"""Keras-style merge layers for the functional API: Concatenate and Add take a list of tensors.
+"""Keras-style merge layers for the functional API: Concatenate, Add, Multiply, Average, Subtract
+and Dot take a list of tensors.
 
 Masks merge as in Keras: a step is valid where every input that carries a mask is valid there; when
 Concatenate joins sequences along the time axis, their masks are joined the same way.
@@ -10,6 +11,7 @@ Example:
     (torch.Size([2, 4]), tensor([2., 2.]))
 """
 import torch
+import torch.nn.functional as F
 
 from ..errors import LstmkitError
 from .base import Layer, default_name
@@ -78,25 +80,110 @@ class Concatenate(_Merge):
         return {"name": self.name, "axis": self.axis}
 
 
-class Add(_Merge):
-    """The element-wise sum of inputs of one shape."""
+class _Elementwise(_Merge):
+    """An element-wise combination of inputs of one shape: subclasses define `combine(xs)`."""
 
     def merge(self, xs):
         if len({tuple(x.shape) for x in xs}) != 1:
-            raise LstmkitError(f"{self.name or 'add'}: expected inputs of one shape, got "
+            raise LstmkitError(f"{self.name or default_name(self)}: expected inputs of one shape, got "
                                f"{[tuple(x.shape) for x in xs]}")
+        return self.combine(xs)
+
+    def compute_output_shape(self, input_shape):
+        shapes = [tuple(s) for s in input_shape]
+        mismatch = LstmkitError(f"{self.name or default_name(self)}: expected inputs of one shape, got {shapes}")
+        return tuple(_agree(dims, mismatch) for dims in zip(*shapes))
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class Add(_Elementwise):
+    """The element-wise sum of inputs of one shape."""
+
+    def combine(self, xs):
         out = xs[0]
         for x in xs[1:]:
             out = out + x
         return out
 
+
+class Multiply(_Elementwise):
+    """The element-wise product of inputs of one shape."""
+
+    def combine(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Average(_Elementwise):
+    """The element-wise mean of inputs of one shape."""
+
+    def combine(self, xs):
+        return Add.combine(self, xs) / len(xs)
+
+
+class Subtract(_Elementwise):
+    """inputs[0] - inputs[1] (exactly two inputs)."""
+
+    def _check(self, shapes):
+        super()._check(shapes)
+        if len(shapes) != 2:
+            raise LstmkitError(f"{self.name or 'subtract'}: expected exactly two inputs, got {len(shapes)}")
+
+    def combine(self, xs):
+        return xs[0] - xs[1]
+
+
+class Dot(_Merge):
+    """The dot product of two inputs along `axes`, per sample (Keras' batch_dot).
+
+    Args:
+        axes: an int (the same axis of both) or a pair, counted with the batch axis as 0.
+        normalize: L2-normalise both inputs along those axes first (the cosine similarity).
+
+    For x (B, T, D) and y (B, S, D), axes=2 gives (B, T, S); for x, y (B, D), axes=1 gives (B, 1).
+    """
+
+    def __init__(self, axes, normalize=False, name=None):
+        super().__init__(name)
+        pair = tuple(axes) if isinstance(axes, (list, tuple)) else (axes, axes)
+        if len(pair) != 2 or not all(isinstance(a, int) and not isinstance(a, bool) for a in pair):
+            raise LstmkitError(f"axes: expected an int or a pair of ints, got {axes!r}")
+        self.axes, self.normalize = pair, normalize
+
+    def _check(self, shapes):
+        super()._check(shapes)
+        if len(shapes) != 2:
+            raise LstmkitError(f"{self.name or 'dot'}: expected exactly two inputs, got {len(shapes)}")
+        ax, ay = (a % len(s) for a, s in zip(self.axes, shapes))
+        if 0 in (ax, ay) or None not in (shapes[0][ax], shapes[1][ay]) and shapes[0][ax] != shapes[1][ay]:
+            raise LstmkitError(f"{self.name or 'dot'}: axes {self.axes} must be non-batch axes of one size, "
+                               f"got shapes {[tuple(s) for s in shapes]}")
+
+    def merge(self, xs):
+        x, y = xs
+        ax, ay = self.axes[0] % x.dim(), self.axes[1] % y.dim()
+        if self.normalize:
+            x, y = F.normalize(x, dim=ax, eps=1e-12), F.normalize(y, dim=ay, eps=1e-12)
+        xm, ym = x.movedim(ax, -1), y.movedim(ay, 1)  # (B, X..., K), (B, K, Y...)
+        B, K = x.shape[0], xm.shape[-1]
+        out = xm.reshape(B, -1, K) @ ym.reshape(B, K, -1)
+        out = out.reshape(B, *xm.shape[1:-1], *ym.shape[2:])
+        return out[:, None] if out.dim() == 1 else out
+
     def compute_output_shape(self, input_shape):
-        shapes = [tuple(s) for s in input_shape]
-        mismatch = LstmkitError(f"{self.name or 'add'}: expected inputs of one shape, got {shapes}")
-        return tuple(_agree(dims, mismatch) for dims in zip(*shapes))
+        (sx, sy), (ax, ay) = input_shape, (a % len(s) for a, s in zip(self.axes, input_shape))
+        rest = [d for k, d in enumerate(sx) if k not in (0, ax)] + [d for k, d in enumerate(sy) if k not in (0, ay)]
+        return (sx[0], *rest) if rest else (sx[0], 1)
+
+    def compute_mask(self, x, mask):
+        return None
 
     def get_config(self):
-        return {"name": self.name}
+        return {"name": self.name, "axes": list(self.axes), "normalize": self.normalize}
 
 
 def _joined_masks(xs, masks):

@@ -75,8 +75,8 @@ class Model(nn.Module):
                 `lstmkit.models.optimizers.Optimizer`, or a torch optimizer over this model's parameters.
             loss: 'mse', 'mae', 'huber', 'binary_crossentropy', 'categorical_crossentropy',
                 'sparse_categorical_crossentropy', a `losses.Loss`, or any callable
-                `loss(y_pred, y_true) -> scalar tensor`; for several outputs one for all, a list
-                (one per output) or a dict keyed by output name.
+                `loss(y_true, y_pred)` (Keras' order; torch's own losses keep theirs); for several outputs
+                one for all, a list (one per output) or a dict keyed by output name.
             metrics: names from 'accuracy', 'mae', 'mse', 'rmse' (or Metric objects); for several
                 outputs a list for all, a list of lists or a dict by output name.
             loss_weights: for several outputs, a list or dict of weights on their losses.

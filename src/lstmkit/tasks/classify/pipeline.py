@@ -146,7 +146,7 @@ def _fit_one(net, config, weight, train_loader, val_loader, verbose, callbacks):
     model = Model(net)
     model.compile(optimizer=optimizers.AdamW(learning_rate=config.learning_rate,
                                             weight_decay=config.weight_decay),
-                  loss=lambda logits, y: F.cross_entropy(logits, y, weight=weight, ignore_index=-100),
+                  loss=lambda y, logits: F.cross_entropy(logits, y, weight=weight, ignore_index=-100),
                   metrics=["accuracy"])
     stop = EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
     model.fit(train_loader, validation_data=val_loader, epochs=config.epochs,

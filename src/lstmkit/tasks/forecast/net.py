@@ -71,6 +71,7 @@ class PinballLoss:
         >>> float(loss(torch.zeros(1, 1, 1, 3), torch.ones(1, 1, 1)))
         0.5
     """
+    y_pred_first = True  # compile calls it (y_pred, y_true), not in Keras' (y_true, y_pred)
 
     def __init__(self, quantiles):
         self.q = torch.tensor(quantiles, dtype=torch.float32)
