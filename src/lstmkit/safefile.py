@@ -1,0 +1,209 @@
+"""Reading files that may be damaged or hostile: regular files only, a size limit on every read,
+JSON with bounded nesting and finite numbers, safetensors headers checked before any tensor exists.
+
+Every failure is a one-line `ModelFileError` that names the file (and the field, where there is one).
+Nothing here can block (FIFOs and devices are opened non-blocking and refused), recurse without
+bound, or allocate more than the stated limit.
+"""
+import json
+import math
+import os
+import re
+import stat
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelFileError
+
+MAX_JSON_DEPTH = 64  # lstmkit's own files nest about 8 deep; Python's parser recurses per level
+MAX_HEADER_BYTES = 16 << 20  # a safetensors header: names, dtypes, shapes and offsets, never data
+DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+          "BOOL": 1}
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def read_bytes(file, limit: int, root=None) -> bytes:
+    """The bytes of `file`, which must be a regular file of at most `limit` bytes.
+
+    Args:
+        file: the path.
+        limit: the most bytes accepted.
+        root: a directory the file must stay inside once symlinks are resolved (None: no check).
+
+    Returns:
+        The file's content.
+
+    Raises:
+        ModelFileError: missing, not a regular file (FIFO, device, directory), a symlink leaving
+            `root`, larger than `limit`, or unreadable.
+
+    Example:
+        >>> read_bytes("model/config.json", 1 << 20)  # doctest: +SKIP
+    """
+    file = Path(file)
+    if root is not None:
+        real, top = os.path.realpath(file), os.path.realpath(root)
+        if os.path.commonpath([real, top]) != top:
+            raise ModelFileError(f"model: {file} is a link that leaves the model directory "
+                                 f"(it points to {real})")
+    try:
+        # O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ModelFileError(f"model: missing file {file}") from None
+    except OSError as e:
+        raise ModelFileError(f"model: cannot open {file} ({e.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFileError(f"model: {file} is not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise ModelFileError(f"model: {file} is {info.st_size} bytes, more than the limit of "
+                                 f"{limit} for this file")
+        chunks, left = [], limit + 1  # +1: a file that grew after fstat is still caught
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as e:
+        raise ModelFileError(f"model: cannot read {file} ({e.strerror})") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise ModelFileError(f"model: {file} is more than the limit of {limit} bytes for this file")
+    return data
+
+
+def _kind(mode) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def parse_json(data: bytes, file, max_depth: int = MAX_JSON_DEPTH):
+    """Parse JSON bytes strictly: UTF-8, nesting at most `max_depth`, no NaN/Infinity, finite floats.
+
+    Args:
+        data: the raw bytes.
+        file: named in errors.
+        max_depth: the deepest nesting of arrays and objects accepted.
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        ModelFileError: one line naming `file` and what is wrong.
+
+    Example:
+        >>> parse_json(b'{"a": [1, 2.5]}', "config.json")
+        {'a': [1, 2.5]}
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"model: {file} is not UTF-8 text (byte {e.start})") from None
+    depth = nesting_depth(data)
+    if depth > max_depth:
+        raise ModelFileError(f"model: {file} nests {depth} levels deep, more than the limit of {max_depth}")
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except _NonFinite as e:
+        raise ModelFileError(f"model: {file} holds the non-finite number {e} where a finite one belongs") from None
+    except (json.JSONDecodeError, ValueError) as e:  # ValueError: an integer with too many digits
+        raise ModelFileError(f"model: {file} is truncated or not JSON ({_one_line(e)})") from None
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _no_constant(name):
+    raise _NonFinite(name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text[:40])
+    return value
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of [ and { outside strings, found without recursion (one vector pass)."""
+    brackets = np.frombuffer(_STRING.sub(b"", data), dtype=np.uint8)
+    steps = np.zeros(len(brackets), dtype=np.int32)
+    steps[(brackets == ord("[")) | (brackets == ord("{"))] = 1
+    steps[(brackets == ord("]")) | (brackets == ord("}"))] = -1
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _one_line(e) -> str:
+    return " ".join(str(e).split())[:200]
+
+
+def read_json_object(file, limit: int, root=None) -> dict:
+    """A JSON object from a regular file of at most `limit` bytes (see `read_bytes`, `parse_json`)."""
+    value = parse_json(read_bytes(file, limit, root), file)
+    if not isinstance(value, dict):
+        raise ModelFileError(f"model: {file} should hold a JSON object, got {type(value).__name__}")
+    return value
+
+
+def safetensors_header(data: bytes, file) -> dict:
+    """Check a safetensors file's header against its size before any tensor is made.
+
+    Args:
+        data: the whole file.
+        file: named in errors.
+
+    Returns:
+        {tensor name: (dtype code such as "F32", shape tuple)}.
+
+    Raises:
+        ModelFileError: not safetensors (a pickle renamed, truncated, a header that lies about sizes).
+    """
+    if len(data) < 8:
+        raise ModelFileError(f"model: {file} is truncated or not a safetensors file ({len(data)} bytes)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER_BYTES or 8 + n > len(data):
+        raise ModelFileError(f"model: {file} is truncated or not a safetensors file "
+                             f"(header length {n}, file {len(data)} bytes)")
+    header = parse_json(data[8:8 + n], f"{file} (header)", max_depth=4)
+    if not isinstance(header, dict):
+        raise ModelFileError(f"model: {file} is not a safetensors file (header is not an object)")
+    header.pop("__metadata__", None)
+    out, spans, body = {}, [], len(data) - 8 - n
+    for name, entry in header.items():
+        dtype, shape = _tensor_entry(name, entry, body, file, spans)
+        out[name] = (dtype, shape)
+    spans.sort()
+    if any(a[1] > b[0] for a, b in zip(spans, spans[1:])):
+        raise ModelFileError(f"model: {file} is not a valid safetensors file (tensors overlap)")
+    return out
+
+
+def _tensor_entry(name, entry, body, file, spans):
+    where = f"model: {file}: tensor {name[:80]!r}"
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+        raise ModelFileError(f"{where}: expected dtype, shape and data_offsets")
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if dtype not in DTYPES:
+        raise ModelFileError(f"{where}: dtype expected one of {', '.join(DTYPES)}, got {dtype!r}")
+    if not (isinstance(shape, list) and len(shape) <= 8
+            and all(type(d) is int and 0 <= d <= body for d in shape)):
+        raise ModelFileError(f"{where}: shape expected a list of at most 8 sizes, got {str(shape)[:80]}")
+    if not (isinstance(offsets, list) and len(offsets) == 2
+            and all(type(o) is int for o in offsets) and 0 <= offsets[0] <= offsets[1] <= body):
+        raise ModelFileError(f"{where}: data_offsets outside the file ({str(offsets)[:80]})")
+    if offsets[1] - offsets[0] != math.prod(shape) * DTYPES[dtype]:
+        raise ModelFileError(f"{where}: shape {shape} does not fit its {offsets[1] - offsets[0]} bytes")
+    spans.append(tuple(offsets))
+    return dtype, tuple(shape)
