@@ -187,6 +187,19 @@ def write_model_dir(path, config: dict, state_dict: dict, preprocessing: dict | 
     return path
 
 
+def remove_model_dir(path) -> None:
+    """Delete a model directory so that a kill part-way leaves either all of it or nothing: it is
+    renamed to a temporary name first (removed then, or by the next writer of `path`)."""
+    path = Path(path)
+    with _locked(path):
+        if not path.is_dir():
+            return
+        doomed = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        os.rename(path, doomed)
+        _fsync_dir(path.parent)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
 def _check_replaceable(path: Path):
     if path.is_symlink() or (path.exists() and not path.is_dir()):
         raise LstmkitError(f"path: expected a new path or a model directory, got the existing "

@@ -222,3 +222,6 @@ class LambdaCallback(Callback):
                          ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
             if fn is not None:
                 setattr(self, hook, fn)
+
+
+from .backup import BackupAndRestore  # noqa: E402  (it builds on Callback, defined above)

@@ -7,7 +7,7 @@ from ..errors import LstmkitError
 from ..layers.base import is_symbolic
 from . import callbacks as cbks
 from . import data, losses, metrics as metrics_, optimizers
-from . import weights
+from . import backup, weights
 from .progress import Progress
 from .summary import summary_text
 from .tally import NonFiniteLoss, Tally
@@ -115,6 +115,7 @@ class Model(nn.Module):
         for cb in callbacks:
             cb.on_train_begin()
         try:
+            initial_epoch = backup.resume(callbacks, initial_epoch)  # continue a run that was killed
             self._epochs(train, val, initial_epoch, epochs, verbose, callbacks, n_train)
         except NonFiniteLoss as e:
             e.history = history
