@@ -22,15 +22,20 @@ MAX_HEADER_BYTES = 16 << 20  # a safetensors header: names, dtypes, shapes and o
 DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
           "BOOL": 1}
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_STRUCTURE = bytes(c for c in range(256) if chr(c) not in '"\\[]{}')
+# a number literal that may overflow to infinity: many digits, or an exponent of 3+ digits
+_MAYBE_HUGE = re.compile(rb"\d{300}|[eE][+]?\d{3}")
 
 
-def read_bytes(file, limit: int, root=None) -> bytes:
+def read_bytes(file, limit: int, root=None, dir_fd: int | None = None) -> bytes:
     """The bytes of `file`, which must be a regular file of at most `limit` bytes.
 
     Args:
         file: the path.
         limit: the most bytes accepted.
         root: a directory the file must stay inside once symlinks are resolved (None: no check).
+        dir_fd: an open directory: the file is opened by name inside it, so that several files
+            are read from one directory even while another is renamed into its path.
 
     Returns:
         The file's content.
@@ -50,7 +55,8 @@ def read_bytes(file, limit: int, root=None) -> bytes:
                                  f"(it points to {real})")
     try:
         # O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer
-        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(file.name, flags, dir_fd=dir_fd) if dir_fd is not None else os.open(file, flags)
     except FileNotFoundError:
         raise ModelFileError(f"model: missing file {file}") from None
     except OSError as e:
@@ -114,7 +120,9 @@ def parse_json(data: bytes, file, max_depth: int = MAX_JSON_DEPTH):
     if depth > max_depth:
         raise ModelFileError(f"model: {file} nests {depth} levels deep, more than the limit of {max_depth}")
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        if _MAYBE_HUGE.search(data):  # rare: check every float as it is parsed (slower)
+            return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        return json.loads(text, parse_constant=_no_constant)
     except _NonFinite as e:
         raise ModelFileError(f"model: {file} holds the non-finite number {e} where a finite one belongs") from None
     except (json.JSONDecodeError, ValueError) as e:  # ValueError: an integer with too many digits
@@ -138,7 +146,9 @@ def _finite_float(text):
 
 def nesting_depth(data: bytes) -> int:
     """The deepest nesting of [ and { outside strings, found without recursion (one vector pass)."""
-    brackets = np.frombuffer(_STRING.sub(b"", data), dtype=np.uint8)
+    # only quotes, backslashes and brackets matter: drop the rest first (fast), then the strings
+    skeleton = data.translate(None, _NOT_STRUCTURE)
+    brackets = np.frombuffer(_STRING.sub(b"", skeleton), dtype=np.uint8)
     steps = np.zeros(len(brackets), dtype=np.int32)
     steps[(brackets == ord("[")) | (brackets == ord("{"))] = 1
     steps[(brackets == ord("]")) | (brackets == ord("}"))] = -1
@@ -149,9 +159,9 @@ def _one_line(e) -> str:
     return " ".join(str(e).split())[:200]
 
 
-def read_json_object(file, limit: int, root=None) -> dict:
+def read_json_object(file, limit: int, root=None, dir_fd: int | None = None) -> dict:
     """A JSON object from a regular file of at most `limit` bytes (see `read_bytes`, `parse_json`)."""
-    value = parse_json(read_bytes(file, limit, root), file)
+    value = parse_json(read_bytes(file, limit, root, dir_fd), file)
     if not isinstance(value, dict):
         raise ModelFileError(f"model: {file} should hold a JSON object, got {type(value).__name__}")
     return value
@@ -198,8 +208,8 @@ def _tensor_entry(name, entry, body, file, spans):
     if dtype not in DTYPES:
         raise ModelFileError(f"{where}: dtype expected one of {', '.join(DTYPES)}, got {dtype!r}")
     if not (isinstance(shape, list) and len(shape) <= 8
-            and all(type(d) is int and 0 <= d <= body for d in shape)):
-        raise ModelFileError(f"{where}: shape expected a list of at most 8 sizes, got {str(shape)[:80]}")
+            and all(type(d) is int and 0 <= d < 2**48 for d in shape)):
+        raise ModelFileError(f"{where}: shape expected a list of at most 8 sizes >= 0, got {str(shape)[:80]}")
     if not (isinstance(offsets, list) and len(offsets) == 2
             and all(type(o) is int for o in offsets) and 0 <= offsets[0] <= offsets[1] <= body):
         raise ModelFileError(f"{where}: data_offsets outside the file ({str(offsets)[:80]})")

@@ -308,14 +308,32 @@ class ModelDir:
 
     def __init__(self, path: Path, limits: Limits):
         self.path, self.limits = path, limits
-        self.config = read_json_object(path / CONFIG, limits.config, path)
+        for attempt in range(5):
+            # every file from one directory: opened by name inside it, not by path, so a writer
+            # swapping a new model in cannot give us the old config with the new weights
+            dir_fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                self._read(dir_fd)
+                return
+            except ModelFileError:
+                if attempt == 4 or not _replaced(path, dir_fd):
+                    raise
+            finally:
+                os.close(dir_fd)
+
+    def _read(self, dir_fd: int):
+        path, limits = self.path, self.limits
+        self.config = read_json_object(path / CONFIG, limits.config, path, dir_fd)
         _check_format(self.config, path / CONFIG)
-        self._weights = read_bytes(path / WEIGHTS, limits.weights, path)
+        self._weights = read_bytes(path / WEIGHTS, limits.weights, path, dir_fd)
         self.header = {k: (TORCH_DTYPES[d], s) for k, (d, s) in
                        safetensors_header(self._weights, path / WEIGHTS).items()}
-        prep = path / PREPROCESSING
-        self.preprocessing = (read_json_object(prep, limits.preprocessing, path)
-                              if os.path.lexists(prep) else None)
+        self.preprocessing = (read_json_object(path / PREPROCESSING, limits.preprocessing, path, dir_fd)
+                              if _exists(PREPROCESSING, dir_fd) else None)
+        self._optimizer = None
+        if self.config.get("optimizer_state") is not None:  # read now: from this same directory
+            limit = limits.optimizer_per_weight * len(self._weights) + (1 << 20)
+            self._optimizer = read_bytes(path / OPTIMIZER, limit, path, dir_fd)
 
     def tensors(self, expected: dict | None = None) -> dict:
         """The weights, after checking the header against `expected` ({name: (dtype, shape)},
@@ -330,10 +348,26 @@ class ModelDir:
         if meta is None:
             return None
         file = self.path / OPTIMIZER
-        limit = self.limits.optimizer_per_weight * len(self._weights) + (1 << 20)
-        data = read_bytes(file, limit, self.path)
-        header = safetensors_header(data, file)
-        return _optimizer_from(meta, header, _materialise(data, file), self.path / CONFIG)
+        if self._optimizer is None:
+            raise ModelFileError(f"model: missing file {file}")
+        header = safetensors_header(self._optimizer, file)
+        return _optimizer_from(meta, header, _materialise(self._optimizer, file), self.path / CONFIG)
+
+
+def _exists(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _replaced(path: Path, dir_fd: int) -> bool:
+    """Whether `path` no longer names the directory open as `dir_fd` (a writer swapped it)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(dir_fd).st_ino
+    except FileNotFoundError:
+        return True
 
 
 def open_model_dir(path, limits: Limits = LIMITS) -> ModelDir:
@@ -362,13 +396,6 @@ def read_model_dir(path) -> tuple[dict, dict, dict | None]:
     """
     model_dir = open_model_dir(path)
     return model_dir.config, model_dir.tensors(), model_dir.preprocessing
-
-
-def read_optimizer_state(path, config: dict) -> dict | None:
-    """The optimizer `state_dict()` saved next to the model at `path` (described by `config`), or None."""
-    model_dir = open_model_dir(path)
-    model_dir.config = config
-    return model_dir.optimizer_state()
 
 
 def _check_format(config: dict, file: Path):

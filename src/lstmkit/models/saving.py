@@ -53,7 +53,8 @@ def load_model(path, custom_objects=None, compile=True):
     file = model_dir.path / saving.CONFIG
     classes = {"Sequential": Sequential, "Functional": Functional, **(custom_objects or {})}
     spec = model_dir.config.get("model")
-    if not isinstance(spec, dict) or spec.get("class_name") not in classes:
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str) \
+            or spec["class_name"] not in classes:
         name = spec.get("class_name") if isinstance(spec, dict) else None
         raise ModelFileError(f"model: {path} does not hold a Keras-style lstmkit model "
                              f"(class {str(name)[:60]!r}; known: {', '.join(classes)})")

@@ -95,7 +95,7 @@ def layer(spec, where, depth=0):
     """{"class_name": a known layer, "config": its arguments}, each argument checked by name."""
     _object(spec, where, ("class_name", "config"))
     name = spec["class_name"]
-    if name not in LAYERS:
+    if not isinstance(name, str) or name not in LAYERS:
         _fail(f"{where}.class_name", f"one of {', '.join(LAYERS)}", name)
     config = spec["config"]
     _object(config, f"{where}.config", ())
@@ -200,7 +200,7 @@ def compile_spec(spec, where):
 def model(spec, where, classes):
     """The "model" entry of config.json: class, architecture, compile settings, recorded inputs."""
     _object(spec, where, ("class_name", "config"))
-    if spec["class_name"] not in classes:
+    if not isinstance(spec["class_name"], str) or spec["class_name"] not in classes:
         _fail(f"{where}.class_name", f"one of {', '.join(classes)}", spec["class_name"])
     if spec["class_name"] == "Sequential":
         sequential(spec["config"], f"{where}.config")
