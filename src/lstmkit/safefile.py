@@ -23,8 +23,7 @@ DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
           "BOOL": 1}
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_STRUCTURE = bytes(c for c in range(256) if chr(c) not in '"\\[]{}')
-# a number literal that may overflow to infinity: many digits, or an exponent of 3+ digits
-_MAYBE_HUGE = re.compile(rb"\d{300}|[eE][+]?\d{3}")
+_DIGITS = bytes.maketrans(b"0123456789E", b"0000000000e")  # to spot long numbers with `in` (fast)
 
 
 def read_bytes(file, limit: int, root=None, dir_fd: int | None = None) -> bytes:
@@ -120,13 +119,19 @@ def parse_json(data: bytes, file, max_depth: int = MAX_JSON_DEPTH):
     if depth > max_depth:
         raise ModelFileError(f"model: {file} nests {depth} levels deep, more than the limit of {max_depth}")
     try:
-        if _MAYBE_HUGE.search(data):  # rare: check every float as it is parsed (slower)
+        if _maybe_huge(data):  # rare: check every float as it is parsed (slower)
             return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
         return json.loads(text, parse_constant=_no_constant)
     except _NonFinite as e:
         raise ModelFileError(f"model: {file} holds the non-finite number {e} where a finite one belongs") from None
     except (json.JSONDecodeError, ValueError) as e:  # ValueError: an integer with too many digits
         raise ModelFileError(f"model: {file} is truncated or not JSON ({_one_line(e)})") from None
+
+
+def _maybe_huge(data: bytes) -> bool:
+    """Whether a number literal might overflow to infinity: 300+ digits, or a 3-digit exponent."""
+    mapped = data.translate(_DIGITS)
+    return b"0" * 300 in mapped or b"e000" in mapped or b"e+000" in mapped
 
 
 class _NonFinite(Exception):

@@ -7,6 +7,8 @@ import json
 import os
 import pickle
 import random
+import shutil
+import stat
 import struct
 from pathlib import Path
 
@@ -18,9 +20,27 @@ TENSOR_FILES = ("model.safetensors", "optimizer.safetensors")
 MARKER = "PICKLE_RAN"  # a pickle payload would create this file if loading ever ran it
 
 
+def _regular(p: Path) -> bool:
+    """A plain file (not a link, FIFO or device): the mutations read only those, or they could hang."""
+    try:
+        return stat.S_ISREG(os.lstat(p).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _clear(p: Path) -> Path:
+    """Remove whatever non-regular entry is at p, so a write never goes through a link or blocks on
+    a FIFO; returns p."""
+    if os.path.lexists(p) and not _regular(p):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    return p
+
+
 def _files(d: Path, names=None):
-    return sorted(p for p in d.iterdir() if p.is_file() and not p.is_symlink()
-                  and (names is None or p.name in names))
+    return sorted(p for p in d.iterdir() if _regular(p) and (names is None or p.name in names))
 
 
 def _pick(rng, items):
@@ -221,6 +241,7 @@ class _Payload:
 
 def pickle_renamed(rng, d, scratch):
     file = d / rng.choice(TENSOR_FILES)
+    _clear(file)
     if rng.random() < 0.5:
         torch.save({"weight": torch.zeros(3), "payload": _Payload(scratch / MARKER)}, file)
     else:
@@ -236,39 +257,39 @@ def missing_file(rng, d, scratch):
 
 def extra_file(rng, d, scratch):
     name = rng.choice(["README", "model.safetensors.bak", ".hidden", "config.json~", "preprocessing.json"])
-    if not (d / name).exists():
+    if not os.path.lexists(d / name):
         (d / name).write_bytes(os.urandom(rng.randrange(100)))
     return f"add {name}"
 
 
 def symlink_out(rng, d, scratch):
     name = rng.choice(JSON_FILES + TENSOR_FILES)
-    target = rng.choice(["/etc/passwd", "/dev/zero", "/dev/urandom", str(scratch / "copy"), "/proc/self/mem",
-                         "/nonexistent"])
-    if (d / name).exists() and target.endswith("copy"):
+    # targets outside the directory; none that a write through the link could harm
+    target = rng.choice(["/dev/zero", "/dev/urandom", str(scratch / "copy"), str(scratch), "/nonexistent"])
+    if _regular(d / name) and target.endswith("copy"):
         (scratch / "copy").write_bytes((d / name).read_bytes())
-    (d / name).unlink(missing_ok=True)
+    _clear(d / name).unlink(missing_ok=True)
     (d / name).symlink_to(target)
     return f"link {name} -> {target}"
 
 
 def symlink_loop(rng, d, scratch):
     name = rng.choice(JSON_FILES + TENSOR_FILES)
-    (d / name).unlink(missing_ok=True)
+    _clear(d / name).unlink(missing_ok=True)
     (d / name).symlink_to(name)
     return f"loop {name}"
 
 
 def fifo(rng, d, scratch):
     name = rng.choice(JSON_FILES + TENSOR_FILES)
-    (d / name).unlink(missing_ok=True)
+    _clear(d / name).unlink(missing_ok=True)
     os.mkfifo(d / name)
     return f"fifo {name}"
 
 
 def not_a_file(rng, d, scratch):
     name = rng.choice(JSON_FILES + TENSOR_FILES)
-    (d / name).unlink(missing_ok=True)
+    _clear(d / name).unlink(missing_ok=True)
     (d / name).mkdir()
     return f"directory {name}"
 
@@ -276,6 +297,8 @@ def not_a_file(rng, d, scratch):
 def huge_file(rng, d, scratch):
     """A sparse file of hundreds of MB: reading it whole would take the memory."""
     name = rng.choice(JSON_FILES + TENSOR_FILES)
+    if os.path.lexists(d / name) and not _regular(d / name):
+        return f"huge {name} (not a plain file)"
     with open(d / name, "ab") as f:
         f.truncate(rng.choice([100 << 20, 300 << 20, 10 << 30]))
     return f"huge {name}"
@@ -285,9 +308,9 @@ def big_json(rng, d, scratch):
     """A valid JSON file of a few MB, under or over the limits (written as text: fast)."""
     name = rng.choice(JSON_FILES)
     size = rng.choice([1 << 20, 5 << 20])
-    tree = json.loads((d / name).read_text()) if (d / name).exists() else {}
+    tree = json.loads((d / name).read_text()) if _regular(d / name) else {}
     head = json.dumps(tree)[:-1] + (", " if tree else "")
-    (d / name).write_text(head + '"padding": [' + "0.5, " * (size // 5) + "0.5]}")
+    _clear(d / name).write_text(head + '"padding": [' + "0.5, " * (size // 5) + "0.5]}")
     return f"big {name} ({size >> 20} MB)"
 
 
@@ -297,15 +320,15 @@ def deep_json(rng, d, scratch):
     body = "[" * depth + "]" * depth if rng.random() < 0.5 else '{"a":' * depth + "1" + "}" * depth
     if name.endswith(".safetensors"):
         raw = body.encode()
-        (d / name).write_bytes(struct.pack("<Q", len(raw)) + raw)
+        _clear(d / name).write_bytes(struct.pack("<Q", len(raw)) + raw)
     else:
-        (d / name).write_text(body)
+        _clear(d / name).write_text(body)
     return f"deep {name} ({depth})"
 
 
 def encoding(rng, d, scratch):
     name = rng.choice(JSON_FILES)
-    if (d / name).exists():
+    if _regular(d / name):
         text = (d / name).read_text(encoding="utf-8")
         raw = rng.choice([b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16"), text.encode() + b"\xff\xfe",
                           b"\x00" * 10])
@@ -315,14 +338,14 @@ def encoding(rng, d, scratch):
 
 def json_not_object(rng, d, scratch):
     name = rng.choice(JSON_FILES)
-    (d / name).write_text(rng.choice(["[]", "1", '"text"', "null", "", "{", '{"a": 1} trailing']))
+    _clear(d / name).write_text(rng.choice(["[]", "1", '"text"', "null", "", "{", '{"a": 1} trailing']))
     return f"not an object {name}"
 
 
 def optimizer_step(rng, d, scratch):
     """The optimizer's step tensors with another dtype or shape (the first fit used to fail)."""
     file = d / "optimizer.safetensors"
-    if not file.exists():
+    if not _regular(file):
         return "no optimizer"
     tensors = load_file(str(file))
     steps = [k for k in tensors if k.endswith(".step")]

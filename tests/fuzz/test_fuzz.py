@@ -13,7 +13,7 @@ import kinds  # noqa: E402
 import mutate  # noqa: E402
 import runner  # noqa: E402
 
-CASES = 300
+CASES = 200
 
 
 @pytest.fixture(scope="module")
