@@ -46,6 +46,15 @@ def read_bytes(file, limit: int, root=None, dir_fd: int | None = None) -> bytes:
     Example:
         >>> read_bytes("model/config.json", 1 << 20)  # doctest: +SKIP
     """
+    fd, size = open_regular(file, limit, root, dir_fd)
+    try:
+        return _read_to_end(fd, Path(file), limit)
+    finally:
+        os.close(fd)
+
+
+def open_regular(file, limit: int, root=None, dir_fd: int | None = None) -> tuple[int, int]:
+    """Open `file` for reading as `read_bytes` checks it: -> (file descriptor, size in bytes)."""
     file = Path(file)
     if root is not None:
         real, top = os.path.realpath(file), os.path.realpath(root)
@@ -67,21 +76,66 @@ def read_bytes(file, limit: int, root=None, dir_fd: int | None = None) -> bytes:
         if info.st_size > limit:
             raise ModelFileError(f"model: {file} is {info.st_size} bytes, more than the limit of "
                                  f"{limit} for this file")
-        chunks, left = [], limit + 1  # +1: a file that grew after fstat is still caught
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info.st_size
+
+
+def _read_to_end(fd: int, file: Path, limit: int, start: int = 0) -> bytes:
+    chunks, left, offset = [], limit + 1 - start, start  # +1: a file that grew is still caught
+    try:
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
+            chunk = os.pread(fd, min(left, 1 << 24), offset)
             if not chunk:
                 break
             chunks.append(chunk)
             left -= len(chunk)
+            offset += len(chunk)
     except OSError as e:
         raise ModelFileError(f"model: cannot read {file} ({e.strerror})") from None
-    finally:
-        os.close(fd)
     data = b"".join(chunks)
-    if len(data) > limit:
+    if start + len(data) > limit:
         raise ModelFileError(f"model: {file} is more than the limit of {limit} bytes for this file")
     return data
+
+
+class SafetensorsFile:
+    """An open safetensors file (checked as `read_bytes` does) whose header passed
+    `safetensors_header`; nothing past the header is read until `read()`, so a file that is
+    large or holds no valid header costs no memory.
+
+    Example:
+        >>> f = SafetensorsFile("model/model.safetensors", 8 << 30)  # doctest: +SKIP
+        >>> f.header, len(f.read())  # doctest: +SKIP
+    """
+
+    def __init__(self, file, limit: int, root=None, dir_fd: int | None = None):
+        self.file, self.limit, self._fd = Path(file), limit, None
+        self._fd, self.size = open_regular(file, limit, root, dir_fd)
+        try:
+            head = os.pread(self._fd, 8, 0)
+            n = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            head += os.pread(self._fd, min(n, MAX_HEADER_BYTES), 8) if 0 < n < self.size else b""
+            self.header = safetensors_header(head, self.file, self.size)
+        except BaseException:
+            self.close()
+            raise
+
+    def read(self) -> bytes:
+        """The whole file; closes it."""
+        try:
+            return _read_to_end(self._fd, self.file, self.limit)
+        finally:
+            self.close()
+
+    def close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        self.close()
 
 
 def _kind(mode) -> str:
@@ -172,12 +226,14 @@ def read_json_object(file, limit: int, root=None, dir_fd: int | None = None) -> 
     return value
 
 
-def safetensors_header(data: bytes, file) -> dict:
-    """Check a safetensors file's header against its size before any tensor is made.
+def safetensors_header(data: bytes, file, size: int | None = None) -> dict:
+    """Check a safetensors file's header against its size before any tensor is made: known dtypes,
+    shapes that fit their byte ranges, ranges inside the file that neither overlap nor leave gaps.
 
     Args:
-        data: the whole file.
+        data: the file, or at least its first 8 bytes and header.
         file: named in errors.
+        size: the file's size (default: len(data)).
 
     Returns:
         {tensor name: (dtype code such as "F32", shape tuple)}.
@@ -185,23 +241,27 @@ def safetensors_header(data: bytes, file) -> dict:
     Raises:
         ModelFileError: not safetensors (a pickle renamed, truncated, a header that lies about sizes).
     """
+    size = len(data) if size is None else size
     if len(data) < 8:
-        raise ModelFileError(f"model: {file} is truncated or not a safetensors file ({len(data)} bytes)")
+        raise ModelFileError(f"model: {file} is truncated or not a safetensors file ({size} bytes)")
     (n,) = struct.unpack("<Q", data[:8])
-    if n > MAX_HEADER_BYTES or 8 + n > len(data):
+    if n > MAX_HEADER_BYTES or 8 + n > min(size, len(data)):
         raise ModelFileError(f"model: {file} is truncated or not a safetensors file "
-                             f"(header length {n}, file {len(data)} bytes)")
+                             f"(header length {n}, file {size} bytes)")
     header = parse_json(data[8:8 + n], f"{file} (header)", max_depth=4)
     if not isinstance(header, dict):
         raise ModelFileError(f"model: {file} is not a safetensors file (header is not an object)")
     header.pop("__metadata__", None)
-    out, spans, body = {}, [], len(data) - 8 - n
+    out, spans, body = {}, [], size - 8 - n
     for name, entry in header.items():
         dtype, shape = _tensor_entry(name, entry, body, file, spans)
         out[name] = (dtype, shape)
     spans.sort()
     if any(a[1] > b[0] for a, b in zip(spans, spans[1:])):
         raise ModelFileError(f"model: {file} is not a valid safetensors file (tensors overlap)")
+    if sum(b - a for a, b in spans) != body:
+        raise ModelFileError(f"model: {file} is not a valid safetensors file (its tensors cover "
+                             f"{sum(b - a for a, b in spans)} of its {body} data bytes)")
     return out
 
 

@@ -27,7 +27,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from .errors import LstmkitError, ModelFileError
-from .safefile import read_bytes, read_json_object, safetensors_header
+from .safefile import SafetensorsFile, read_json_object
 
 
 def atomic_write(path, data: bytes | str) -> Path:
@@ -325,22 +325,24 @@ class ModelDir:
         path, limits = self.path, self.limits
         self.config = read_json_object(path / CONFIG, limits.config, path, dir_fd)
         _check_format(self.config, path / CONFIG)
-        self._weights = read_bytes(path / WEIGHTS, limits.weights, path, dir_fd)
-        self.header = {k: (TORCH_DTYPES[d], s) for k, (d, s) in
-                       safetensors_header(self._weights, path / WEIGHTS).items()}
+        self._weights = SafetensorsFile(path / WEIGHTS, limits.weights, path, dir_fd)
+        self.header = {k: (TORCH_DTYPES[d], s) for k, (d, s) in self._weights.header.items()}
         self.preprocessing = (read_json_object(path / PREPROCESSING, limits.preprocessing, path, dir_fd)
                               if _exists(PREPROCESSING, dir_fd) else None)
-        self._optimizer = None
-        if self.config.get("optimizer_state") is not None:  # read now: from this same directory
-            limit = limits.optimizer_per_weight * len(self._weights) + (1 << 20)
-            self._optimizer = read_bytes(path / OPTIMIZER, limit, path, dir_fd)
+        self._optimizer = self._optimizer_error = None
+        if self.config.get("optimizer_state") is not None:  # opened now: from this same directory
+            limit = limits.optimizer_per_weight * self._weights.size + (1 << 20)
+            try:
+                self._optimizer = SafetensorsFile(path / OPTIMIZER, limit, path, dir_fd)
+            except ModelFileError as e:  # raised only if the state is asked for (not by compile=False)
+                self._optimizer_error = e
 
     def tensors(self, expected: dict | None = None) -> dict:
         """The weights, after checking the header against `expected` ({name: (dtype, shape)},
         e.g. from a model built on the meta device); every floating tensor must be finite."""
         if expected is not None:
             check_tensor_specs(self.header, expected, self.path / WEIGHTS)
-        return _materialise(self._weights, self.path / WEIGHTS)
+        return _materialise(self._weights.read(), self.path / WEIGHTS)
 
     def optimizer_state(self) -> dict | None:
         """The optimizer `state_dict()` saved with the model (structure checked), or None."""
@@ -349,9 +351,9 @@ class ModelDir:
             return None
         file = self.path / OPTIMIZER
         if self._optimizer is None:
-            raise ModelFileError(f"model: missing file {file}")
-        header = safetensors_header(self._optimizer, file)
-        return _optimizer_from(meta, header, _materialise(self._optimizer, file), self.path / CONFIG)
+            raise self._optimizer_error
+        header = self._optimizer.header
+        return _optimizer_from(meta, header, _materialise(self._optimizer.read(), file), self.path / CONFIG)
 
 
 def _exists(name: str, dir_fd: int) -> bool:

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..cells import LayerWeights, lstm
+from ..errors import LstmkitError
 from .checks import check_hx, check_input
 
 
@@ -29,7 +30,7 @@ class LSTMCell(nn.Module):
         super().__init__()
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{arg}: expected a positive int, got {value!r}")
+                raise LstmkitError(f"{arg}: expected a positive int, got {value!r}")
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         factory = {"device": device, "dtype": dtype}
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **factory))
@@ -51,8 +52,8 @@ class LSTMCell(nn.Module):
     def forward(self, input, hx=None):
         if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
             shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
-            raise ValueError(f"input: expected shape (B, {self.input_size}) or ({self.input_size},), "
-                             f"got {shape}")
+            raise LstmkitError(f"input: expected shape (B, {self.input_size}) or ({self.input_size},), "
+                               f"got {shape}")
         check_input(input, self.input_size, self.weight_ih, "input")
         unbatched = input.dim() == 1
         x = input.unsqueeze(0) if unbatched else input  # (B, I)

@@ -8,6 +8,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .. import kernels
 from ..cells import LayerWeights
+from ..errors import LstmkitError
 from . import init as _init
 from .checks import check_hx, check_input
 
@@ -123,12 +124,12 @@ class LSTM(nn.Module):
             x, lengths = pad_packed_sequence(input)  # (T, B, I), original batch order
             return x, lengths, False
         if not isinstance(input, torch.Tensor):
-            raise ValueError(f"input: expected a tensor or PackedSequence, got {type(input).__name__}")
+            raise LstmkitError(f"input: expected a tensor or PackedSequence, got {type(input).__name__}")
         if input.dim() == 2:
             return input.unsqueeze(1), None, True  # (T, 1, I)
         if input.dim() != 3:
-            raise ValueError(f"input: expected shape (T, B, {self.input_size}) or (T, "
-                             f"{self.input_size}), got {tuple(input.shape)} ({input.dim()}-D)")
+            raise LstmkitError(f"input: expected shape (T, B, {self.input_size}) or (T, "
+                               f"{self.input_size}), got {tuple(input.shape)} ({input.dim()}-D)")
         return (input.transpose(0, 1) if self.batch_first else input), None, False
 
     def _mask_time_major(self, mask, x, unbatched):
@@ -138,8 +139,8 @@ class LSTM(nn.Module):
         elif self.batch_first:
             mask = mask.transpose(0, 1)
         if mask.shape != x.shape[:2]:
-            raise ValueError(f"mask: expected shape {tuple(x.shape[:2])} (time-major), "
-                             f"got {tuple(mask.shape)}")
+            raise LstmkitError(f"mask: expected shape {tuple(x.shape[:2])} (time-major), "
+                               f"got {tuple(mask.shape)}")
         return mask
 
     def _initial_state(self, hx, batch, x, unbatched, packed):
@@ -149,7 +150,7 @@ class LSTM(nn.Module):
             h = x.new_zeros(layers, batch, out)
             return h, x.new_zeros(layers, batch, self.hidden_size)
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-            raise ValueError("hx: expected a tuple (h0, c0)")
+            raise LstmkitError("hx: expected a tuple (h0, c0)")
         h0, c0 = hx
         if unbatched:
             h0, c0 = check_hx(h0, (layers, out), x, "h0"), check_hx(c0, (layers, self.hidden_size), x, "c0")
@@ -181,14 +182,16 @@ def _check_args(input_size, hidden_size, num_layers, dropout, proj_size, engine,
                 init):
     for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{arg}: expected a positive int, got {value!r}")
+            raise LstmkitError(f"{arg}: expected a positive int, got {value!r}")
+        if value >= 2**31:  # the weights could not be allocated; torch fails with an overflow
+            raise LstmkitError(f"{arg}: expected a positive int below 2**31, got {value!r}")
     if not isinstance(proj_size, int) or proj_size < 0 or (proj_size and proj_size >= hidden_size):
-        raise ValueError(f"proj_size: expected an int with 0 <= proj_size < hidden_size "
-                         f"({hidden_size}), got {proj_size!r}")
+        raise LstmkitError(f"proj_size: expected an int with 0 <= proj_size < hidden_size "
+                           f"({hidden_size}), got {proj_size!r}")
     for arg, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-        if not 0 <= value < 1:
-            raise ValueError(f"{arg}: expected a probability in [0, 1), got {value!r}")
+        if type(value) not in (int, float) or not 0 <= value < 1:
+            raise LstmkitError(f"{arg}: expected a probability in [0, 1), got {value!r}")
     if engine not in kernels.ENGINES:
-        raise ValueError(f"engine: expected one of {', '.join(kernels.ENGINES)}, got {engine!r}")
+        raise LstmkitError(f"engine: expected one of {', '.join(kernels.ENGINES)}, got {engine!r}")
     if init not in ("torch", "keras"):
-        raise ValueError(f"init: expected 'torch' or 'keras', got {init!r}")
+        raise LstmkitError(f"init: expected 'torch' or 'keras', got {init!r}")
