@@ -20,7 +20,7 @@ import torch
 
 from lstmkit.models import load_model
 
-EPOCHS = 25
+EPOCHS = 15
 TRIALS = 20
 
 

@@ -78,11 +78,17 @@ def test_links_out_of_the_directory_are_refused_links_inside_are_not(saved, tmp_
 
 def test_every_file_has_a_size_limit(saved):
     path, _ = saved
+    config = (path / "config.json").read_text()
     with open(path / "config.json", "ab") as f:
         f.truncate(200 << 20)  # sparse: the reader must refuse it by its size, not read it
     refused(path, "more than the limit")
     with pytest.raises(ModelFileError, match="more than the limit of 10"):
         read_bytes(path / "model.safetensors", 10)
+    (path / "config.json").write_text(config)
+    with open(path / "model.safetensors", "ab") as f:  # a valid header, then 300 MB it does not describe
+        f.truncate(300 << 20)
+    with pytest.raises(ModelFileError, match="its tensors cover .* of its 3145"):
+        saving.open_model_dir(path)  # refused from the header: the 300 MB are never read
 
 
 def test_json_nesting_non_finite_numbers_and_encoding(tmp_path):

@@ -145,13 +145,17 @@ class Fuzzer:
             self.worker.close()
 
 
-def run(kind_names, cases: int, seed: int, root: Path, log=None) -> list:
-    """`cases` mutated directories spread over `kind_names`, 1-3 mutations each."""
+def run(kind_names, cases: int, seed: int, root: Path, log=None, minutes=None) -> list:
+    """`cases` mutated directories spread over `kind_names`, 1-3 mutations each (fewer when
+    `minutes` run out first)."""
     from mutate import choose
 
     fuzzer, rng, outcomes = Fuzzer(kind_names, root), random.Random(seed), []
+    stop = time.monotonic() + 60 * minutes if minutes else float("inf")
     try:
         for k in range(cases):
+            if time.monotonic() > stop:
+                break
             kind = kind_names[k % len(kind_names)]
             outcome = fuzzer.case(kind, choose(rng, rng.choice([1, 1, 2, 3])), rng.getrandbits(32))
             outcomes.append(outcome)
@@ -194,16 +198,19 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", default=",".join(kinds.KINDS))
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--minutes", type=float, default=None, help="stop early after this long")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lstmkit-fuzz-") as root:
-        outcomes = run(args.kinds.split(","), args.cases, args.seed, Path(root), log=print)
+        outcomes = run(args.kinds.split(","), args.cases, args.seed, Path(root), log=print,
+                       minutes=args.minutes)
     seconds = time.monotonic() - start
+    limit = f" --minutes {args.minutes:g}" if args.minutes else ""
     report = (f"# Model-directory fuzzer: results\n\nCommand: `python tests/fuzz/runner.py --cases {args.cases} "
-              f"--seed {args.seed} --kinds {args.kinds}`, {seconds:.0f} s, load `{os.getloadavg()[0]:.1f}` "
+              f"--seed {args.seed} --kinds {args.kinds}{limit}`: {len(outcomes)} directories in {seconds:.0f} s, load `{os.getloadavg()[0]:.1f}` "
               f"(a machine shared with other work). Memory cap {CAP_BYTES >> 20} MiB over the worker's size "
               f"after imports, {CASE_SECONDS:.0f} s per load.\n\n{table(outcomes)}\n\n"
               f"## Distinct failures\n\n{failures(outcomes)}\n")
