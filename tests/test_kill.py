@@ -28,7 +28,7 @@ def train(run_dir: Path):
     """One fit (resuming from the backup in run_dir when there is one); final weights at the end."""
     import lstmkit
     from lstmkit.layers import LSTM, Dense, Dropout
-    from lstmkit.models import BackupAndRestore, EarlyStopping, ModelCheckpoint, Sequential
+    from lstmkit.models import BackupAndRestore, CSVLogger, EarlyStopping, ModelCheckpoint, Sequential
 
     torch.set_num_threads(1)
     lstmkit.set_seed(0)
@@ -38,7 +38,7 @@ def train(run_dir: Path):
     model.compile(optimizer="adam", loss="mse")
     model.fit(x, y, epochs=EPOCHS, batch_size=8, verbose=0, callbacks=[
         BackupAndRestore(run_dir / "backup"), EarlyStopping(monitor="loss", patience=50),
-        ModelCheckpoint(str(run_dir / "ckpt" / "ep{epoch:03d}"))])
+        ModelCheckpoint(str(run_dir / "ckpt" / "ep{epoch:03d}")), CSVLogger(run_dir / "log.csv")])
     model.save_weights(run_dir / "final.safetensors")
 
 
@@ -115,5 +115,7 @@ def test_sigkill_at_random_points_resumes_to_identical_weights(tmp_path, zygote)
     assert kills >= TRIALS // 2, f"only {kills} of {TRIALS} runs were killed before they finished"
     check_saved_models_load(run, x)
     assert (run / "final.safetensors").read_bytes() == (reference / "final.safetensors").read_bytes()
+    # the callbacks' state came back too: the log holds every epoch once, with the same losses
+    assert (run / "log.csv").read_text() == (reference / "log.csv").read_text()
     assert sorted(p.name for p in (run / "ckpt").iterdir()) == [f"ep{e:03d}" for e in range(1, EPOCHS + 1)]
     assert not (run / "backup").exists()  # deleted once training completed

@@ -214,6 +214,11 @@ def nesting_depth(data: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
+def short_names(names) -> str:
+    """The first few of `names` (each cut short) for a one-line message."""
+    return str([n[:60] for n in names[:5]]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
 def _one_line(e) -> str:
     return " ".join(str(e).split())[:200]
 

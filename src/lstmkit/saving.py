@@ -26,8 +26,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from . import optimizer_files
 from .errors import LstmkitError, ModelFileError
-from .safefile import SafetensorsFile, read_json_object
+from .safefile import SafetensorsFile, read_json_object, short_names
 
 
 def atomic_write(path, data: bytes | str) -> Path:
@@ -165,7 +166,7 @@ def write_model_dir(path, config: dict, state_dict: dict, preprocessing: dict | 
             "lstmkit_version": lstmkit.__version__, "torch_version": torch.__version__, **config}
     files = {}
     if optimizer is not None:
-        opt_tensors, full["optimizer_state"] = _split_optimizer_state(optimizer)
+        opt_tensors, full["optimizer_state"] = optimizer_files.split_state(optimizer)
         files[OPTIMIZER] = save_safetensors(opt_tensors)
     files[WEIGHTS] = save_safetensors({k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()})
     if preprocessing is not None:
@@ -274,23 +275,6 @@ def _exchange(a: Path, b: Path) -> bool:
     return ok
 
 
-def _split_optimizer_state(state_dict: dict) -> tuple[dict, dict]:
-    """torch optimizer state_dict -> (tensors for safetensors, JSON-able rest)."""
-    tensors, state = {}, {}
-    for key, values in state_dict["state"].items():
-        entry = {"tensors": [], "scalars": {}}
-        for name, value in values.items():
-            if torch.is_tensor(value):
-                tensors[f"state.{key}.{name}"] = value.detach().to("cpu").contiguous()
-                entry["tensors"].append(name)
-            else:
-                entry["scalars"][name] = value
-        state[str(key)] = entry
-    groups = [{k: (v.item() if torch.is_tensor(v) else v) for k, v in g.items()}
-              for g in state_dict["param_groups"]]
-    return tensors, {"state": state, "param_groups": groups}
-
-
 TORCH_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                 "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
                 "U8": torch.uint8, "BOOL": torch.bool}
@@ -353,7 +337,7 @@ class ModelDir:
         if self._optimizer is None:
             raise self._optimizer_error
         header = self._optimizer.header
-        return _optimizer_from(meta, header, _materialise(self._optimizer.read(), file), self.path / CONFIG)
+        return optimizer_files.join_state(meta, header, _materialise(self._optimizer.read(), file), self.path / CONFIG)
 
 
 def _exists(name: str, dir_fd: int) -> bool:
@@ -418,17 +402,13 @@ def check_tensor_specs(header: dict, expected: dict, file) -> None:
     missing, unexpected = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
     if missing or unexpected:
         raise ModelFileError(f"model: the weights in {file} do not match its config "
-                             f"(missing {_names(missing)}, unexpected {_names(unexpected)})")
+                             f"(missing {short_names(missing)}, unexpected {short_names(unexpected)})")
     for name, (dtype, shape) in expected.items():
         got_dtype, got_shape = header[name]
         if tuple(got_shape) != tuple(shape) or got_dtype != dtype:
             raise ModelFileError(f"model: {file}: tensor {name!r} has shape {tuple(got_shape)} and dtype "
                                  f"{str(got_dtype)[6:]}, the config needs shape {tuple(shape)} and dtype "
                                  f"{str(dtype)[6:]}")
-
-
-def _names(names) -> str:
-    return str([n[:60] for n in names[:5]]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _materialise(data: bytes, file: Path) -> dict:
@@ -441,31 +421,3 @@ def _materialise(data: bytes, file: Path) -> dict:
         if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
             raise ModelFileError(f"model: {file}: tensor {name[:80]!r} holds NaN or infinite values")
     return tensors
-
-
-def _optimizer_from(meta, header: dict, tensors: dict, file: Path) -> dict:
-    """{"state": {index: {name: tensor or number}}, "param_groups": [...]} from config's
-    "optimizer_state" and the tensors of optimizer.safetensors, whose names must match it exactly."""
-    where = f"model: {file}: optimizer_state"
-    if not (isinstance(meta, dict) and isinstance(meta.get("state"), dict)
-            and isinstance(meta.get("param_groups"), list)):
-        raise ModelFileError(f"{where}: expected an object with 'state' and 'param_groups'")
-    state, declared = {}, set()
-    for key, entry in meta["state"].items():
-        if not key.isdigit() or not isinstance(entry, dict) or not isinstance(entry.get("tensors"), list) \
-                or not isinstance(entry.get("scalars", {}), dict):
-            raise ModelFileError(f"{where}.state[{key[:20]!r}]: expected a parameter index with "
-                                 "'tensors' (names) and 'scalars'")
-        scalars = entry.get("scalars", {})
-        if not all(isinstance(v, (int, float, bool)) for v in scalars.values()):
-            raise ModelFileError(f"{where}.state[{key!r}].scalars: expected numbers")
-        names = {f"state.{key}.{n}": n for n in entry["tensors"] if isinstance(n, str)}
-        if len(names) != len(entry["tensors"]):
-            raise ModelFileError(f"{where}.state[{key!r}].tensors: expected a list of distinct names")
-        declared |= set(names)
-        state[int(key)] = {**scalars, **{n: tensors[k] for k, n in names.items() if k in tensors}}
-    if declared != set(header):
-        raise ModelFileError(f"model: {file.parent / OPTIMIZER} does not match optimizer_state in "
-                             f"{file} (missing {_names(sorted(declared - set(header)))}, "
-                             f"unexpected {_names(sorted(set(header) - declared))})")
-    return {"state": state, "param_groups": meta["param_groups"]}

@@ -8,7 +8,6 @@ shuffling and the dropout masks) and the other callbacks' state (their JSON-able
 dicts of tensors such as EarlyStopping's best weights).
 """
 import random
-import shutil
 from pathlib import Path
 
 import numpy as np
