@@ -39,8 +39,14 @@ def _clear(p: Path) -> Path:
     return p
 
 
+def _small(p: Path) -> bool:
+    return _regular(p) and p.stat().st_size <= 64 << 20
+
+
 def _files(d: Path, names=None):
-    return sorted(p for p in d.iterdir() if _regular(p) and (names is None or p.name in names))
+    """The plain files a mutation may read and rewrite: not the huge (sparse) ones that `huge_file`
+    made, which would take the fuzzer's own memory."""
+    return sorted(p for p in d.iterdir() if _small(p) and (names is None or p.name in names))
 
 
 def _pick(rng, items):
@@ -266,7 +272,7 @@ def symlink_out(rng, d, scratch):
     name = rng.choice(JSON_FILES + TENSOR_FILES)
     # targets outside the directory; none that a write through the link could harm
     target = rng.choice(["/dev/zero", "/dev/urandom", str(scratch / "copy"), str(scratch), "/nonexistent"])
-    if _regular(d / name) and target.endswith("copy"):
+    if _small(d / name) and target.endswith("copy"):
         (scratch / "copy").write_bytes((d / name).read_bytes())
     _clear(d / name).unlink(missing_ok=True)
     (d / name).symlink_to(target)
@@ -308,7 +314,7 @@ def big_json(rng, d, scratch):
     """A valid JSON file of a few MB, under or over the limits (written as text: fast)."""
     name = rng.choice(JSON_FILES)
     size = rng.choice([1 << 20, 5 << 20])
-    tree = json.loads((d / name).read_text()) if _regular(d / name) else {}
+    tree = json.loads((d / name).read_text()) if _small(d / name) else {}
     head = json.dumps(tree)[:-1] + (", " if tree else "")
     _clear(d / name).write_text(head + '"padding": [' + "0.5, " * (size // 5) + "0.5]}")
     return f"big {name} ({size >> 20} MB)"
@@ -328,7 +334,7 @@ def deep_json(rng, d, scratch):
 
 def encoding(rng, d, scratch):
     name = rng.choice(JSON_FILES)
-    if _regular(d / name):
+    if _small(d / name):
         text = (d / name).read_text(encoding="utf-8")
         raw = rng.choice([b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16"), text.encode() + b"\xff\xfe",
                           b"\x00" * 10])
@@ -345,7 +351,7 @@ def json_not_object(rng, d, scratch):
 def optimizer_step(rng, d, scratch):
     """The optimizer's step tensors with another dtype or shape (the first fit used to fail)."""
     file = d / "optimizer.safetensors"
-    if not _regular(file):
+    if not _small(file):
         return "no optimizer"
     tensors = load_file(str(file))
     steps = [k for k in tensors if k.endswith(".step")]
