@@ -183,8 +183,9 @@ def test_optimizer_state_is_checked_at_load_not_at_the_first_fit(saved):
     save_file({**tensors, "state.0.exp_avg": torch.zeros(3)}, str(path / "optimizer.safetensors"))
     refused(path, r"state\[0\].exp_avg: expected a floating tensor of the parameter's shape")
     save_file(tensors, str(path / "optimizer.safetensors"))
-    edit_config(path, lambda c: c["optimizer_state"]["param_groups"][0].update(lr="fast"))
-    refused(path, r"param_groups\[0\].lr")
+    for lr in ("fast", 1e308, -0.1):  # 1e308 is finite, but overflows the float32 step
+        edit_config(path, lambda c: c["optimizer_state"]["param_groups"][0].update(lr=lr))
+        refused(path, r"param_groups\[0\].lr")
     assert load_model(path, compile=False).predict(X).shape == (8, 1)
 
 
