@@ -45,3 +45,9 @@ long-range: install
 
 clean:
 	rm -rf .venv runs build *.egg-info
+
+.PHONY: fuzz
+# The long fuzzer run: 10,000 mutated model directories of every kind, loaded and used one by one
+# (counts in tests/fuzz/RESULTS.md); `make test` runs a short one.
+fuzz: install
+	$(PY) tests/fuzz/runner.py --cases 10000

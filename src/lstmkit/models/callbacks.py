@@ -4,13 +4,12 @@ import copy
 import csv
 import io
 import math
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 from ..errors import LstmkitError
 from .progress import Progress
+from ..saving import atomic_write
 
 
 class Callback:
@@ -200,15 +199,7 @@ class CSVLogger(Callback):
         writer = csv.DictWriter(buf, keys, delimiter=self.separator, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
-        _write_atomic(self.path, buf.getvalue())
-
-
-def _write_atomic(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+        atomic_write(self.path, buf.getvalue())
 
 
 class LambdaCallback(Callback):
@@ -275,3 +266,4 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.progress.finish(self.seen, logs or {})
+from .backup import BackupAndRestore  # noqa: E402  (it builds on Callback, defined above)

@@ -10,6 +10,7 @@ from ..layers.base import call_symbolic, is_symbolic
 from . import callbacks as cbks
 from . import data, feed, optimizers, registry, saving, training, weights
 from .compiled import Compiled
+from . import backup
 from .progress import Progress
 from .summary import summary_text
 from .tally import NonFiniteLoss, Tally
@@ -159,6 +160,7 @@ class Model(nn.Module):
         for cb in callbacks:
             cb.on_train_begin()
         try:
+            initial_epoch = backup.resume(callbacks, initial_epoch)  # continue a run that was killed
             training.run_epochs(self, train, val, initial_epoch, epochs, verbose, callbacks)
         except NonFiniteLoss as e:
             if not any(isinstance(cb, cbks.TerminateOnNaN) for cb in callbacks):

@@ -49,8 +49,8 @@ class LSTMCell(nn.Module):
     def forward(self, input, hx=None):
         if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
             shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
-            raise ValueError(f"input: expected shape (B, {self.input_size}) or ({self.input_size},), "
-                             f"got {shape}")
+            raise LstmkitError(f"input: expected shape (B, {self.input_size}) or ({self.input_size},), "
+                               f"got {shape}")
         check_input(input, self.input_size, self.weight_ih, "input")
         unbatched = input.dim() == 1
         x = input.unsqueeze(0) if unbatched else input  # (B, I)

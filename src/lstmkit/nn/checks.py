@@ -18,6 +18,8 @@ def check_lstm_args(sizes=(), probabilities=(), engine="auto") -> None:
     for arg, value in sizes:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise LstmkitError(f"{arg}: expected a positive int, got {value!r}")
+        if value >= 2**31:  # the weights could not be allocated; torch fails with an overflow
+            raise LstmkitError(f"{arg}: expected a positive int below 2**31, got {value!r}")
     for arg, value in probabilities:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
             raise LstmkitError(f"{arg}: expected a probability in [0, 1), got {value!r}")

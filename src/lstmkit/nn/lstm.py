@@ -146,12 +146,12 @@ class LSTM(nn.Module):
             x, lengths = pad_packed_sequence(input)  # (T, B, I), original batch order
             return x, lengths, False
         if not isinstance(input, torch.Tensor):
-            raise ValueError(f"input: expected a tensor or PackedSequence, got {type(input).__name__}")
+            raise LstmkitError(f"input: expected a tensor or PackedSequence, got {type(input).__name__}")
         if input.dim() == 2:
             return input.unsqueeze(1), None, True  # (T, 1, I)
         if input.dim() != 3:
-            raise ValueError(f"input: expected shape (T, B, {self.input_size}) or (T, "
-                             f"{self.input_size}), got {tuple(input.shape)} ({input.dim()}-D)")
+            raise LstmkitError(f"input: expected shape (T, B, {self.input_size}) or (T, "
+                               f"{self.input_size}), got {tuple(input.shape)} ({input.dim()}-D)")
         return (input.transpose(0, 1) if self.batch_first else input), None, False
 
     def _mask_time_major(self, mask, x, unbatched):
@@ -161,8 +161,8 @@ class LSTM(nn.Module):
         elif self.batch_first:
             mask = mask.transpose(0, 1)
         if mask.shape != x.shape[:2]:
-            raise ValueError(f"mask: expected shape {tuple(x.shape[:2])} (time-major), "
-                             f"got {tuple(mask.shape)}")
+            raise LstmkitError(f"mask: expected shape {tuple(x.shape[:2])} (time-major), "
+                               f"got {tuple(mask.shape)}")
         return mask
 
     def _initial_state(self, hx, batch, x, unbatched, packed):
@@ -172,7 +172,7 @@ class LSTM(nn.Module):
             h = x.new_zeros(layers, batch, out)
             return h, x.new_zeros(layers, batch, self.hidden_size)
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-            raise ValueError("hx: expected a tuple (h0, c0)")
+            raise LstmkitError("hx: expected a tuple (h0, c0)")
         h0, c0 = hx
         if unbatched:
             h0, c0 = check_hx(h0, (layers, out), x, "h0"), check_hx(c0, (layers, self.hidden_size), x, "c0")

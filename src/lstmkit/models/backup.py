@@ -1,0 +1,200 @@
+"""`BackupAndRestore`, as in Keras: a run killed at any moment (even `kill -9`) continues, when fit
+is called again with the same arguments, from the last completed epoch, and ends with the same
+weights as a run that was never interrupted (bit for bit on the same machine and thread count).
+
+The backup is a model directory (see `lstmkit.saving`, written atomically) holding the weights,
+the optimizer's state, the random number generators' states (torch, numpy, Python: they decide the
+shuffling and the dropout masks) and the other callbacks' state (their JSON-able attributes, and
+dicts of tensors such as EarlyStopping's best weights).
+"""
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import saving
+from ..errors import LstmkitError, ModelFileError
+from .callbacks import Callback
+
+LATEST = "latest"
+_SKIP = {"model", "params"}  # set by fit itself
+
+
+class BackupAndRestore(Callback):
+    """Back up the training state after every epoch; restore it when fit starts again.
+
+    Args:
+        backup_dir: a directory for this run's backup only (created when missing).
+        save_freq: "epoch" (back up after every completed epoch).
+        delete_checkpoint: remove the backup once training completes.
+
+    Example:
+        >>> model.fit(x, y, epochs=10, callbacks=[BackupAndRestore("runs/backup")])  # doctest: +SKIP
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        if save_freq != "epoch":
+            raise LstmkitError(f"save_freq: only 'epoch' is supported (a backup after each completed "
+                               f"epoch), got {save_freq!r}")
+        if not isinstance(backup_dir, (str, Path)) or not str(backup_dir):
+            raise LstmkitError(f"backup_dir: expected a directory path, got {backup_dir!r}")
+        self.backup_dir, self.save_freq = Path(backup_dir), save_freq
+        self.delete_checkpoint = delete_checkpoint
+        self._callbacks, self._start, self._last = [], None, None
+
+    def resume(self, callbacks, initial_epoch: int) -> int:
+        """Called by fit after every callback's on_train_begin: restore the backup, if there is one.
+
+        Returns:
+            The epoch to start from (the one after the last backed-up epoch, else `initial_epoch`).
+        """
+        self._callbacks = [cb for cb in callbacks if cb is not self]
+        latest = self.backup_dir / LATEST
+        self._last = None
+        if not (latest.exists() or (self.backup_dir / f".{LATEST}.old").is_dir()):
+            self._start = initial_epoch
+            return initial_epoch
+        model_dir = saving.open_model_dir(latest)
+        meta = model_dir.config.get("backup")
+        if not isinstance(meta, dict) or type(meta.get("epoch")) is not int:
+            raise ModelFileError(f"backup: {model_dir.path} is not a BackupAndRestore backup")
+        tensors = model_dir.tensors()
+        self._restore_model(model_dir, tensors)
+        try:
+            _set_rng(meta["rng"], tensors)
+            for key, cb in _keyed(self._callbacks):
+                _set_state(cb, meta["callbacks"].get(key, {}), tensors, key)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+            raise ModelFileError(f"backup: {model_dir.path} is damaged (random state or callbacks: "
+                                 f"{' '.join(str(e).split())[:120]})") from None
+        self._start = meta["epoch"] + 1
+        return self._start
+
+    def _restore_model(self, model_dir, tensors):
+        from .saving import check_optimizer_state  # models.saving imports the model classes
+
+        own = self.model.state_dict()
+        weights = {k: v for k, v in tensors.items() if not k.startswith(("rng/", "callbacks/"))}
+        saving.check_tensor_specs({k: (v.dtype, tuple(v.shape)) for k, v in weights.items()},
+                                  {k: (v.dtype, tuple(v.shape)) for k, v in own.items()},
+                                  model_dir.path / saving.WEIGHTS)
+        with torch.no_grad():
+            self.model.load_state_dict(weights)
+        opt_state = model_dir.optimizer_state()
+        if opt_state is not None:
+            self.model._prepare_optimizer()
+            check_optimizer_state(self.model.optimizer, opt_state, model_dir.path / saving.OPTIMIZER)
+            self.model.optimizer.load_state_dict(opt_state)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # The state now is the state at the end of epoch - 1, after every callback's on_epoch_end
+        # (History's included): backing up here, not in on_epoch_end, keeps them all.
+        if self._start is not None and epoch > self._start:
+            self._backup(epoch - 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last = epoch
+
+    def on_train_end(self, logs=None):
+        # fit calls this also when training fails (an error, Ctrl-C): then the backup stays
+        done = self.model.stop_training or self._start >= self.params["epochs"] or (
+            self._last is not None and self._last + 1 >= self.params["epochs"])
+        if not done:
+            return
+        if self.delete_checkpoint:
+            saving.remove_model_dir(self.backup_dir / LATEST)
+            if self.backup_dir.is_dir() and not any(self.backup_dir.iterdir()):
+                self.backup_dir.rmdir()
+        elif self._last is not None:
+            self._backup(self._last)
+
+    def _backup(self, epoch: int):
+        tensors = {**{k: v for k, v in self.model.state_dict().items()}, **_rng_tensors()}
+        states = {}
+        for key, cb in _keyed(self._callbacks):
+            states[key], cb_tensors = _get_state(cb, key)
+            tensors.update(cb_tensors)
+        meta = {"epoch": epoch, "rng": _rng_json(), "callbacks": states}
+        optimizer = self.model.optimizer.state_dict() if self.model.optimizer is not None else None
+        saving.write_model_dir(self.backup_dir / LATEST, {"backup": meta}, tensors, optimizer=optimizer)
+
+
+def resume(callbacks, initial_epoch: int) -> int:
+    """The epoch fit starts from: a BackupAndRestore among `callbacks` restores its backup."""
+    for cb in callbacks:
+        if isinstance(cb, BackupAndRestore):
+            initial_epoch = cb.resume(callbacks, initial_epoch)
+    return initial_epoch
+
+
+def _rng_tensors() -> dict:
+    out = {"rng/torch": torch.get_rng_state(), "rng/numpy": torch.from_numpy(
+        np.random.get_state()[1].astype(np.int64))}
+    if torch.cuda.is_available():
+        for k, state in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"rng/cuda{k}"] = state
+    return out
+
+
+def _rng_json() -> dict:
+    _, _, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"numpy": [int(pos), int(has_gauss), float(gauss)],
+            "python": [version, list(internal), gauss_next]}
+
+
+def _set_rng(meta: dict, tensors: dict):
+    torch.set_rng_state(tensors["rng/torch"])
+    pos, has_gauss, gauss = meta["numpy"]
+    np.random.set_state(("MT19937", tensors["rng/numpy"].numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = meta["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    cuda = sorted(k for k in tensors if k.startswith("rng/cuda"))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+
+
+def _keyed(callbacks):
+    """(key, callback) pairs; a key is the class name and its rank among callbacks of that class,
+    so a backup restores into the same kinds of callback even if others were added or left out."""
+    seen = {}
+    for cb in callbacks:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, -1) + 1
+        yield f"{name}#{seen[name]}", cb
+
+
+def _get_state(cb, k: str) -> tuple[dict, dict]:
+    """A callback's state: JSON-able attributes, and dicts of tensors (e.g. saved weights)."""
+    state, tensors = {}, {}
+    for name, value in vars(cb).items():
+        if name in _SKIP or name.startswith("_"):
+            continue
+        if isinstance(value, dict) and value and all(torch.is_tensor(v) for v in value.values()):
+            tensors.update({f"callbacks/{k}/{name}/{key}": v.detach().cpu().contiguous()
+                            for key, v in value.items()})
+            state[name] = {"tensors": list(value)}
+        elif _jsonable(value):
+            state[name] = {"value": value}
+    return state, tensors
+
+
+def _set_state(cb, state: dict, tensors: dict, k: str):
+    for name, entry in state.items():
+        if "tensors" in entry:
+            setattr(cb, name, {key: tensors[f"callbacks/{k}/{name}/{key}"] for key in entry["tensors"]})
+        else:
+            setattr(cb, name, entry["value"])
+
+
+def _jsonable(value) -> bool:
+    if value is None or type(value) in (bool, int, str):
+        return True
+    if isinstance(value, float):
+        return True  # non-finite values are written as null, as atomic_write_json does
+    if isinstance(value, list):
+        return all(_jsonable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _jsonable(v) for key, v in value.items())
+    return False
