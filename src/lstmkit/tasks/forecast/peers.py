@@ -16,6 +16,11 @@ def available() -> bool:
     return importlib.util.find_spec("statsforecast") is not None
 
 
+def left_out(name: str, exc: Exception) -> str:
+    """The one-line note for a peer that failed on this series, with statsforecast's reason."""
+    return f"peers: {name} left out: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+
+
 def _seasons(season: int, n_fit: int) -> list:
     """MSTL's seasons: the data's, and the week too for hourly (24) and half-hourly (48) steps, each
     kept only when the training part holds two full cycles of it."""
@@ -73,5 +78,5 @@ def peer_models(values: np.ndarray, n_fit: int, horizon: int, season: int) -> tu
         try:
             models[name] = _Peer(name, values, n_fit, horizon, season)
         except Exception as exc:  # a peer that cannot fit this series is reported, not fatal
-            notes.append(f"peers: {name} left out: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+            notes.append(left_out(name, exc))
     return models, notes

@@ -26,7 +26,7 @@ from . import baselines
 from .config import PEERS_AUTO_MAX, Backtest, Config
 from .net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
 from .metrics import forecast_metrics, mase_scale, probabilistic_metrics, residual_quantiles
-from .peers import peer_models
+from .peers import left_out, peer_models
 from .progress import Progress, RunClock
 
 
@@ -346,7 +346,7 @@ class Forecaster(Predictor):
             try:
                 point, fitted = model(origins), model(fit_origins)
             except Exception as exc:  # a peer whose forward fails on this series is reported, not fatal
-                notes.append(f"peers: {name} left out: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+                notes.append(left_out(name, exc))
                 continue
             forecasts[name] = point
             bands[name] = point[..., None] + residual_quantiles(ahead, fitted, c.quantiles)[None]
