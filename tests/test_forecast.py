@@ -14,7 +14,7 @@ from lstmkit.tasks.forecast import Config as ForecastConfig, Forecaster
 
 MODELS = ["lstm", "naive", "seasonal_naive", "linear_ar"]
 METRICS = ["mae", "rmse", "mape", "smape", "mase"]
-TINY = dict(epochs=3, ensemble=1, hidden_size=8)
+TINY = dict(epochs=3, ensemble=1, hidden_size=8, peers="off")  # peers: tests/test_forecast_scores.py
 
 
 
@@ -69,9 +69,11 @@ def test_cli_trains_writes_outputs_and_forecasts_with_the_saved_model(tmp_path, 
     out = tmp_path / "air"
     assert main(["forecast", "--epochs", "3", "--ensemble", "1", "--hidden", "8", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "seasonal_naive" in printed and "epoch" in printed  # the table and the training progress
+    assert "seasonal_naive" in printed and "epoch" in printed and "ETA" in printed  # table, progress
     metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics) == MODELS and all(list(m) == METRICS for m in metrics.values())
+    assert list(metrics)[:4] == MODELS and all(list(m)[:5] == METRICS for m in metrics.values())
+    assert all({"crps", "pinball", "coverage_10_90", "width_10_90"} <= set(m) for m in metrics.values())
+    assert "quantile scores" in printed and "auto_arima" in metrics
     assert {p.name for p in out.iterdir()} >= {"forecast.png", "forecast.csv", "backtest.csv", "model"}
     backtest = pd.read_csv(out / "backtest.csv")
     assert len(backtest) == 13 * 12
@@ -89,7 +91,7 @@ def test_cli_on_a_yearly_series(tmp_path):
     """Sunspots: yearly steps and an 11-year season, with the same command."""
     out = tmp_path / "sun"
     assert main(["forecast", "--quiet", "--dataset", "sunspots", "--epochs", "2", "--ensemble", "1",
-                 "--hidden", "8", "--out", str(out)]) == 0
+                 "--peers", "off", "--hidden", "8", "--out", str(out)]) == 0
     forecast = pd.read_csv(out / "forecast.csv")
     assert len(forecast) == 11 and forecast["time"].iloc[0].startswith("2009")
 

@@ -49,6 +49,8 @@ def register(subparsers) -> None:
         m.add_argument(*flags, type=int, metavar="N", help=what)
     m.add_argument("--strategy", choices=("direct", "recursive"), help="multi-step strategy (default direct)")
     m.add_argument("--augment", metavar="KINDS", help="jitter,scale: augmented copies for small series")
+    m.add_argument("--peers", choices=("auto", "on", "off"), help="statsforecast's AutoARIMA, AutoETS and MSTL "
+                   "in the backtest (default auto: when installed and the series has at most 1000 steps)")
     predict.add_argument("--data", metavar="FILE.csv", required=True, help="the history to forecast after")
     predict.add_argument("--horizon", type=int, metavar="N", help="steps to forecast (default: the model's)")
     predict.add_argument("--out", metavar="DIR", help="output directory (default runs/forecast-<data>)")
@@ -114,7 +116,7 @@ def _train_config(args):
                  future_covariates=_split(args.future_covariates) or None, fill=args.fill, horizon=args.horizon,
                  lookback=args.lookback, test_size=args.test_size, season_length=args.season,
                  epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden_size, strategy=args.strategy,
-                 augment=tuple(_split(args.augment)) or None)
+                 augment=tuple(_split(args.augment)) or None, peers=args.peers)
     settings.update({k: v for k, v in flags.items() if v is not None})
     settings.update(seed=args.seed)
     if "horizon" in settings and "test_size" not in settings:
@@ -150,11 +152,18 @@ def _backtest_frame(backtest, forecaster) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+POINT = ["mae", "rmse", "mape", "smape", "mase"]
+
+
 def _table(backtest, config) -> str:
+    """The point-error table, the quantile-score table, and one line per peer left out."""
     table = pd.DataFrame(backtest.metrics).T
-    windows = len(backtest.origins)
-    return (f"backtest: {windows} rolling origins x {config.horizon} steps over the last {config.test_size} "
-            f"steps (MAPE/sMAPE in %; MASE < 1 beats the in-sample seasonal naive)\n"
-            f"{table.to_string(float_format=lambda v: f'{v:.3f}')}\n"
-            f"lstm interval coverage ({round(config.quantiles[0] * 100)}-{round(config.quantiles[-1] * 100)}%): "
-            f"{backtest.coverage:.1%}")
+    scores = [col for col in table.columns if col not in POINT]
+    fmt = lambda v: f"{v:.3f}"  # noqa: E731
+    lines = [f"backtest: {len(backtest.origins)} rolling origins x {config.horizon} steps over the last "
+             f"{config.test_size} steps (MAPE/sMAPE in %; MASE < 1 beats the in-sample seasonal naive)",
+             table[POINT].to_string(float_format=fmt),
+             f"quantile scores at levels {list(config.quantiles)} (baselines: point + empirical quantiles of "
+             f"their errors on training windows; CRPS = mean of 2 x pinball over the levels)",
+             table[scores].to_string(float_format=fmt), *backtest.notes]
+    return "\n".join(lines)

@@ -65,3 +65,17 @@ class LinearAR:
     def predict(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Forecast H steps after each origin. Returns (B, H, T)."""
         return np.stack([self._lags(values, origins, t) @ self.coef[t] for t in range(values.shape[1])], 2)
+
+
+def classical(values: np.ndarray, n_fit: int, lookback: int, horizon: int, season: int) -> dict:
+    """The three baselines as callables origins -> (B, H, T), the AR fitted on `values[:n_fit]`.
+
+    Example:
+        >>> y = np.arange(40.0)[:, None]
+        >>> classical(y, 30, 4, 2, 1)["naive"](np.array([5]))[..., 0].tolist()
+        [[5.0, 5.0]]
+    """
+    ar = LinearAR(lookback, horizon).fit(values[:n_fit], np.arange(lookback - 1, n_fit - horizon))
+    return {"naive": lambda o: naive(values, o, horizon),
+            "seasonal_naive": lambda o: seasonal_naive(values, o, horizon, season),
+            "linear_ar": lambda o: ar.predict(values, o)}

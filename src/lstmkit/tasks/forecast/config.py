@@ -8,6 +8,9 @@ from ...errors import LstmkitError
 from ..common import Config as _Base
 
 
+PEERS_AUTO_MAX = 1000  # steps; beyond, peers="auto" leaves the statsforecast peers out
+
+
 @dataclass
 class Config(_Base):
     """Everything a forecasting run depends on. Defaults suit a short monthly series (AirPassengers).
@@ -48,6 +51,9 @@ class Config(_Base):
     augment: tuple = ()                 # ("jitter", "scale") for small series
     augment_copies: int = 1
     seed: int = 0
+    peers: str = "auto"                 # statsforecast's AutoARIMA, AutoETS, MSTL in the backtest: "on",
+                                        # "off"; "auto": on when installed and the series is at most
+                                        # PEERS_AUTO_MAX steps (they re-run at every origin: slow on long ones)
     threads: int | None = 1             # torch threads while training: a net this small runs fastest
                                         # on one (more only add synchronisation); None keeps torch's
 
@@ -59,6 +65,7 @@ class Config(_Base):
             raise LstmkitError(f"test_size: expected at least the horizon ({self.horizon}) so one backtest "
                                f"window fits, got {self.test_size}")
         self.check_choice("strategy", ("direct", "recursive"))
+        self.check_choice("peers", ("auto", "on", "off"))
         self.check_choice("transform", ("auto", "log", "none"))
         self.check_choice("base", ("auto", "last", "seasonal", "none"))
         q = list(self.quantiles)
@@ -84,6 +91,9 @@ class Backtest:
         actual: (B, H, T); forecasts: model name -> (B, H, T) point forecasts (original units).
         quantiles: (B, H, T, Q) the LSTM's quantile forecasts. metrics: name -> {metric: value}.
         coverage: fraction of actual values inside the LSTM's outer quantile interval.
+        baseline_quantiles: baseline name -> (B, H, T, Q): its point forecast plus the empirical
+            quantiles of its errors on windows inside the training part.
+        notes: one line per peer left out (not installed, failed to fit).
     """
     origins: pd.Index
     positions: np.ndarray
@@ -92,3 +102,5 @@ class Backtest:
     quantiles: np.ndarray
     metrics: dict
     coverage: float
+    baseline_quantiles: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)

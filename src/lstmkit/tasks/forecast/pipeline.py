@@ -10,7 +10,6 @@ Shapes: N steps, T targets, P past covariates, K future covariates, C known-futu
 K future covariates, then the calendar), L lookback, H horizon, B windows, Q quantiles.
 """
 import contextlib
-import sys
 
 import numpy as np
 import pandas as pd
@@ -19,15 +18,16 @@ import torch
 from ...data import timeseries as ts
 from ...data.series import read_series
 from ...models import EarlyStopping, Model
-from ...models.callbacks import Callback
 from ...models.optimizers import Adam
 from ...errors import DataError, LstmkitError
 from ...seeding import set_seed
 from ..common import Predictor
 from . import baselines
-from .config import Backtest, Config
+from .config import PEERS_AUTO_MAX, Backtest, Config
 from .net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
-from .metrics import forecast_metrics, mase_scale
+from .metrics import forecast_metrics, mase_scale, probabilistic_metrics, residual_quantiles
+from .peers import left_out, peer_models
+from .progress import Progress, RunClock
 
 
 @contextlib.contextmanager
@@ -39,27 +39,6 @@ def _threads(n):
         yield
     finally:
         torch.set_num_threads(before)
-
-
-class _Progress(Callback):
-    """One line per ensemble member, redrawn every epoch on a terminal: a bar over the epoch budget
-    (early stopping usually ends it before the bar fills) and the losses."""
-
-    def __init__(self, member, members, epochs, file=None):
-        self.member, self.members, self.epochs, self.file = member, members, epochs, file or sys.stdout
-        self.live, self.text = self.file.isatty(), ""
-
-    def on_epoch_end(self, epoch, logs=None):
-        done = int(20 * (epoch + 1) / self.epochs)
-        self.text = (f"member {self.member + 1}/{self.members} [{'=' * done}{'.' * (20 - done)}] "
-                     f"epoch {epoch + 1}/{self.epochs} - loss {logs['loss']:.4f} - val_loss {logs['val_loss']:.4f}")
-        if self.live:
-            self.file.write("\r" + self.text)
-            self.file.flush()
-
-    def on_train_end(self, logs=None):
-        self.file.write(("\r" if self.live else "") + self.text + "\n")
-        self.file.flush()
 
 
 def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> "Forecaster":
@@ -128,8 +107,9 @@ class Forecaster(Predictor):
         x, y = ts.augment(*self._windows(z, cov, cal, train), self.n_targets, c.augment,
                           c.augment_copies, rng)
         xv, yv = self._windows(z, cov, cal, val)
+        clock = RunClock(c.ensemble, c.epochs)
         with _threads(c.threads):
-            self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k, verbose, callbacks)
+            self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k, clock if verbose else None, callbacks)
                                  for k in range(c.ensemble)])
         return self
 
@@ -200,7 +180,7 @@ class Forecaster(Predictor):
         offsets = ts.base_offsets(horizon, self.season, self.base)
         return ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, offsets, self.base)
 
-    def _train_member(self, x, y, xv, yv, n_known, k, verbose, callbacks):
+    def _train_member(self, x, y, xv, yv, n_known, k, clock, callbacks):
         """One ensemble member through `lstmkit.models.Model`, early-stopped on the validation windows."""
         c = self.config
         set_seed(c.seed + k)
@@ -209,7 +189,7 @@ class Forecaster(Predictor):
         model = Model(net)
         model.compile(optimizer=Adam(learning_rate=c.learning_rate), loss=PinballLoss(c.quantiles))
         stop = EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
-        shown = [_Progress(k, c.ensemble, c.epochs)] if verbose else []
+        shown = [Progress(k, clock)] if clock else []
         batch_size = c.batch_size or max(16, -(-len(x) // 20))
         model.fit(x, y, batch_size=batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
                   callbacks=[stop, *shown, *callbacks])
@@ -319,8 +299,9 @@ class Forecaster(Predictor):
         model is not refitted; like the baselines it sees the actual history up to each origin.
 
         Returns:
-            A Backtest; its `metrics` maps "lstm", "naive", "seasonal_naive" and "linear_ar" to
-            {"mae", "rmse", "mape", "smape", "mase"}.
+            A Backtest; its `metrics` maps "lstm", "naive", "seasonal_naive", "linear_ar" (and
+            "auto_arima", "auto_ets", "mstl" when statsforecast is installed and `config.peers` allows) to
+            {"mae", "rmse", "mape", "smape", "mase"} and the quantile scores of `probabilistic_metrics`.
         """
         self._require_fit()
         if data is None and self.frame is None:
@@ -333,16 +314,43 @@ class Forecaster(Predictor):
         origins = np.arange(n_fit - 1, n - c.horizon)
         quantiles = self._to_units(self._forecast_z(*self._arrays(frame), origins, c.horizon))
         actual = values[origins[:, None] + np.arange(1, c.horizon + 1)]  # (B, H, T)
-        ar = baselines.LinearAR(c.lookback, c.horizon).fit(values[:n_fit], np.arange(c.lookback - 1, n_fit - c.horizon))
-        forecasts = {"lstm": quantiles[..., list(c.quantiles).index(0.5)],
-                     "naive": baselines.naive(values, origins, c.horizon),
-                     "seasonal_naive": baselines.seasonal_naive(values, origins, c.horizon, self.season),
-                     "linear_ar": ar.predict(values, origins)}
+        forecasts = {"lstm": quantiles[..., list(c.quantiles).index(0.5)]}
+        bands, notes = self._baselines(values, n_fit, origins, forecasts)
         scale = mase_scale(values[:n_fit], self.season)
-        metrics = {name: forecast_metrics(actual, f, scale) for name, f in forecasts.items()}
+        metrics = {name: {**forecast_metrics(actual, f, scale),
+                          **probabilistic_metrics(actual, quantiles if name == "lstm" else bands[name],
+                                                  c.quantiles, scale)}
+                   for name, f in forecasts.items()}
         inside = (actual >= quantiles[..., 0]) & (actual <= quantiles[..., -1])
         return Backtest(frame.index[origins], origins, actual, forecasts, quantiles, metrics,
-                        float(inside.mean()))
+                        float(inside.mean()), bands, notes)
+
+    def _baselines(self, values, n_fit, origins, forecasts):
+        """Every baseline's point forecasts at `origins` (added to `forecasts`) and its quantile band
+        (B, H, T, Q): the point forecast plus the empirical quantiles of its errors on the last (at
+        most 100) windows whose targets lie in the training part. Returns (bands, notes)."""
+        c = self.config
+        models = baselines.classical(values, n_fit, c.lookback, c.horizon, self.season)
+        notes = []
+        if c.peers == "on" or (c.peers == "auto" and len(values) <= PEERS_AUTO_MAX):
+            found, notes = peer_models(values, n_fit, c.horizon, self.season)
+            models.update(found)
+        elif c.peers == "auto":
+            notes = [f"peers: AutoARIMA, AutoETS and MSTL left out: {len(values)} steps > {PEERS_AUTO_MAX} "
+                     f"(they re-run at each of the {len(origins)} origins); peers='on' (--peers on) runs them"]
+        first = max(c.lookback, self.season) - 1  # seasonal naive reaches a season back
+        fit_origins = np.arange(first, n_fit - c.horizon)[-100:]
+        ahead = values[fit_origins[:, None] + np.arange(1, c.horizon + 1)]
+        bands = {}
+        for name, model in models.items():
+            try:
+                point, fitted = model(origins), model(fit_origins)
+            except Exception as exc:  # a peer whose forward fails on this series is reported, not fatal
+                notes.append(left_out(name, exc))
+                continue
+            forecasts[name] = point
+            bands[name] = point[..., None] + residual_quantiles(ahead, fitted, c.quantiles)[None]
+        return bands, notes
 
     # ---- save / load -------------------------------------------------------------------------
     def _parts(self):
