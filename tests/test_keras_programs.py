@@ -1,7 +1,6 @@
 """The corpus of Keras-style LSTM programs in tests/keras_programs/, each run through the
 keras -> lstmkit import rewrite (only its import lines change) and checked by its own asserts on
-its results (a loss that falls, an accuracy above chance, shapes). Programs in pending/ need
-layers or utilities lstmkit does not have yet."""
+its results (a loss that falls, an accuracy above chance, shapes)."""
 import re
 from pathlib import Path
 

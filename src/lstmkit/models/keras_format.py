@@ -98,6 +98,25 @@ def _compile(model, config):
         model.compiled = None
 
 
+KERAS_OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "sgd": "SGD", "adagrad": "Adagrad",
+                    "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam"}
+
+
+def _compile_config(model):
+    """Keras' compile_config for a model compiled by names (optimizer, loss, metrics), so that Keras and
+    lstmkit re-compile the loaded model; None otherwise (the model then loads uncompiled)."""
+    spec = getattr(model, "_compile_config", None)
+    if not spec or not isinstance(spec.get("optimizer"), str) or spec["optimizer"] not in KERAS_OPTIMIZERS:
+        return None
+    if not isinstance(spec.get("loss"), str):
+        return None
+    optimizer = {"module": "keras.optimizers", "class_name": KERAS_OPTIMIZERS[spec["optimizer"]],
+                 "config": {"name": spec["optimizer"]}, "registered_name": None}
+    return {"optimizer": optimizer, "loss": spec["loss"], "loss_weights": None,
+            "metrics": list(spec.get("metrics") or []) or None, "weighted_metrics": None, "run_eagerly": False,
+            "steps_per_execution": 1, "jit_compile": False}
+
+
 def export_keras(model, path):
     """Write an lstmkit Sequential or functional model as a `.keras` file that Keras 3 loads.
 
@@ -108,7 +127,7 @@ def export_keras(model, path):
     Returns:
         The path, as a Path.
     """
-    config = {**keras_config.model_to_keras(model), "compile_config": None}
+    config = {**keras_config.model_to_keras(model), "compile_config": _compile_config(model)}
     buf = io.BytesIO()
     with _h5py().File(buf, "w") as f:
         write_weights(model, f)
