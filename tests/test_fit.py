@@ -132,3 +132,18 @@ def test_regularization_penalties_join_the_loss_and_constraints_run_after_each_s
     assert model.evaluate(x, y, verbose=0) == pytest.approx(0.0 + 2.0)  # mse 0 at w = 2, plus 0.5 * w^2
     model.fit(x, y, epochs=3, batch_size=4, verbose=0)
     assert layer.constrained == 6 and float(layer.w) < 2.0  # the penalty pulls w down
+
+
+def test_direct_calls_after_fit_are_inference_and_training_flag_sets_one_call():
+    """Keras: model(x) after fit runs without dropout; model(x, training=True) runs one call in training mode."""
+    import lstmkit as keras
+    torch.manual_seed(0)
+    model = keras.Sequential([keras.Input(shape=(5, 2)), keras.layers.LSTM(4), keras.layers.Dropout(0.9),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x = torch.rand(16, 5, 2)
+    model.fit(x.numpy(), torch.rand(16, 1).numpy(), epochs=1, verbose=0)
+    first = model(x)
+    assert torch.equal(first, model(x)) and torch.equal(first, model(x, training=False))
+    assert not torch.equal(first, model(x, training=True))
+    assert not model.training

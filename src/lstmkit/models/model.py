@@ -54,10 +54,19 @@ class Model(nn.Module):
         self.metrics, self.stop_training, self._compile_config = [], False, None
         self._input_specs = self._optimizer_spec = None
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args, training=None, **kwargs):
+        """`model(x)` runs in the model's current mode (inference after fit, as in Keras);
+        `model(x, training=True|False)` runs that one call in training or inference mode."""
         if args and is_symbolic(args[0]):
             return call_symbolic(self, *args, **kwargs)  # a model used as a layer of another
-        return super().__call__(*args, **kwargs)
+        if training is None:
+            return super().__call__(*args, **kwargs)
+        was = self.training
+        self.train(bool(training))
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            self.train(was)
 
     def forward(self, *inputs):
         if self.module is not None:
@@ -171,6 +180,7 @@ class Model(nn.Module):
         finally:
             for cb in callbacks:
                 cb.on_train_end()
+            self.eval()  # a direct model(x) after fit is inference (no dropout), as in Keras
         self.history = history
         return history
 
