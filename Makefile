@@ -25,7 +25,7 @@ data:
 	@bash scripts/install_data.sh
 
 demo: install
-	.venv/bin/lstmkit forecast
+	.venv/bin/lstmkit forecast train
 
 test: install
 	.venv/bin/python -m pytest
