@@ -1,9 +1,13 @@
 """Every layer class in lstmkit.layers.LAYERS survives model.save / load_model in each format lstmkit
 writes (its model directory, Keras' .keras and legacy .h5): the reloaded model predicts the same."""
+import json
+
 import numpy as np
 import pytest
 
+from lstmkit import initializers as I
 from lstmkit import layers as L
+from lstmkit.errors import ModelFileError
 from lstmkit.models import Model, Sequential, load_model
 
 X = np.random.default_rng(0).random((2, 6, 4), dtype=np.float32)
@@ -47,6 +51,11 @@ CASES = {
     "attention": lambda: _pair(L.Attention),
     "AdditiveAttention": lambda: _pair(L.AdditiveAttention),
     "MultiHeadAttention": lambda: _one(lambda a: L.MultiHeadAttention(2, 3)(a, a)),
+    "initializer_objects": lambda: _seq(
+        L.LSTM(3, return_sequences=True, kernel_initializer=I.GlorotUniform(seed=1)),
+        L.GRU(3, return_sequences=True, recurrent_initializer=I.Orthogonal(gain=0.5)),
+        L.MinGRU(3, return_sequences=True, kernel_initializer=I.GlorotNormal(seed=3)),
+        L.Dense(2, kernel_initializer=I.HeNormal(seed=2), bias_initializer=I.Constant(0.3))),
 }
 PAIRS = ("Dot", "attention", "AdditiveAttention")  # the cases with two model inputs
 
@@ -69,3 +78,16 @@ def test_saved_model_reloads_and_predicts_the_same(tmp_path, case, ext):
     assert len(before) == len(after)
     for b, a in zip(before, after):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [{"class_name": "Orthogonal", "config": {"gain": "x" * 300}},
+                                 {"class_name": "Orthogonal", "config": [1]},
+                                 {"class_name": "Orthogonal", "config": {}, "code": "x"}])
+def test_a_damaged_initializer_object_is_refused_in_one_line(tmp_path, bad):
+    CASES["initializer_objects"]().save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["model"]["config"]["layers"][0]["config"]["kernel_initializer"] = bad
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="kernel_initializer") as info:
+        load_model(tmp_path / "m")
+    assert "\n" not in str(info.value)
