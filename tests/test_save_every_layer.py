@@ -27,6 +27,12 @@ def _one(make):
     return Model(a, make(a))
 
 
+def _nested_functional():
+    a, b = L.Input(shape=(6, 4)), L.Input(shape=(6, 4))  # both named input_layer
+    inner = Model(a, L.LSTM(3, return_sequences=True)(a))
+    return Model(b, L.GRU(2)(inner(b)))
+
+
 CASES = {
     "LSTM": lambda: _seq(L.LSTM(5, return_sequences=True), L.LSTM(3, peephole=True)),
     "Bidirectional": lambda: _seq(L.Bidirectional(L.LSTM(3), backward_layer=L.LSTM(3, go_backwards=True))),
@@ -51,6 +57,7 @@ CASES = {
     "attention": lambda: _pair(L.Attention),
     "AdditiveAttention": lambda: _pair(L.AdditiveAttention),
     "MultiHeadAttention": lambda: _one(lambda a: L.MultiHeadAttention(2, 3)(a, a)),
+    "nested_functional": lambda: _nested_functional(),
     "initializer_objects": lambda: _seq(
         L.LSTM(3, return_sequences=True, kernel_initializer=I.GlorotUniform(seed=1)),
         L.GRU(3, return_sequences=True, recurrent_initializer=I.Orthogonal(gain=0.5)),
