@@ -195,7 +195,8 @@ def test_explain_reports_keras_layers():
     text = lstmkit.explain(model, file=open("/dev/null", "w"))
     assert "bidirectional" in text and "native" in text
     assert "forward_layer" not in text and "backward_layer" not in text  # one line: one kernel call
-    text = lstmkit.explain(Bidirectional(lstmkit.layers.GRU(4, input_shape=(None, 3))), file=open("/dev/null", "w"))
+    bigru = Bidirectional(lstmkit.layers.GRU(4, input_shape=(None, 3)))
+    text = lstmkit.explain(bigru, file=open("/dev/null", "w"))
     assert text.startswith("Bidirectional: native") and "_layer" not in text
 
 

@@ -87,7 +87,8 @@ class _MinRNNLayer(LSTM):
 
     def get_config(self):
         return {"name": self.name, **({"input_shape": list(self.input_shape)} if self.input_shape else {}),
-                "units": self.units, "use_bias": self.use_bias, "kernel_initializer": initializers_.serialize(self.kernel_initializer),
+                "units": self.units, "use_bias": self.use_bias,
+                "kernel_initializer": initializers_.serialize(self.kernel_initializer),
                 "bias_initializer": initializers_.serialize(self.bias_initializer), "dropout": self.dropout,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful, "engine": self.engine}

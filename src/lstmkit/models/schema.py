@@ -63,7 +63,8 @@ def shape(v, where, allow_none=True):
 def _initializer(v, where):
     """A Keras initializer: its name, or {"class_name": name, "config": {...}} as get_config writes one."""
     if isinstance(v, dict):
-        if set(v) - {"class_name", "config", "module", "registered_name"} or not isinstance(v.get("config"), dict):
+        keys = {"class_name", "config", "module", "registered_name"}
+        if set(v) - keys or not isinstance(v.get("config"), dict):
             _fail(where, "an initializer name or {'class_name', 'config'}", v)
         _text(v.get("class_name"), f"{where}.class_name")
         for key, value in v["config"].items():
