@@ -86,6 +86,17 @@ def test_bad_graphs_and_inputs_are_clear_errors():
         model.predict([np.zeros((4, 3)), np.zeros((4, 5))], verbose=0)
     with pytest.raises(LstmkitError, match="dtype"):
         Input(shape=(3,), dtype="complex64")
+    assert Input(shape=(np.int64(3),)).shape == (None, 3)
+    for bad in ((0,), ("a",), (2.0,), (-1, 3), (True,)):
+        with pytest.raises(LstmkitError, match="shape: expected sizes"):
+            Input(shape=bad)
+    with pytest.raises(LstmkitError, match="shape: expected sizes"):
+        Input(shape=(3,), batch_size=0)
+
+
+def test_input_dtype_given_as_a_type():
+    assert [Input(shape=(3,), dtype=t).dtype for t in (float, int, np.float32, np.int32)] == [
+        "float32", "int64", "float32", "int32"]
 
 
 def test_layer_names_stay_unique_when_layers_move_between_models():

@@ -194,6 +194,10 @@ def test_explain_reports_keras_layers():
     model = Sequential([Input((None, 3)), Bidirectional(LSTM(4))])
     text = lstmkit.explain(model, file=open("/dev/null", "w"))
     assert "bidirectional" in text and "native" in text
+    assert "forward_layer" not in text and "backward_layer" not in text  # one line: one kernel call
+    bigru = Bidirectional(lstmkit.layers.GRU(4, input_shape=(None, 3)))
+    text = lstmkit.explain(bigru, file=open("/dev/null", "w"))
+    assert text.startswith("Bidirectional: native") and "_layer" not in text
 
 
 def _sine_weights(model):

@@ -16,9 +16,12 @@ def explain(module: nn.Module, *, masked: bool = False, file=None) -> str:
         LSTM: native: fastest kernel that supports this configuration
     """
     from .errors import KernelUnavailable
-    lines = []
+    lines, owners = [], []
     for name, sub in module.named_modules():
+        if any(name.startswith(o) for o in owners):
+            continue  # Bidirectional's two layers run in its one kernel call, reported once above
         if hasattr(sub, "select_kernel"):
+            owners.append(f"{name}." if name else "")  # "": the module itself; its children follow
             try:
                 _, reason = sub.select_kernel(masked=masked)
             except KernelUnavailable as e:

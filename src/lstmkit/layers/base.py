@@ -5,6 +5,7 @@ as in Keras: `LSTM(50, input_shape=(None, 1))` is built for (None, None, 1).
 """
 import functools
 import inspect
+import numbers
 import re
 
 import numpy as np
@@ -291,11 +292,23 @@ class Input(KerasTensor):
             batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
         if isinstance(shape, int):
             shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not all(_size(d) for d in (*shape, batch_size)):
+            raise LstmkitError(f"shape: expected sizes that are positive ints or None, got shape={shape!r}, "
+                               f"batch_size={batch_size!r}")
+        shape = tuple(None if d is None else int(d) for d in shape)
+        batch_size = None if batch_size is None else int(batch_size)
+        # a type (float, int, np.float32) by its name, as Keras reads it; torch.float32 -> 'float32'
+        dtype = dtype.__name__ if isinstance(dtype, type) else dtype
         dtype = "float32" if dtype is None else str(dtype).replace("torch.", "")
         dtype = {"int": "int64", "float": "float32"}.get(dtype, dtype)
         if dtype not in ("float32", "float64", "int64", "int32"):
             raise LstmkitError(f"dtype: expected 'float32', 'float64', 'int64' or 'int32', got {dtype!r}")
         super().__init__((batch_size, *shape), dtype=dtype)
+
+
+def _size(d):
+    """An axis size of an Input: None, or a positive integer (numpy's too, never a bool)."""
+    return d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0)
 
 
 class InputLayer(Input):

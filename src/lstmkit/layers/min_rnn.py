@@ -6,6 +6,7 @@ the blocks of `cells/min_rnn.py` and one `bias` (k·H,); get_weights returns the
 """
 import torch
 
+from .. import initializers as initializers_
 from .. import kernels
 from ..cells import min_rnn
 from ..errors import LstmkitError
@@ -86,8 +87,9 @@ class _MinRNNLayer(LSTM):
 
     def get_config(self):
         return {"name": self.name, **({"input_shape": list(self.input_shape)} if self.input_shape else {}),
-                "units": self.units, "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, "dropout": self.dropout,
+                "units": self.units, "use_bias": self.use_bias,
+                "kernel_initializer": initializers_.serialize(self.kernel_initializer),
+                "bias_initializer": initializers_.serialize(self.bias_initializer), "dropout": self.dropout,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful, "engine": self.engine}
 

@@ -84,6 +84,8 @@ class MultiHeadAttention(Layer):
         self.built = True
 
     def __call__(self, query, value=None, key=None, **kwargs):
+        if isinstance(query, (list, tuple)):  # the recorded list form, as a saved model's graph replays it
+            return super().__call__(list(query), **kwargs)
         if is_symbolic(query):  # the functional API records one list input
             return super().__call__([t for t in (query, value, key) if t is not None], **kwargs)
         return super().__call__(query, value, key, **kwargs)

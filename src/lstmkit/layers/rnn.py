@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .. import gates, kernels
+from .. import initializers as initializers_
 from ..cells import LayerWeights
 from ..errors import LstmkitError
 from .base import Layer, check_features, default_name, initialize
@@ -149,7 +150,8 @@ class _SingleStateRNN(Layer):
     check_data, extra_repr = LSTM.check_data, LSTM.extra_repr
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias, **self.initializers,
+        inits = {k: initializers_.serialize(v) for k, v in self.initializers.items()}  # objects as dicts
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias, **inits,
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,

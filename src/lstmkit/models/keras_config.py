@@ -46,7 +46,7 @@ def layer_from_keras(spec, custom_objects=None):
     cls = classes[name]
     accepted = inspect.signature(cls.__init__).parameters
     args = {k: _value(k, v, custom_objects) for k, v in config.items()
-            if k in accepted and k not in DROPPED and v is not None}
+            if k in accepted and k not in DROPPED and (v is not None or k in KEPT_NONE)}
     args = {k: v for k, v in args.items() if v is not _DROP}
     try:
         return cls(**args)
@@ -56,6 +56,8 @@ def layer_from_keras(spec, custom_objects=None):
 
 
 _DROP = object()
+# None is a value of its own for these (Bidirectional: a list [forward, backward]), not "the default"
+KEPT_NONE = ("merge_mode",)
 
 
 def _value(key, value, custom_objects):

@@ -151,7 +151,12 @@ def export_h5(model, path):
             f.attrs["keras_version"], f.attrs["backend"] = KERAS_VERSION, "torch"
             f.attrs["model_config"] = json.dumps(config)
             g = f.create_group("model_weights")
-            entries = [(layer, layer.get_weights()) for layer, _ in _walk(model)]
+            entries, seen = [], set()
+            for layer, _ in _walk(model):  # a nested model's input layer may share the outer one's name
+                arrays = layer.get_weights()
+                if arrays or layer.name not in seen:
+                    entries.append((layer, arrays))
+                    seen.add(layer.name)
             g.attrs["layer_names"] = [layer.name.encode() for layer, _ in entries]
             for layer, arrays in entries:
                 names = [f"{layer.name}/{k}".encode() for k in range(len(arrays))]

@@ -60,6 +60,24 @@ def shape(v, where, allow_none=True):
             _int(1, MAX_DIM)(d, f"{where}[{k}]")
 
 
+def _initializer(v, where):
+    """A Keras initializer: its name, or {"class_name": name, "config": {...}} as get_config writes one."""
+    if isinstance(v, dict):
+        keys = {"class_name", "config", "module", "registered_name"}
+        if set(v) - keys or not isinstance(v.get("config"), dict):
+            _fail(where, "an initializer name or {'class_name', 'config'}", v)
+        _text(v.get("class_name"), f"{where}.class_name")
+        for key, value in v["config"].items():
+            at = f"{where}.config.{str(key)[:40]}"
+            if isinstance(value, str):
+                _text(value, at)
+            elif not (value is None or type(value) in (bool, int, list) or type(value) is float
+                      and math.isfinite(value)):
+                _fail(at, "a finite number, string, boolean, list or null", value)
+    else:
+        _text(v, where)
+
+
 def _optional_shape(v, where):
     if v is not None:
         shape(v, where)
@@ -70,8 +88,8 @@ FIELDS = {  # by argument name, shared by the layers that take it
     "rate": _rate, "dropout": _rate, "recurrent_dropout": _rate, "mask_value": _number,
     "axis": _int(-8, 8), "input_shape": _optional_shape, "name": _optional_text,
     "activation": _optional_text, "recurrent_activation": _text, "engine": _text, "merge_mode": _optional_text,
-    "kernel_initializer": _text, "recurrent_initializer": _text, "bias_initializer": _text,
-    "embeddings_initializer": _text,
+    **{k: _initializer for k in ("kernel_initializer", "recurrent_initializer", "bias_initializer",
+                                 "embeddings_initializer")},
     **{k: _bool for k in ("use_bias", "unit_forget_bias", "return_sequences", "return_state",
                           "go_backwards", "stateful", "mask_zero", "zero_output_for_mask")},
 }
