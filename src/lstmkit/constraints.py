@@ -16,7 +16,7 @@ Example:
     >>> constraints.NonNeg()(torch.tensor([-1.0, 2.0])).tolist()
     [0.0, 2.0]
 """
-from .errors import LstmkitError
+from . import keras_objects
 
 EPS = 1e-7  # Keras' backend.epsilon()
 
@@ -97,22 +97,10 @@ NAMES.update({"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "unit_norm": Unit
 
 def get(identifier, arg="constraint"):
     """A constraint from None, a name, a {'class_name', 'config'} dict, a Constraint or a callable."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str) and identifier in NAMES:
-        return NAMES[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in NAMES:
-        return NAMES[identifier["class_name"]](**identifier.get("config", {}))
-    if callable(identifier) and not isinstance(identifier, (type, str, dict)):
-        return identifier
-    raise LstmkitError(f"{arg}: expected None, a constraint name ({', '.join(NAMES)}), a Constraint "
-                       f"or a callable, got {identifier!r}")
+    return keras_objects.get(identifier, Constraint, NAMES, arg,
+                             f"None, a constraint name ({', '.join(NAMES)}), a Constraint or a callable")
 
 
 def serialize(con):
     """None or Keras' {'class_name', 'config'} dict."""
-    if con is None:
-        return None
-    if isinstance(con, Constraint):
-        return {"class_name": type(con).__name__, "config": con.get_config()}
-    raise LstmkitError(f"constraint: {con!r} is a plain callable and cannot be written to a config")
+    return keras_objects.serialize(con, Constraint, "constraint")

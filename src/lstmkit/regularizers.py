@@ -14,6 +14,7 @@ Example:
     >>> round(float(regularizers.l2(0.1)(torch.ones(2, 3))), 6)
     0.6
 """
+from . import keras_objects
 from .errors import LstmkitError
 
 
@@ -82,22 +83,10 @@ NAMES = {"L1": L1, "L2": L2, "L1L2": L1L2, "l1": L1, "l2": L2, "l1_l2": L1L2}
 def get(identifier, arg="regularizer"):
     """A regularizer from None, a name ('l1', 'l2', 'l1_l2'), a {'class_name', 'config'} dict, a
     Regularizer or any callable w -> scalar tensor."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str) and identifier in NAMES:
-        return NAMES[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in NAMES:
-        return NAMES[identifier["class_name"]](**identifier.get("config", {}))
-    if callable(identifier) and not isinstance(identifier, (type, str, dict)):
-        return identifier
-    raise LstmkitError(f"{arg}: expected None, 'l1', 'l2', 'l1_l2', a regularizer or a callable, "
-                       f"got {identifier!r}")
+    return keras_objects.get(identifier, Regularizer, NAMES, arg,
+                             "None, 'l1', 'l2', 'l1_l2', a regularizer or a callable")
 
 
 def serialize(reg):
     """None or Keras' {'class_name', 'config'} dict."""
-    if reg is None:
-        return None
-    if isinstance(reg, Regularizer):
-        return {"class_name": type(reg).__name__, "config": reg.get_config()}
-    raise LstmkitError(f"regularizer: {reg!r} is a plain callable and cannot be written to a config")
+    return keras_objects.serialize(reg, Regularizer, "regularizer")

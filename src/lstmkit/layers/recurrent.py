@@ -178,7 +178,7 @@ class LSTM(Layer):
             keep = mask_t[-1] if self.zero_output_for_mask else mask_t.any(0)  # (B,)
             return h * keep[:, None].to(h.dtype)
         if not self.zero_output_for_mask:
-            y = _repeat_last_valid(y, mask_t)
+            y = repeat_last_valid(y, mask_t)
         return y.transpose(0, 1)
 
     def prepare(self, x, mask):
@@ -263,8 +263,9 @@ def _check_keras_flags(use_cudnn, implementation, seed):
         raise LstmkitError(f"seed: expected an int or None, got {seed!r}")
 
 
-def _repeat_last_valid(y, mask_t):
-    """y (T, B, H) with each masked step replaced by the last valid step's output (0 before any)."""
+def repeat_last_valid(y, mask_t):
+    """Keras' masked outputs: y (T, B, H) with each masked step (mask_t (T, B) False) replaced by the
+    last valid step's output (zeros before the first); the LSTM and the single-state layers use it."""
     T = y.shape[0]
     steps = torch.arange(T, device=y.device)[:, None].expand_as(mask_t)  # (T, B)
     last = torch.where(mask_t, steps, torch.full_like(steps, -1)).cummax(0).values  # (T, B)

@@ -14,7 +14,7 @@ from .. import initializers as initializers_
 from ..cells import LayerWeights
 from ..errors import LstmkitError
 from .base import Layer, check_features, default_name, initialize
-from .recurrent import LSTM
+from .recurrent import LSTM, repeat_last_valid
 
 _UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
                 "kernel_constraint", "recurrent_constraint", "bias_constraint")
@@ -104,7 +104,7 @@ class _SingleStateRNN(Layer):
         if self.stateful:
             self.states = h.detach()
         if mask_t is not None and not self.zero_output_for_mask:
-            y = hold_last_output(y, mask_t)
+            y = repeat_last_valid(y, mask_t)
         out = y.transpose(0, 1) if self.return_sequences else y[-1]  # (B, T, H) or (B, H)
         return [out, h[0]] if self.return_state else out
 
@@ -156,21 +156,6 @@ class _SingleStateRNN(Layer):
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
                 "engine": self.engine, "zero_output_for_mask": self.zero_output_for_mask}
-
-
-def hold_last_output(y, mask):
-    """Keras' masked outputs: each masked step repeats the last unmasked output (zeros before the first).
-
-    Args:
-        y: (T, B, H) outputs, zeros at masked steps; mask: (T, B) bool.
-
-    Returns:
-        (T, B, H).
-    """
-    steps = torch.arange(y.shape[0], device=y.device)[:, None]  # (T, 1)
-    last = torch.where(mask, steps, -1).cummax(0).values  # (T, B): the last unmasked step so far
-    held = y.gather(0, last.clamp(min=0)[:, :, None].expand_as(y))
-    return held * (last >= 0)[:, :, None].to(y.dtype)
 
 
 def _initializers(kernel_initializer, recurrent_initializer, bias_initializer):
