@@ -35,6 +35,7 @@ import torch
 
 import lstmkit
 from lstmkit import bench
+from lstmkit.saving import atomic_write
 from lstmkit import nn as lnn
 from lstmkit.gates import torch_to_keras
 
@@ -431,8 +432,8 @@ def run(shapes, repeats, threads, out_dir, log=print):
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        bench._write_atomic(out / "peers.md", to_markdown(rows, peak, settings, shapes))
-        bench._write_atomic(out / "peers.json", json.dumps(
+        atomic_write(out / "peers.md", to_markdown(rows, peak, settings, shapes))
+        atomic_write(out / "peers.json", json.dumps(
             {"peak_gflops": peak, "settings": settings, "rows": rows}, indent=1))
     return rows
 

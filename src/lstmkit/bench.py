@@ -152,17 +152,19 @@ def bench_shape(name, mode, repeats, peak=1.0, clock=time.perf_counter):
     return rows
 
 
-def to_markdown(rows, peak, meta):
-    lines = ["# Engine benchmark\n", f"{meta}\n",
+def to_markdown(rows, peak, meta, title="Engine benchmark", flops="2·T·B·4H·(I+H) per forward",
+                peer="torch.nn.LSTM", peer_time="torch.nn.LSTM's time"):
+    """The results table, one section per shape (also for the GRU and RNN rows of `bench_rnn`)."""
+    lines = [f"# {title}\n", f"{meta}\n",
              f"Best measured matmul rate (torch.mm) in this run: **{peak:.0f} GFLOP/s**. "
-             "FLOPs: 2·T·B·4H·(I+H) per forward, 3x for forward+backward. ratio = time / torch.nn.LSTM's "
-             "time in the same run (lower is faster).\n"]
+             f"FLOPs: {flops}, 3x for forward+backward. ratio = time / {peer_time} in the same run "
+             "(lower is faster).\n"]
     for name, (I, H, B, T) in SHAPES.items():
         sub = [r for r in rows if r.shape == name]
         if not sub:
             continue
         lines.append(f"\n## {name}: I={I} H={H} B={B} T={T}\n")
-        lines.append("| mode | contender | ms | GFLOP/s | ratio vs torch.nn.LSTM | of peak matmul |")
+        lines.append(f"| mode | contender | ms | GFLOP/s | ratio vs {peer} | of peak matmul |")
         lines.append("|---|---|---:|---:|---:|---:|")
         for r in sub:
             lines.append(f"| {r.mode} | {r.contender} | {r.seconds * 1e3:.2f} | {r.gflops:.1f} | "

@@ -14,7 +14,9 @@ from pathlib import Path
 import torch
 
 from . import nn as lnn
-from .bench import SHAPES, Row, _write_atomic, matmul_peak
+from . import bench
+from .bench import SHAPES, Row, matmul_peak
+from .saving import atomic_write
 
 CELLS = {"gru": (torch.nn.GRU, lnn.GRU, 3), "rnn": (torch.nn.RNN, lnn.RNN, 1)}
 ENGINES = ("auto", "native", "fused", "reference")
@@ -106,22 +108,10 @@ def bench_shape(cell, name, mode, repeats, peak=1.0):
 
 
 def to_markdown(rows, peak, meta):
-    lines = ["# Engine benchmark: GRU and simple RNN\n", f"{meta}\n",
-             f"Best measured matmul rate (torch.mm) in this run: **{peak:.0f} GFLOP/s**. FLOPs: "
-             "2·T·B·G·H·(I+H) per forward (G = 3 for the GRU, 1 for the RNN), 3x for forward+backward. "
-             "ratio = time / the time of torch's module (torch.nn.GRU or torch.nn.RNN, same weights) in the "
-             "same run (lower is faster).\n"]
-    for name, (I, H, B, T) in SHAPES.items():
-        sub = [r for r in rows if r.shape == name]
-        if not sub:
-            continue
-        lines.append(f"\n## {name}: I={I} H={H} B={B} T={T}\n")
-        lines.append("| mode | contender | ms | GFLOP/s | ratio vs torch's op | of peak matmul |")
-        lines.append("|---|---|---:|---:|---:|---:|")
-        for r in sub:
-            lines.append(f"| {r.mode} | {r.contender} | {r.seconds * 1e3:.2f} | {r.gflops:.1f} | "
-                         f"{r.ratio:.2f}x | {r.peak_fraction:.0%} |")
-    return "\n".join(lines) + "\n"
+    return bench.to_markdown(rows, peak, meta, title="Engine benchmark: GRU and simple RNN",
+                             flops="2·T·B·G·H·(I+H) per forward (G = 3 for the GRU, 1 for the RNN)",
+                             peer="torch's op", peer_time="the time of torch's module (torch.nn.GRU or "
+                             "torch.nn.RNN, same weights)")
 
 
 def run(cells=tuple(CELLS), shapes=("S2", "S3"), modes=("forward", "train"), repeats=5, threads=2,
@@ -147,5 +137,5 @@ def run(cells=tuple(CELLS), shapes=("S2", "S3"), modes=("forward", "train"), rep
                 "work: absolute times are noisy, ratios from the same run hold better. Command: "
                 f"`{' '.join(sys.argv)}`.")
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        _write_atomic(Path(out_dir) / "engine_gru_rnn.md", to_markdown(rows, peak, meta))
+        atomic_write(Path(out_dir) / "engine_gru_rnn.md", to_markdown(rows, peak, meta))
     return rows, peak

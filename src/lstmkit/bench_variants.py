@@ -15,6 +15,7 @@ import torch
 
 from . import nn as lnn
 from .bench import SHAPES
+from .saving import atomic_write
 
 VARIANTS = {
     "peephole": dict(peephole=True),
@@ -104,7 +105,7 @@ def run(shapes=("S2", "S3"), repeats=5, threads=2, out_dir=None, with_min=True, 
                     "a CPU shared with other jobs (absolute times vary, ratios from one run hold). Command: "
                     "benchmarks/engine.py --variants" + (f" --repeats {repeats}" if repeats != 5 else ""))
             Path(out_dir).mkdir(parents=True, exist_ok=True)
-            (Path(out_dir) / "engine_variants.md").write_text(to_markdown(rows, min_times, meta))
+            atomic_write(Path(out_dir) / "engine_variants.md", to_markdown(rows, min_times, meta))
     for k, shape in enumerate(shapes):
         for row in bench_variants(shape, repeats):
             rows.append(row)
