@@ -63,3 +63,32 @@ def _cut(order, lengths, batch_size, max_padded):
 def _shuffled(batches, rng):
     rng.shuffle(batches)
     return batches
+
+
+class EpochBatches:
+    """A dataset for `Model.fit` whose batches differ by epoch: `plan(epoch)` lists the epoch's
+    batches (index lists, say), `collate(entry)` makes each one (x, y). fit calls `set_epoch(epoch)`
+    before each pass (as torch asks of a DistributedSampler), so a run resumed at epoch k
+    (BackupAndRestore) gets epoch k's batches.
+
+    Args:
+        plan: epoch -> list of batch entries.
+        collate: entry -> (x, y), as fit takes from a dataset.
+
+    Example:
+        >>> batches = EpochBatches(lambda epoch: [[0, 1], [2]] if epoch else [[2], [0, 1]], lambda idx: idx)
+        >>> batches.set_epoch(1); len(batches), list(batches)
+        (2, [[0, 1], [2]])
+    """
+
+    def __init__(self, plan, collate):
+        self.plan, self.collate, self.epoch = plan, collate, 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.plan(self.epoch))
+
+    def __iter__(self):
+        return (self.collate(entry) for entry in self.plan(self.epoch))

@@ -120,6 +120,31 @@ class BackupAndRestore(Callback):
         saving.write_model_dir(self.backup_dir / LATEST, {"backup": meta}, tensors, optimizer=optimizer)
 
 
+class GeneratorStates(Callback):
+    """Keep random streams of one's own (`torch.Generator`s apart from torch's global one, such as
+    a data augmentation's) in step with BackupAndRestore: every epoch starts from the state the
+    last one ended with, held in `states`, which a backup saves and a resumed run restores.
+
+    Args:
+        generators: {name: torch.Generator}.
+
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> cbs = [BackupAndRestore("runs/backup"), GeneratorStates({"augment": gen})]
+    """
+
+    def __init__(self, generators: dict):
+        self._generators = dict(generators)
+        self.states = {k: g.get_state() for k, g in self._generators.items()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for k, g in self._generators.items():
+            g.set_state(self.states[k])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.states = {k: g.get_state() for k, g in self._generators.items()}
+
+
 def resume(callbacks, initial_epoch: int) -> int:
     """The epoch fit starts from: a BackupAndRestore among `callbacks` restores its backup."""
     for cb in callbacks:

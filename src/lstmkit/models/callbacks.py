@@ -1,9 +1,10 @@
 """Callbacks, as in Keras: hooks called by `Model.fit` at the start and end of training, epochs and
-batches. Set `self.model.stop_training = True` to stop after the current epoch."""
+batches. Set `self.model.stop_training = True` to stop after the current batch (as Keras does)."""
 import copy
 import csv
 import io
 import math
+import time
 import warnings
 from pathlib import Path
 
@@ -221,6 +222,39 @@ class TerminateOnNaN(Callback):
     fit then returns the history of the epochs completed before."""
 
 
+class TimeLimit(Callback):
+    """End training once `seconds` have passed since fit began: after the batch that crossed the
+    limit, mid-epoch if need be (that epoch's logs cover the batches it ran; the other callbacks get
+    its on_epoch_end as usual). `share()`, the part of the time used, lets a schedule decay over the
+    time rather than over the steps.
+
+    Args:
+        seconds: the time budget, a positive number (None: no limit).
+
+    Example:
+        >>> model.fit(x, y, epochs=100, callbacks=[TimeLimit(600)])  # doctest: +SKIP
+    """
+
+    def __init__(self, seconds):
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not seconds > 0):
+            raise LstmkitError(f"seconds: expected a positive number or None, got {seconds!r}")
+        self.seconds, self._start = seconds, None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+
+    def share(self) -> float:
+        """Elapsed time / the budget (0 before fit starts or without a limit)."""
+        if self.seconds is None or self._start is None:
+            return 0.0
+        return (time.monotonic() - self._start) / self.seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.share() > 1:
+            self.model.stop_training = True
+
+
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of each epoch to `schedule(epoch, lr)`.
 
@@ -266,4 +300,4 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.progress.finish(self.seen, logs or {})
-from .backup import BackupAndRestore  # noqa: E402  (it builds on Callback, defined above)
+from .backup import BackupAndRestore, GeneratorStates  # noqa: E402  (it builds on Callback, defined above)

@@ -19,14 +19,15 @@ class Compiled:
         loss_weights: None (all 1), a list or a dict of floats.
         metrics: a list of metrics (every output), a list of lists, or a dict by output name.
         output_names: the model's output names (one entry for a one-output model).
+        custom: the model computes its own loss (`Model.compute_loss`): `loss` may be None.
     """
 
-    def __init__(self, loss, loss_weights, metrics, output_names):
+    def __init__(self, loss, loss_weights, metrics, output_names, custom=False):
         self.output_names = list(output_names)
         n = len(self.output_names)
         self.losses = [losses.get(x) if x is not None else None
                        for x in _per_output(loss, self.output_names, "loss")]
-        if all(x is None for x in self.losses):
+        if all(x is None for x in self.losses) and not custom:
             raise LstmkitError(f"loss: required; known names: {', '.join(losses.LOSSES)}")
         weights = _per_output(1.0 if loss_weights is None else loss_weights, self.output_names,
                               "loss_weights")
@@ -43,7 +44,7 @@ class Compiled:
         self.metrics = [[metrics_.get(m, self.losses[k]) for m in ms] for k, ms in enumerate(per)]
         prefix = (lambda k: f"{self.output_names[k]}_") if n > 1 else (lambda k: "")
         self.names = ["loss"] + ([f"{o}_loss" for o, x in zip(self.output_names, self.losses)
-                                  if x is not None] if n > 1 else [])
+                                  if x is not None] if n > 1 and not custom else [])
         self.names += [prefix(k) + m.name for k, ms in enumerate(self.metrics) for m in ms]
         self.results = [None] * (len(self.names) - sum(map(len, self.metrics)))
         self.results += [m.result for ms in self.metrics for m in ms]
@@ -64,11 +65,12 @@ class Compiled:
             total = total + w * value
         if penalty is not None:
             total = total + penalty
-        values = [total.detach(), *(parts if len(self.losses) > 1 else [])]
+        return total, [total.detach(), *(parts if len(self.losses) > 1 else []), *self.metric_values(preds, ys)]
+
+    def metric_values(self, preds, ys) -> list:
+        """Each metric's value on the batch, as detached tensors."""
         with torch.no_grad():
-            for ms, p, y in zip(self.metrics, preds, ys):
-                values += [m.batch(p, y) for m in ms]
-        return total, values
+            return [m.batch(p, y) for ms, p, y in zip(self.metrics, preds, ys) for m in ms]
 
     def check_shape(self, loss, pred, y):
         """A target must have the output's shape, or lack only its last axis of 1 (or, for sparse

@@ -23,14 +23,27 @@ class Batches:
     Args:
         make: () -> a fresh iterator of (xs, ys, w) batches.
         steps: batches per epoch, or None.
-        length: batches in one full pass when known (for the progress bar).
+        length: batches in one full pass when known (for the progress bar): a number, or a function
+            () -> number for a source whose passes differ.
         one_shot: the source cannot be iterated twice (a generator).
+        set_epoch: the source's `set_epoch(epoch)`, called before each epoch's pass, or None.
     """
 
-    def __init__(self, make, steps=None, length=None, one_shot=False):
+    def __init__(self, make, steps=None, length=None, one_shot=False, set_epoch=None):
         self.make, self.steps, self.one_shot, self.ran_out = make, steps, one_shot, False
-        self.length = steps if steps is not None else length
+        self._length, self._set_epoch = length, set_epoch
         self._it = None
+
+    @property
+    def length(self):
+        if self.steps is not None:
+            return self.steps
+        return self._length() if callable(self._length) else self._length
+
+    def set_epoch(self, epoch: int):
+        """Tell the source which epoch comes next (a source whose batches depend on it)."""
+        if self._set_epoch is not None:
+            self._set_epoch(epoch)
 
     def __call__(self):
         if self.steps is None:
@@ -103,17 +116,20 @@ def in_memory(model, xs, ys, w, batch_size, shuffle, steps=None):
 
 
 def dataset(model, source, batch_size, shuffle, steps=None, with_targets=True):
-    """Batches from a Dataset, DataLoader or iterable of batches."""
+    """Batches from a Dataset, DataLoader or iterable of batches. A source with a `set_epoch(epoch)`
+    method (`lstmkit.data.batching.EpochBatches`, or torch's convention for a DataLoader's sampler)
+    is told the epoch before each pass."""
     if isinstance(source, torch.utils.data.Dataset):
         source = data.as_loader(source, batch_size, shuffle)
     one_shot = iter(source) is source
-    length = len(source) if hasattr(source, "__len__") else None
+    length = (lambda: len(source)) if hasattr(source, "__len__") else None
     device = model._device()
+    told = source.sampler if isinstance(source, torch.utils.data.DataLoader) else source
 
     def make():
         for item in source:
             yield unpack(model, item, device, with_targets)
-    return Batches(make, steps, length, one_shot)
+    return Batches(make, steps, length, one_shot, getattr(told, "set_epoch", None))
 
 
 def unpack(model, item, device, with_targets=True):

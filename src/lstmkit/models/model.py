@@ -86,23 +86,50 @@ class Model(nn.Module):
             loss: 'mse', 'mae', 'huber', 'binary_crossentropy', 'categorical_crossentropy',
                 'sparse_categorical_crossentropy', a `losses.Loss`, or any callable
                 `loss(y_true, y_pred)` (Keras' order; torch's own losses keep theirs); for several outputs
-                one for all, a list (one per output) or a dict keyed by output name.
+                one for all, a list (one per output) or a dict keyed by output name. None when the
+                model overrides `compute_loss`.
             metrics: names from 'accuracy', 'mae', 'mse', 'rmse' (or Metric objects); for several
                 outputs a list for all, a list of lists or a dict by output name.
             loss_weights: for several outputs, a list or dict of weights on their losses.
         """
-        if loss is None:
-            raise LstmkitError("loss: required, e.g. compile(optimizer='adam', loss='mse')")
+        if loss is None and not self._custom_loss:
+            raise LstmkitError("loss: required, e.g. compile(optimizer='adam', loss='mse'), unless "
+                               "the model overrides compute_loss")
         names = self.output_names or (
             [f"output_{k}" for k in range(len(loss))] if isinstance(loss, (list, tuple)) else ["output"])
-        self.compiled = Compiled(loss, loss_weights, metrics, names)
+        self.compiled = Compiled(loss, loss_weights, metrics, names, custom=self._custom_loss)
         self._optimizer_spec = optimizers.get(optimizer)
         self.optimizer = self._optimizer_spec if isinstance(self._optimizer_spec, torch.optim.Optimizer) else None
-        self.loss = next(x for x in self.compiled.losses if x is not None)
+        self.loss = next((x for x in self.compiled.losses if x is not None), None)
         self.metrics = [m for ms in self.compiled.metrics for m in ms]
         plain = all(isinstance(v, str) for v in [optimizer, loss, *(metrics or [])]) and loss_weights is None
         self._compile_config = ({"optimizer": optimizer, "loss": loss, "metrics": list(metrics or [])}
                                 if plain else None)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+        """The training loss of one batch, as Keras 3's hook: the compiled losses, weighted, plus
+        the layers' penalties. Override it for a loss over several tensors (CTC over lengths, a
+        padded target); fit and evaluate then log what it returns as "loss".
+
+        Args:
+            x: the batch's inputs, one tensor per model input (a tuple).
+            y: its targets, one tensor per target (a list).
+            y_pred: what the model returned for x.
+            sample_weight: (B,) or None.
+
+        Returns:
+            A scalar tensor.
+
+        Example:
+            >>> class Masked(Model):
+            ...     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+            ...         return ((y_pred - y[0]) ** 2)[y[0] != 0].mean()
+        """
+        return self.compiled(training.as_list(self, y_pred), y, sample_weight, training.penalty(self))[0]
+
+    @property
+    def _custom_loss(self) -> bool:
+        return type(self).compute_loss is not Model.compute_loss
 
     @property
     def losses(self) -> list:

@@ -6,7 +6,8 @@ torch step a hook does what Keras does around its update, in Keras' order:
     1. clip: `clipvalue` (each gradient entry), `clipnorm` (each weight's gradient to that norm),
        `global_clipnorm` (all gradients together);
     2. learning rate: lr = schedule(iterations) when `learning_rate` is a schedule (iterations counts
-       the updates done, 0 first; kept in the optimizer's state so it survives save/load);
+       the updates done, 0 first; kept in the optimizer's state so it survives save/load); a schedule
+       with a `momentum(iterations)` method (`schedules.OneCycle`) sets beta_1 (or momentum) too;
     3. decoupled weight decay: w <- w - lr * weight_decay * w.
 The updates are torch's; they equal Keras' formulas with Keras' epsilon except where the epsilon
 sits (torch's Adam adds eps to sqrt(v_hat), Keras to sqrt(v) before the bias correction; the
@@ -82,9 +83,16 @@ class Optimizer:
             torch.nn.utils.clip_grad_norm_(params, self.global_clipnorm)
         changed = self.learning_rate is not getattr(self, "_built_lr", self.learning_rate)
         self._built_lr = self.learning_rate  # a Keras program set `optimizer.learning_rate = ...`
+        momentum = getattr(self.learning_rate, "momentum", None)  # a schedule that cycles it too
         for group in opt.param_groups:
             if callable(self.learning_rate) or changed:
                 group["lr"] = self.lr_at(group["iterations"])
+            m = momentum(group["iterations"]) if momentum is not None else None
+            if m is not None:
+                if "betas" in group:
+                    group["betas"] = (m, *group["betas"][1:])
+                else:
+                    group["momentum"] = m
             if self.weight_decay:
                 for p in group["params"]:
                     if p.grad is not None:

@@ -7,6 +7,9 @@ iteration count (0 for the first update), as `keras.optimizers.schedules` comput
     PolynomialDecay         (lr0 - end) * (1 - min(step, d) / d) ^ power + end   (d grows with cycle)
     CosineDecay             linear warmup from lr0 to warmup_target over warmup_steps, then
                             peak * ((1 - alpha) * (1 + cos(pi * s / decay_steps)) / 2 + alpha)
+    OneCycle                (lstmkit's, not Keras') torch's OneCycleLR: cosine from max/div_factor
+                            up to max over pct_start of the steps, then down to
+                            max/div_factor/final_div_factor; momentum cycles the other way
 
 Example:
     >>> from lstmkit.optimizers.schedules import ExponentialDecay
@@ -129,5 +132,66 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_steps": self.warmup_steps}
 
 
+class OneCycle(LearningRateSchedule):
+    """The 1cycle policy (Smith & Topin 2018) with torch's `OneCycleLR` numbers (two phases, cosine
+    annealing): the learning rate rises from max/div_factor to max over the first pct_start of
+    `total_steps`, then falls to max/div_factor/final_div_factor; with cycle_momentum the optimizer's
+    momentum (Adam's beta_1, SGD's momentum) falls from max_momentum to base_momentum and rises back.
+
+    Example:
+        >>> s = OneCycle(0.01, total_steps=100)
+        >>> round(s(0), 6), round(s(29), 6), round(s.momentum(29), 3)
+        (0.0004, 0.01, 0.85)
+    """
+
+    def __init__(self, maximal_learning_rate, total_steps, pct_start=0.3, div_factor=25.0,
+                 final_div_factor=1e4, cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
+                 name="OneCycle"):
+        if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
+            raise LstmkitError(f"total_steps: expected a positive int, got {total_steps!r}")
+        if isinstance(pct_start, bool) or not isinstance(pct_start, (int, float)) or not 0 <= pct_start <= 1:
+            raise LstmkitError(f"pct_start: expected a number in [0, 1], got {pct_start!r}")
+        self.maximal_learning_rate, self.total_steps = float(maximal_learning_rate), total_steps
+        self.pct_start, self.div_factor, self.final_div_factor = float(pct_start), div_factor, final_div_factor
+        self.cycle_momentum, self.base_momentum, self.max_momentum = cycle_momentum, base_momentum, max_momentum
+        self.name = name
+        initial = self.maximal_learning_rate / div_factor
+        # (last step, start lr, end lr, start momentum, end momentum) of each phase, as torch has them
+        self._phases = [(self.pct_start * total_steps - 1, initial, self.maximal_learning_rate,
+                         max_momentum, base_momentum),
+                        (float(total_steps) - 1, self.maximal_learning_rate, initial / final_div_factor,
+                         base_momentum, max_momentum)]
+
+    def _at(self, step):
+        """(phase, share of it done) for `step`."""
+        start = 0.0
+        for k, phase in enumerate(self._phases):
+            if step <= phase[0] or k == len(self._phases) - 1:
+                return phase, (step - start) / (phase[0] - start)
+            start = phase[0]
+
+    def __call__(self, step):
+        (_, lr0, lr1, _, _), pct = self._at(step)
+        return _cosine(lr0, lr1, pct)
+
+    def momentum(self, step):
+        """The momentum for update `step`, or None without cycle_momentum."""
+        if not self.cycle_momentum:
+            return None
+        (_, _, _, m0, m1), pct = self._at(step)
+        return _cosine(m0, m1, pct)
+
+    def get_config(self):
+        return {"maximal_learning_rate": self.maximal_learning_rate, "total_steps": self.total_steps,
+                "pct_start": self.pct_start, "div_factor": self.div_factor,
+                "final_div_factor": self.final_div_factor, "cycle_momentum": self.cycle_momentum,
+                "base_momentum": self.base_momentum, "max_momentum": self.max_momentum, "name": self.name}
+
+
+def _cosine(start, end, pct):
+    """From `start` to `end` as pct goes from 0 to 1, along half a cosine (torch's formula, term for term)."""
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+
 SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
-                                           PolynomialDecay, CosineDecay)}
+                                           PolynomialDecay, CosineDecay, OneCycle)}

@@ -18,6 +18,7 @@ def run_epochs(model, train, val, initial_epoch, epochs, verbose, callbacks):
             cb.on_epoch_begin(epoch)
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+        train.set_epoch(epoch)
         progress = Progress(train.length, verbose)
         logs, steps = train_epoch(model, train(), epoch, progress, callbacks if batch_hooks else None)
         if train.ran_out and not steps:
@@ -53,14 +54,22 @@ def train_epoch(model, batches, epoch, progress, callbacks):
 
 def train_step(model, xs, ys, w, tally, constrained):
     """One gradient step; the layers' penalties join the loss, their constraints run after it."""
-    preds = as_list(model, model(*xs))
-    loss, values = model.compiled(preds, ys, w, penalty(model))
+    loss, values = batch_loss(model, xs, ys, w, model(*xs), penalty(model))
     model.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     model.optimizer.step()
     for m in constrained:
         m.apply_constraints()
     tally.add(values, len(xs[0]))
+
+
+def batch_loss(model, xs, ys, w, out, extra):
+    """-> (the loss, the values to log: loss first): the model's own `compute_loss` when it
+    overrides it, else the compiled losses plus `extra` (the layers' penalties) and metrics."""
+    if not model._custom_loss:
+        return model.compiled(as_list(model, out), ys, w, extra)
+    loss = model.compute_loss(xs, ys, out, w)
+    return loss, [loss.detach(), *model.compiled.metric_values(as_list(model, out), ys)]
 
 
 def penalty(model):
@@ -83,7 +92,7 @@ def run_eval(model, batches):
     with torch.no_grad():
         extra = penalty(model)
         for xs, ys, w in batches:
-            tally.add(model.compiled(as_list(model, model(*xs)), ys, w, extra)[1], len(xs[0]))
+            tally.add(batch_loss(model, xs, ys, w, model(*xs), extra)[1], len(xs[0]))
     if not tally.values:
         raise LstmkitError("evaluate: the data gave no batches")
     return tally.logs(None), len(tally.sizes)

@@ -1,5 +1,5 @@
-"""What every task shares: the contract's base classes, the one reader of task model directories,
-the run directory, and the epoch loop of the tasks that train outside `Model.fit`.
+"""What every task shares: the contract's base classes, the one reader of task model directories
+and the run directory. Every task trains through `lstmkit.models.Model.fit`.
 
 The contract (docs/architecture.md): each task package exposes a `Config` dataclass validated in
 `__post_init__`, `train(data, config, *, verbose=1, callbacks=None) -> Predictor`, and
@@ -134,51 +134,3 @@ def model_dir(path) -> Path:
 def run_dir(out, task: str, data_name: str) -> Path:
     """The output directory: `out`, or runs/<task>-<data name> by default."""
     return Path(out) if out else Path("runs") / f"{task}-{data_name}"
-
-
-def train_epochs(net, epochs, run_epoch, *, steps=None, verbose=1, callbacks=None, optimizer=None):
-    """The epoch loop of a task that trains outside `Model.fit`, with Model.fit's display and hooks.
-
-    Args:
-        net: the torch module being trained (callbacks see it wrapped in a `Model`).
-        epochs: most epochs.
-        run_epoch: `run_epoch(epoch, progress) -> (logs, stop)`; it trains one epoch, calls
-            `progress.due()` / `progress.update(done, logs)` per batch, returns the epoch's logs
-            with "steps" (batches run) among them, and says whether to stop (a time budget ran out).
-        steps: batches per epoch, for the bar (None when they vary).
-        verbose: 0 silent, 1 a live bar on a terminal, 2 one line per epoch.
-        callbacks: `lstmkit.models.callbacks.Callback`s; they get the epoch hooks and may set
-            `model.stop_training`.
-        optimizer: exposed to callbacks as `model.optimizer`.
-
-    Returns:
-        The `History`.
-    """
-    from ..models import Model
-    from ..models.callbacks import History
-    from ..models.progress import Progress
-
-    holder, history = Model(net), History()
-    holder.optimizer = optimizer
-    callbacks = [*(callbacks or []), history]
-    for cb in callbacks:
-        cb.set_model(holder)
-        cb.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
-        cb.on_train_begin()
-    try:
-        for epoch in range(epochs):
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            progress = Progress(steps, verbose)
-            logs, stop = run_epoch(epoch, progress)
-            progress.finish(logs.pop("steps"), logs)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if stop or holder.stop_training:
-                break
-    finally:
-        for cb in callbacks:
-            cb.on_train_end()
-    return history

@@ -12,6 +12,7 @@ Example:
 """
 import random
 import tempfile
+from functools import partial
 
 import numpy as np
 import torch
@@ -19,11 +20,13 @@ from torch import nn
 
 from ...data import synthetic
 from ...data.audio import featurize, load_audio, spec_augment, speed_perturb
-from ...data.batching import length_batches
+from ...data.batching import EpochBatches, length_batches
 from ...data.speech_datasets import ENGLISH
 from ...errors import DataError
+from ...models import GeneratorStates, Model, optimizers
+from ...models.schedules import OneCycle
 from ...seeding import set_seed
-from ..common import Predictor, train_epochs
+from ..common import Predictor
 from .charlm import CharNgramLM
 from .config import Config
 from .ctc import beam_decode, greedy_decode
@@ -189,26 +192,24 @@ def train_on(items, config: Config, *, verbose=1, callbacks=None, alphabet: Alph
     transcriber = Transcriber(config, alphabet)
     if config.lm_order > 0:
         transcriber.lm = CharNgramLM(alphabet.chars, config.lm_order).fit([u.text for u in items] + list(lm_texts))
-    model = transcriber.model
-    plan = _plan(feats, len(heard), config)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.learning_rate, total_steps=sum(map(len, plan)),
-                                                pct_start=0.15)  # per step
-    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-    gen = torch.Generator().manual_seed(config.seed)
-
-    def run_epoch(epoch, progress):
-        model.train()
-        losses = []
-        for done, idx in enumerate(plan[epoch], 1):
-            losses.append(_step(model, opt, sched, ctc, feats, targets, idx, config, gen))
-            if progress.due():
-                progress.update(done, {"ctc loss": np.mean(losses)})
-        return {"loss": float(np.mean(losses)), "steps": len(plan[epoch])}, False
-
-    transcriber.history = train_epochs(model, config.epochs, run_epoch, verbose=verbose, callbacks=callbacks,
-                                       optimizer=opt).history
+    plan, gen = _plan(feats, len(heard), config), torch.Generator().manual_seed(config.seed)
+    model = _CTC(transcriber.model)
+    model.compile(optimizers.AdamW(OneCycle(config.learning_rate, sum(map(len, plan)), pct_start=0.15),
+                                   weight_decay=1e-2, epsilon=1e-8,
+                                   global_clipnorm=5.0))  # CTC's early gradients spike on long utterances
+    batches = EpochBatches(plan.__getitem__, partial(_collate, feats, targets, config, gen))
+    transcriber.history = model.fit(batches, epochs=config.epochs, verbose=verbose, callbacks=[
+        GeneratorStates({"spec_augment": gen}), *(callbacks or [])]).history
     return transcriber
+
+
+class _CTC(Model):
+    """The speech network in `Model.fit`, trained with the CTC loss over each utterance's frames."""
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+        (log_probs, steps), (labels, label_lengths) = y_pred, y  # (B, T', V), (B,); (sum of L,), (B,)
+        return self.ctc(log_probs.transpose(0, 1), labels, steps, label_lengths)
 
 
 def _plan(feats, n_items, config):
@@ -229,21 +230,14 @@ def _plan(feats, n_items, config):
     return plan
 
 
-def _step(model, opt, sched, ctc, feats, targets, idx, config, gen):
+def _collate(feats, targets, config, gen, idx):
+    """One batch of `_plan`: ((features (B, T, F), lengths (B,)), (labels, label lengths))."""
     lengths = torch.tensor([len(feats[k]) for k in idx])
     x = nn.utils.rnn.pad_sequence([feats[k] for k in idx], batch_first=True)  # (B, T, F)
     if config.spec_augment:
         x = spec_augment(x, lengths.tolist(), time_width=config.spec_time, generator=gen)
-    log_probs, steps = model(x, lengths)  # (B, T', V)
-    y = torch.tensor([c for k in idx for c in targets[k]])
-    y_len = torch.tensor([len(targets[k]) for k in idx])
-    loss = ctc(log_probs.transpose(0, 1), y, steps, y_len)
-    opt.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # CTC's early gradients spike on long utterances
-    opt.step()
-    sched.step()
-    return loss.item()
+    labels = torch.tensor([c for k in idx for c in targets[k]])
+    return (x, lengths), (labels, torch.tensor([len(targets[k]) for k in idx]))
 
 
 def evaluate(transcriber: Transcriber, data) -> dict:

@@ -11,18 +11,18 @@ Example:
     ['Permission refusée']
     >>> translate.evaluate(tr, pairs)["lstm"]["bleu"]                              # doctest: +SKIP
 """
-import math
 import random
-import time
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
-from ...data.batching import length_batches
+from ...data.batching import EpochBatches, length_batches
 from ...data.pairs import dedup_pairs, split_pairs
 from ...errors import DataError, LstmkitError
+from ...models import Model, TimeLimit, optimizers
 from ...seeding import set_seed
-from ..common import Predictor, train_epochs
+from ..common import Predictor
 from . import metrics
 from .config import Config
 from .net import Seq2Seq, beam_search, greedy_search
@@ -152,25 +152,46 @@ def encode_pairs(protected, tokenizer, max_tokens):
     return out
 
 
-def _batches(examples, batch_size, rng):
-    """Batches of similar source length (less padding), in random order."""
-    for chunk in length_batches([len(src) for src, _ in examples], rng, batch_size=batch_size):
-        src = [torch.tensor(examples[i][0]) for i in chunk]
-        tgt = [torch.tensor([BOS] + examples[i][1] + [EOS]) for i in chunk]
-        pad = torch.nn.utils.rnn.pad_sequence
-        yield pad(src, batch_first=True), pad(tgt, batch_first=True)  # (B, S), (B, T+2)
+def _plan(examples, config: Config) -> list:
+    """Every epoch's batches of similar source length (less padding), in random order: index lists."""
+    rng, lengths = random.Random(config.seed), [len(src) for src, _ in examples]
+    return [length_batches(lengths, rng, batch_size=config.batch_size) for _ in range(config.epochs)]
+
+
+def _collate(examples, chunk):
+    """((source (B, S), target input (B, T+1)), target output (B, T+1)), right-padded."""
+    pad = torch.nn.utils.rnn.pad_sequence
+    src = pad([torch.tensor(examples[i][0]) for i in chunk], batch_first=True)
+    tgt = pad([torch.tensor([BOS] + examples[i][1] + [EOS]) for i in chunk], batch_first=True)  # (B, T+2)
+    return (src, tgt[:, :-1]), tgt[:, 1:]
+
+
+class _TeacherForcing(Model):
+    """The Seq2Seq network in `Model.fit`: label-smoothed cross-entropy of each target token given
+    the ones before it, padding left out."""
+
+    def __init__(self, net: Seq2Seq, label_smoothing: float):
+        super().__init__(net)
+        self.label_smoothing = label_smoothing
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+        logits, _ = y_pred  # (B, T+1, V)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[0].reshape(-1), ignore_index=PAD,
+                               label_smoothing=self.label_smoothing)
 
 
 def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> Translator:
     """Train the tokenizer and the network on the training split of (source, target) pairs (`split`).
 
-    Teacher forcing with label-smoothed cross-entropy, Adam with a linearly decaying learning rate
-    (per step, over the epochs or over `time_limit`) and gradient-norm clipping.
+    Teacher forcing with label-smoothed cross-entropy through `Model.fit`: Adam with a learning
+    rate decaying linearly per step (over the epochs, or over `config.time_limit` when that binds
+    first, `TimeLimit` ending the run mid-epoch) and gradient-norm clipping.
 
     Args:
         data: (source, target) pairs; config: settings (default Config()).
         verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
-        callbacks: `lstmkit.models.callbacks.Callback`s with the epoch hooks.
+        callbacks: more `lstmkit.models.callbacks.Callback`s for `Model.fit` (EarlyStopping,
+            BackupAndRestore, ...).
 
     Returns:
         A Translator in eval mode.
@@ -183,46 +204,16 @@ def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> T
     examples = encode_pairs(protected, tokenizer, config.max_tokens)
     if not examples:
         raise LstmkitError(f"pairs: none fits max_tokens={config.max_tokens} tokens per side")
-    model = _build_model(tokenizer.vocab_size, config)
-    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    n_batches = math.ceil(len(examples) / config.batch_size)
-    steps = config.epochs * n_batches
-    rng, start = random.Random(config.seed), time.monotonic()
-    limit = config.time_limit or math.inf
+    net = _build_model(tokenizer.vocab_size, config)
+    plan = _plan(examples, config)
+    steps, budget = sum(map(len, plan)), TimeLimit(config.time_limit)
 
-    def share_done(k):  # of the run: by steps, or by time when a time limit binds first
-        return min(max(k / steps, (time.monotonic() - start) / limit), 1.0)
+    def schedule(k):  # the share of the run done: by steps, or by time when the time limit binds first
+        return config.learning_rate * (1 - 0.9 * min(max(k / steps, budget.share()), 1.0))
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1 - 0.9 * share_done(k))
-
-    def run_epoch(epoch, progress):
-        return _train_epoch(model, examples, opt, sched, config, rng, progress, start + limit)
-
-    train_epochs(model, config.epochs, run_epoch, steps=n_batches, verbose=verbose, callbacks=callbacks,
-                 optimizer=opt)
-    return Translator(model, tokenizer, config)
-
-
-def _train_epoch(model, examples, opt, sched, config, rng, progress, deadline):
-    """One pass over the examples, or until time.monotonic() passes `deadline`.
-
-    Returns:
-        ({"loss": mean token loss, "steps": batches run}, whether the deadline cut the pass short).
-    """
-    model.train()
-    total, count = 0.0, 0
-    for src, tgt in _batches(examples, config.batch_size, rng):
-        logits, _ = model(src, tgt[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1),
-                               ignore_index=PAD, label_smoothing=config.label_smoothing)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-        opt.step()
-        sched.step()
-        total, count = total + loss.item(), count + 1
-        if progress.due():
-            progress.update(count, {"loss": total / count})
-        if time.monotonic() > deadline:
-            break
-    return {"loss": total / max(count, 1), "steps": count}, time.monotonic() > deadline
+    model = _TeacherForcing(net, config.label_smoothing)
+    model.compile(optimizers.Adam(schedule, epsilon=1e-8, global_clipnorm=config.clip_norm))
+    extra = [budget] if config.time_limit else []  # its per-batch check costs a sync per batch
+    model.fit(EpochBatches(plan.__getitem__, partial(_collate, examples)), epochs=config.epochs,
+              verbose=verbose, callbacks=[*extra, *(callbacks or [])])
+    return Translator(net, tokenizer, config)
