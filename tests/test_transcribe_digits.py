@@ -1,4 +1,7 @@
-"""FSDD digit classifier: packing makes padding invisible; the split holds out every digit."""
+"""FSDD digit classifier: packing makes padding invisible; the split holds out every digit; the
+predict command reads MFCC files."""
+import re
+
 import numpy as np
 import torch
 
@@ -27,3 +30,30 @@ def test_pad_standardises_and_keeps_lengths():
     x, lengths = pad(seqs, mean=np.array([4.0, 4.0]), std=np.array([2.0, 2.0]))
     assert x.shape == (2, 5, 2) and lengths.tolist() == [3, 5]
     assert (x[0, :3] == 1).all() and (x[0, 3:] == 0).all() and (x[1] == 1).all()  # (6 - 4) / 2
+
+
+def test_predict_command_names_the_digit_of_each_mfcc_file(tmp_path, capsys):
+    from lstmkit.cli.main import main
+    from lstmkit.data.speech_datasets import load_fsdd
+    from lstmkit.tasks.transcribe import digits
+
+    X, y = load_fsdd()
+    keep = np.arange(0, len(y), 15)  # 200 recordings, every digit
+    clf = digits.train(([X[k] for k in keep], y[keep]), digits.DigitsConfig(epochs=1, hidden_size=8, num_layers=1),
+                       verbose=0)
+    clf.save(tmp_path / "run" / "model")
+    files = []
+    for k in (1, 2, 3):
+        np.save(tmp_path / f"d{k}.npy", X[k])
+        files.append(str(tmp_path / f"d{k}.npy"))
+    assert main(["transcribe", "predict", "--model", str(tmp_path / "run"), *files]) == 0
+    expected = clf.predict([X[k] for k in (1, 2, 3)])
+    assert capsys.readouterr().out.splitlines() == [f"{f}\t{d}" for f, d in zip(files, expected)]
+    np.save(tmp_path / "wide.npy", np.zeros((4, 20)))
+    for bad, says in ((str(tmp_path / "wide.npy"), r"shape \(T, 13\), got float64 of shape \(4, 20\)"),
+                      ("hello.wav", "does not read audio")):
+        assert main(["transcribe", "predict", "--model", str(tmp_path / "run"), bad]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and re.search(says, err)
+    assert main(["transcribe", "predict", "--model", str(tmp_path / "run"), "--beam", "4", files[0]]) == 2
+    assert "digit classifier" in capsys.readouterr().err

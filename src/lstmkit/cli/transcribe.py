@@ -11,6 +11,7 @@ TRAIN_EXAMPLES = """  lstmkit transcribe train --asterisk                     # 
   lstmkit transcribe train --fsdd                         # which digit was spoken (FSDD)
 """
 PREDICT_EXAMPLES = """  lstmkit transcribe predict --model runs/transcribe-asterisk hello.wav goodbye.wav --beam 16
+  lstmkit transcribe predict --model runs/transcribe-fsdd one.npy two.npy  # digits: (T, 13) MFCC arrays
 """
 
 
@@ -32,7 +33,8 @@ def register(subparsers) -> None:
                        help="bidirectional LSTM layers (default: the recipe's)")
     train.add_argument("--synthetic", type=int, help="add N short phrases spoken by espeak-ng to the "
                        "acoustic model's training data (default 0)")
-    predict.add_argument("files", nargs="+", metavar="FILE", help="audio files to transcribe")
+    predict.add_argument("files", nargs="+", metavar="FILE", help="audio files to transcribe (for a digit "
+                         "model: .npy arrays of MFCC frames)")
     for p in (train, predict):
         p.add_argument("--beam", type=int, default=None, help="CTC beam width for decoding (1: greedy; "
                        "default: the recipe's, 16)")
@@ -68,15 +70,25 @@ def handle_train(args) -> int:
 
 
 def handle_predict(args) -> int:
-    """Transcribe audio files with a saved model: the text (with the file name when there are several)."""
-    from ..tasks.transcribe import Transcriber
+    """Transcribe audio files with a saved model, or say which digit each MFCC file holds with a
+    digit model: one line per file (with the file name when there are several)."""
+    from ..saving import open_model_dir
+    from ..tasks.common import model_dir
+    from ..tasks.transcribe import Transcriber, digits
 
     _check_decoding(args)
-    model = Transcriber.load(args.model)
-    if args.lm_weight and model.lm is None:
-        raise LstmkitError(f"--lm-weight: the model in {args.model} has no language model "
-                           "(it was trained with lm_order=0, or before lstmkit had one)")
-    texts = model.predict(args.files, beam=args.beam, lm_weight=args.lm_weight)
+    if open_model_dir(model_dir(args.model)).config.get("task") == digits.DigitClassifier.task:
+        if args.beam is not None or args.lm_weight is not None:
+            raise LstmkitError(f"--beam, --lm-weight: the model in {args.model} is a digit classifier, "
+                               "which has no decoding to set")
+        clf = digits.DigitClassifier.load(args.model)
+        texts = [str(d) for d in clf.predict(digits.read_mfcc(args.files, len(clf.mean)))]
+    else:
+        model = Transcriber.load(args.model)
+        if args.lm_weight and model.lm is None:
+            raise LstmkitError(f"--lm-weight: the model in {args.model} has no language model "
+                               "(it was trained with lm_order=0, or before lstmkit had one)")
+        texts = model.predict(args.files, beam=args.beam, lm_weight=args.lm_weight)
     for file, text in zip(args.files, texts):
         print(f"{file}\t{text}" if len(args.files) > 1 else text)
     return 0

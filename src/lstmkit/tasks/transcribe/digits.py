@@ -19,6 +19,7 @@ from torch import nn
 
 from ... import nn as lnn
 from ...data.speech_datasets import load_fsdd
+from ...errors import DataError
 from ...models import Model
 from ...models.losses import SparseCategoricalCrossentropy
 from ...seeding import set_seed
@@ -87,6 +88,30 @@ def pad(seqs, mean, std):
     for row, s in zip(out, seqs):
         row[: len(s)] = (s - mean) / std
     return out, lengths
+
+
+def read_mfcc(files, n_features: int) -> list[np.ndarray]:
+    """One (T, n_features) MFCC sequence per `.npy` file (written with numpy.save; never unpickled):
+    the form FSDD's file holds, which is what the digit model reads; it does not featurize audio.
+
+    Raises:
+        DataError: a file that is missing, not a .npy array, or not (T >= 1, n_features) finite numbers.
+    """
+    out = []
+    for f in files:
+        try:
+            seq = np.load(f, allow_pickle=False) if str(f).endswith(".npy") else None
+        except (OSError, ValueError) as e:
+            raise DataError(f"{f}: expected a .npy array, could not read it ({' '.join(str(e).split())[:80]})") from None
+        if seq is None:
+            raise DataError(f"{f}: expected a .npy file of ({n_features}-coefficient) MFCC frames, as FSDD's; "
+                            "the digit model does not read audio")
+        if seq.ndim != 2 or seq.shape[1] != n_features or not len(seq) or seq.dtype.kind not in "iuf" \
+                or not np.isfinite(seq).all():
+            raise DataError(f"{f}: expected finite MFCC frames of shape (T, {n_features}), got "
+                            f"{seq.dtype} of shape {seq.shape}")
+        out.append(seq.astype(np.float32))
+    return out
 
 
 class DigitClassifier(Predictor):
