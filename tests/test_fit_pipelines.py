@@ -95,7 +95,7 @@ def test_a_model_that_overrides_compute_loss_trains_and_evaluates_on_it():
         Model(torch.nn.Linear(3, 1)).compile("adam")
 
 
-def test_time_limit_ends_training_mid_epoch(monkeypatch):
+def test_time_limit_ends_training_mid_epoch(monkeypatch, capsys):
     clock = iter(range(1000))
     monkeypatch.setattr("lstmkit.models.callbacks.time.monotonic", lambda: next(clock))
     seen = []
@@ -105,6 +105,7 @@ def test_time_limit_ends_training_mid_epoch(monkeypatch):
     history = model.fit(np.zeros((80, 2)), np.zeros((80, 1)), batch_size=8, epochs=5, verbose=0,
                         callbacks=[budget, _Record(seen)])
     assert seen == [(0, 4)] and len(history.history["loss"]) == 1
+    assert capsys.readouterr().out == ""  # callbacks with batch hooks draw no bar at verbose=0
     assert budget.share() > 1 and TimeLimit(None).share() == 0.0
     with pytest.raises(LstmkitError, match="seconds: expected a positive number or None, got 0"):
         TimeLimit(0)

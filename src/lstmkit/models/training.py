@@ -42,9 +42,11 @@ def train_epoch(model, batches, epoch, progress, callbacks):
             for cb in callbacks:
                 cb.on_train_batch_begin(step - 1)
         train_step(model, xs, ys, w, tally, constrained)
-        if callbacks or progress.due():
+        draw = progress.due()
+        if callbacks or draw:
             logs = tally.logs(epoch)
-            progress.update(step, logs)
+            if draw:  # not for every batch a callback sees: verbose 0 and 2 draw no bar
+                progress.update(step, logs)
             for cb in callbacks or ():
                 cb.on_train_batch_end(step - 1, logs)
         if model.stop_training:
