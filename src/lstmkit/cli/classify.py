@@ -1,5 +1,6 @@
-"""`lstmkit classify train|predict`: text classification and sentiment with an LSTM, next to
-TF-IDF + logistic regression and the majority class."""
+"""`lstmkit classify train|predict`: train a bidirectional-LSTM text classifier and compare it with
+TF-IDF + logistic regression and the majority class on the same held-out split; or predict with a
+saved one."""
 import sys
 from pathlib import Path
 
@@ -19,11 +20,8 @@ PREDICT_EXAMPLES = """  lstmkit classify predict --model runs/classify-movies "a
 
 
 def register(subparsers) -> None:
-    train, predict = add_task_parsers(
-        subparsers, "classify", "text classification and sentiment (English, Chinese)",
-        "Train a bidirectional-LSTM text classifier and compare it with TF-IDF + logistic regression and "
-        "the majority class on the same held-out split; or predict with a saved one.",
-        TRAIN_EXAMPLES, PREDICT_EXAMPLES)
+    train, predict = add_task_parsers(subparsers, "classify", "text classification and sentiment (English, "
+                                      "Chinese)", __doc__, TRAIN_EXAMPLES, PREDICT_EXAMPLES)
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="a .csv, .tsv or .jsonl file (UTF-8)")
     source.add_argument("--dataset", choices=DATASETS, help="a built-in sentiment set "

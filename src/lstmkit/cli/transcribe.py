@@ -1,5 +1,6 @@
-"""`lstmkit transcribe train|predict`: train a speech recogniser (bidirectional LSTM + CTC) or a
-spoken-digit classifier, or turn audio files into text."""
+"""`lstmkit transcribe train|predict`: train a speech recogniser (log-mel frames -> bidirectional
+LSTM -> CTC, beam search with a character language model) and measure CER/WER on held-out
+recordings, or a spoken-digit classifier; or transcribe audio files."""
 from pathlib import Path
 
 from ..errors import LstmkitError
@@ -17,11 +18,8 @@ PREDICT_EXAMPLES = """  lstmkit transcribe predict --model runs/transcribe-aster
 
 def register(subparsers) -> None:
     """Add the `transcribe` parser."""
-    train, predict = add_task_parsers(
-        subparsers, "transcribe", "speech recognition: bidirectional LSTM + CTC",
-        "Train a speech recogniser (log-mel frames -> bidirectional LSTM -> CTC, beam search with a "
-        "character language model) and measure CER/WER on held-out recordings; or transcribe audio files.",
-        TRAIN_EXAMPLES, PREDICT_EXAMPLES)
+    train, predict = add_task_parsers(subparsers, "transcribe", "speech recognition: bidirectional LSTM + "
+                                      "CTC", __doc__, TRAIN_EXAMPLES, PREDICT_EXAMPLES)
     train.add_argument("--asterisk", action="store_true", help="train on the installed Asterisk prompts")
     train.add_argument("--fsdd", action="store_true", help="train the spoken-digit classifier on the "
                        "Free Spoken Digit Dataset MFCCs instead")

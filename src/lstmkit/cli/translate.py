@@ -1,4 +1,6 @@
-"""`lstmkit translate train|predict`: train an attention LSTM translator, or translate with a trained one."""
+"""`lstmkit translate train|predict`: train an encoder-decoder LSTM with attention on sentence pairs
+and score it (BLEU, chrF) next to copying the source and retrieving the nearest training pair; or
+translate with a trained one."""
 from pathlib import Path
 
 from ..errors import DataError, LstmkitError
@@ -15,11 +17,8 @@ PREDICT_EXAMPLES = """  lstmkit translate predict --model runs/translate-fr "Per
 
 def register(subparsers) -> None:
     """Add the `translate` parser."""
-    train, predict = add_task_parsers(
-        subparsers, "translate", "machine translation: encoder-decoder LSTM with attention",
-        "Train an encoder-decoder LSTM with attention on sentence pairs and score it (BLEU, chrF) next "
-        "to copying the source and retrieving the nearest training pair; or translate with a trained one.",
-        TRAIN_EXAMPLES, PREDICT_EXAMPLES)
+    train, predict = add_task_parsers(subparsers, "translate", "machine translation: encoder-decoder LSTM "
+                                      "with attention", __doc__, TRAIN_EXAMPLES, PREDICT_EXAMPLES)
     train.add_argument("--pairs", help="UTF-8 file of source<TAB>target lines")
     train.add_argument("--gettext", metavar="LANG", help="English -> LANG pairs from the machine's "
                        "gettext catalogs (/usr/share/locale/LANG/LC_MESSAGES/*.mo), e.g. fr, es, zh_CN")

@@ -136,7 +136,7 @@ def _build_model(vocab_size, config: Config) -> Seq2Seq:
 
 
 def protect_pair(source, target) -> tuple[str, str]:
-    """Both sides with the source's placeholders replaced by sentinels (see `translate_text`)."""
+    """Both sides with the source's placeholders replaced by sentinels (see `text.protect`)."""
     text, found = protect(source)
     return text, protect_target(target, found)
 
