@@ -173,11 +173,11 @@ KINDS = {k.name: k for k in [
     Kind("lazy_sequential", make_lazy_sequential, use_keras(SERIES_X, SERIES_Y), clean=True),
     Kind("embedding", make_embedding, use_keras(IDS, LABELS), clean=True),
     Kind("functional", make_functional, use_keras((SERIES_X, CALENDAR), SERIES_Y), clean=True),
-    Kind("forecast", make_forecast, use_forecast, clean=False),
-    Kind("classify", make_classify, use_classify, clean=False),
-    Kind("translate", make_translate, use_translate, clean=False),
-    Kind("transcribe", make_transcribe, use_transcribe, clean=False),
-    Kind("digits", make_digits, use_digits, clean=False),
+    Kind("forecast", make_forecast, use_forecast, clean=True),
+    Kind("classify", make_classify, use_classify, clean=True),
+    Kind("translate", make_translate, use_translate, clean=True),
+    Kind("transcribe", make_transcribe, use_transcribe, clean=True),
+    Kind("digits", make_digits, use_digits, clean=True),
 ]}
 CLEAN = [name for name, kind in KINDS.items() if kind.clean]
 
