@@ -46,6 +46,7 @@ FIELDS = [  # kind, file, field path, value, what the message says
     ("forecast", "preprocessing.json", ("target_scaler", "std"), [0.0], "target_scaler.std[0]: expected a finite number in (0"),
     ("forecast", "preprocessing.json", ("target_scaler", "mean"), [1.0, 2.0], "target_scaler.mean: expected 1 (its length"),
     ("forecast", "preprocessing.json", ("freq",), "1e+308", "freq: expected a pandas frequency"),
+    ("forecast", "preprocessing.json", ("freq",), "0D", "freq: expected a pandas frequency"),
     ("forecast", "preprocessing.json", ("season",), HUGE, "season: expected an integer in [1, 65536]"),
     ("forecast", "preprocessing.json", ("targets",), [["passengers"]], "targets[0]: expected a string"),
     ("classify", "config.json", ("networks",), HUGE, "networks: expected an integer in [1, 64]"),

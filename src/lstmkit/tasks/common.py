@@ -117,7 +117,8 @@ class Predictor:
         cls.META(meta, where["config"])
         if cls.PREPROCESSING is not None:
             if prep is None:
-                raise ModelFileError(f"model: {files.path} has no {PREPROCESSING}")
+                raise ModelFileError(f"model: {files.path} has no {PREPROCESSING}, which every {cls.task} "
+                                     f"model holds; {cls._retrain()}")
             cls.PREPROCESSING(prep, where["preprocessing"])
         config = cls._read_config(meta, prep, where)
         try:
@@ -132,8 +133,7 @@ class Predictor:
             raise
         except DAMAGED as e:  # a consistency no check above foresaw: still one line
             raise ModelFileError(f"model: {files.path} holds an inconsistent {cls.task} model "
-                                 f"({' '.join(str(e).split())[:200]}); retrain it with "
-                                 f"`{cls.command or f'lstmkit {cls.task} train'}`") from None
+                                 f"({' '.join(str(e).split())[:200]}); {cls._retrain()}") from None
 
     @classmethod
     def _read_config(cls, meta, prep, where):
@@ -145,7 +145,7 @@ class Predictor:
             found, at = (meta if kind == "config" else prep or {}).get(key), f"{where[kind]} {key}"
         if not isinstance(found, dict):
             raise ModelFileError(f"{at}: expected the saved config (an object), got {str(found)[:60]!r}; "
-                                 f"retrain it with `{cls.command or f'lstmkit {cls.task} train'}`")
+                                 f"{cls._retrain()}")
         found = {cls.config_class.RENAMED.get(k, k): v for k, v in found.items()}
         schema.fields(cls.config_class.SCHEMA)(found, at)
         try:
@@ -156,6 +156,10 @@ class Predictor:
     @classmethod
     def _check(cls, config, meta, prep, where) -> None:
         """Sizes that must agree across fields and files; the base has none."""
+
+    @classmethod
+    def _retrain(cls) -> str:
+        return f"retrain it with `{cls.command or f'lstmkit {cls.task} train'}`"
 
 
 def model_dir(path) -> Path:

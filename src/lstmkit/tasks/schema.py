@@ -46,7 +46,8 @@ def number(lo=-math.inf, hi=math.inf, *, open_lo=False, open_hi=False):
         ok = type(v) in (int, float) and math.isfinite(v) and (lo < v if open_lo else lo <= v) \
             and (v < hi if open_hi else v <= hi)
         if not ok:
-            _fail(where, f"a finite number in {'(' if open_lo else '['}{lo}, {hi}{')' if open_hi else ']'}", v)
+            _fail(where, f"a finite number in {'(' if open_lo else '['}{lo}, {hi}"
+                         f"{')' if open_hi or hi == math.inf else ']'}", v)
     return check
 
 

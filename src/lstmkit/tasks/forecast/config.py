@@ -139,9 +139,11 @@ def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
         _fail(f"{at} season", f"a season in (1, lookback {c.lookback}] for base 'seasonal'", prep["season"])
     if prep["freq"] is not None:
         try:
-            to_offset(prep["freq"])
+            forward = to_offset(prep["freq"]).n >= 1  # "0D" divides by zero, "-1D" steps back in time
         except (ValueError, TypeError):
-            _fail(f"{at} freq", "a pandas frequency ('MS', 'D', '30min', ...)", prep["freq"])
+            forward = False
+        if not forward:
+            _fail(f"{at} freq", "a pandas frequency of steps forward ('MS', 'D', '30min', ...)", prep["freq"])
     at = f"{where['config']} net"
     for name, want in (("n_targets", T), ("lookback", c.lookback), ("horizon", prep["step"]),
                        ("n_quantiles", len(c.quantiles)), ("hidden_size", c.hidden_size),

@@ -10,8 +10,8 @@ from ...models.schema import _fail
 from .charlm import BOS, EOS
 
 
-_FEATURES = {"sample_rate": integer(1000, 384_000), "n_mels": integer(1, 1024), "win_ms": number(0, 1000, open_lo=True),
-             "hop_ms": number(0, 1000, open_lo=True), "kind": choice("logmel", "mfcc"), "n_mfcc": integer(1, 1024)}
+_FEATURES = {"sample_rate": integer(1000, 384_000), "n_mels": integer(1, 1024), "win_ms": number(1, 1000),
+             "hop_ms": number(1, 1000), "kind": choice("logmel", "mfcc"), "n_mfcc": integer(1, 1024)}
 FEATURES = fields(_FEATURES)
 MAX_ORDER = 32
 
@@ -94,4 +94,5 @@ def check_saved(config: Config, prep: dict, where: dict) -> None:
             if len(context) != k or set(context) - symbols - {BOS}:
                 _fail(f"{at}.counts[{k}]", f"contexts of {k} characters of the alphabet", context)
             if set(following) - symbols:
-                _fail(f"{at}.counts[{k}].{context}", "next characters of the alphabet", sorted(set(following) - symbols))
+                _fail(f"{at}.counts[{k}].{context}", "next characters of the alphabet",
+                      sorted(set(following) - symbols))

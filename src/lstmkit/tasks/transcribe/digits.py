@@ -103,8 +103,8 @@ class DigitClassifier(Predictor):
     """
     task, config_class = "digits", DigitsConfig
     META = fields({"n_features": integer(1, 1 << 16)}, required=("n_features",))
-    PREPROCESSING = fields({"mean": items(number(), max_len=1 << 16), "std": items(number(0, open_lo=True), max_len=1 << 16)},
-                           required=("mean", "std"))
+    PREPROCESSING = fields({"mean": items(number(), max_len=1 << 16),
+                            "std": items(number(0, open_lo=True), max_len=1 << 16)}, required=("mean", "std"))
     command = "lstmkit transcribe train --fsdd"
 
     def __init__(self, config: DigitsConfig, n_features: int, mean: np.ndarray, std: np.ndarray):

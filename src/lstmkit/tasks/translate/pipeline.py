@@ -126,8 +126,9 @@ class Translator(Predictor):
 
     @classmethod
     def _check(cls, config, meta, prep, where):
-        agree(f"{where['preprocessing']} tokenizer.model_proto", SubwordTokenizer.from_json(prep["tokenizer"]).vocab_size,
-              meta["vocab_size"], "pieces: config.json's vocab_size, the output layer's size")
+        pieces = SubwordTokenizer.from_json(prep["tokenizer"]).vocab_size
+        agree(f"{where['preprocessing']} tokenizer.model_proto", pieces, meta["vocab_size"],
+              "pieces: config.json's vocab_size, the output layer's size")
 
     @classmethod
     def _network(cls, config, meta, prep):
