@@ -50,4 +50,4 @@ clean:
 # The long fuzzer run: 10,000 mutated model directories of every kind, loaded and used one by one
 # (counts in tests/fuzz/RESULTS.md); `make test` runs a short one.
 fuzz: install
-	$(PY) tests/fuzz/runner.py --cases 10000
+	$(PY) tests/fuzz/runner.py --cases 10000 --minutes 30

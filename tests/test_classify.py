@@ -94,7 +94,7 @@ def test_loading_a_foreign_or_damaged_model_fails_clearly(trained, tmp_path):
         classify.Classifier.load(tmp_path / "nothing")
     (out / "model" / "preprocessing.json").rename(tmp_path / "prep.json")
     try:
-        with pytest.raises(ModelFileError, match="inconsistent classify model"):
+        with pytest.raises(ModelFileError, match="has no preprocessing.json, which every classify model holds"):
             classify.Classifier.load(out / "model")
     finally:
         (tmp_path / "prep.json").rename(out / "model" / "preprocessing.json")

@@ -86,11 +86,11 @@ def use_keras(x, y):
 
 def make_forecast(path):
     from lstmkit.data.series import load_dataset
-    from lstmkit.tasks.forecast import ForecastConfig, Forecaster
+    from lstmkit.tasks import forecast
 
     air = load_dataset("airpassengers")[0]
-    Forecaster(ForecastConfig(target="passengers", epochs=1, ensemble=1, hidden_size=4,
-                              verbose=0)).fit(air).save(path)
+    config = forecast.Config(target="passengers", epochs=1, ensemble=2, hidden_size=4)
+    forecast.train(air, config, verbose=0).save(path)
 
 
 def use_forecast(path):
@@ -106,10 +106,9 @@ def make_classify(path):
 
     data = load_chinese_reviews()
     rows = random.Random(0).sample(list(zip(data.texts, data.labels)), 120)
-    config = classify.ClassifyConfig(lang="zh", max_len=20, embed_dim=4, hidden_size=4, epochs=1,
-                                     batch_size=32, seed=0)
-    report = classify.run(TextData([t for t, _ in rows], [y for _, y in rows], "zh"), config, verbose=0)
-    report.classifier.save(path)
+    config = classify.Config(lang="zh", max_len=20, embed_dim=4, hidden_size=4, epochs=1, batch_size=32,
+                             ensemble=2, seed=0)
+    classify.train(TextData([t for t, _ in rows], [y for _, y in rows], "zh"), config, verbose=0).save(path)
 
 
 def use_classify(path):
@@ -120,12 +119,12 @@ def use_classify(path):
 
 def make_translate(path):
     from lstmkit.data.pairs import dedup_pairs, read_gettext
-    from lstmkit.tasks.translate import TranslateConfig, train_translator
+    from lstmkit.tasks import translate
 
     pairs = dedup_pairs(read_gettext("fr"), max_words=3)[:40]
-    config = TranslateConfig(embed_size=8, hidden_size=8, dropout=0.0, vocab_size=300, epochs=1,
-                             batch_size=16, seed=0)
-    train_translator(pairs, config, verbose=0).save(path)
+    config = translate.Config(embed_size=8, hidden_size=8, dropout=0.0, vocab_size=300, epochs=1,
+                              batch_size=16, seed=0)
+    translate.train(pairs, config, verbose=0).save(path)
 
 
 def use_translate(path):
@@ -136,23 +135,37 @@ def use_translate(path):
 
 def make_transcribe(path):
     from lstmkit.data.speech_datasets import load_asterisk
-    from lstmkit.tasks.transcribe import TranscribeConfig, save
-    from lstmkit.tasks.transcribe_train import train
+    from lstmkit.tasks import transcribe
 
     items = [u for u in load_asterisk() if u.id in ("digits/1", "digits/2", "auth-thankyou")]
-    config = TranscribeConfig(epochs=1, stack=2, hidden=8, layers=1, dropout=0.0, batch_frames=100_000,
-                              speeds=(1.0,), spec_augment=False, lm_order=3, beam=4)
-    transcriber, _ = train(items, config, verbose=0)
-    save(transcriber, path)
+    config = transcribe.Config(epochs=1, stack=2, hidden_size=8, num_layers=1, dropout=0.0,
+                               batch_frames=100_000, speeds=(1.0,), spec_augment=False, lm_order=3, beam=4,
+                               test_fraction=0.3)
+    transcribe.train_on(items, config, verbose=0).save(path)
 
 
 def use_transcribe(path):
-    from lstmkit.tasks.transcribe import load
+    from lstmkit.tasks.transcribe import Transcriber
 
-    transcriber = load(path)
+    transcriber = Transcriber.load(path)
     feats = [np.random.default_rng(0).random((50, transcriber.config.features.n_features), dtype=np.float32)]
     for lp in transcriber.log_probs(feats):
         transcriber.decode(lp)
+
+
+def make_digits(path):
+    from lstmkit.tasks.transcribe import digits
+
+    X = [RNG.random((int(n), 13), dtype=np.float32) for n in RNG.integers(5, 12, 40)]
+    config = digits.DigitsConfig(epochs=1, hidden_size=4, num_layers=1, batch_size=8)
+    digits.train((X, np.arange(40) % 10), config, verbose=0).save(path)
+
+
+def use_digits(path):
+    from lstmkit.tasks.transcribe.digits import DigitClassifier
+
+    clf = DigitClassifier.load(path)
+    clf.predict([RNG.random((6, len(clf.mean)), dtype=np.float32)])
 
 
 KINDS = {k.name: k for k in [
@@ -160,10 +173,11 @@ KINDS = {k.name: k for k in [
     Kind("lazy_sequential", make_lazy_sequential, use_keras(SERIES_X, SERIES_Y), clean=True),
     Kind("embedding", make_embedding, use_keras(IDS, LABELS), clean=True),
     Kind("functional", make_functional, use_keras((SERIES_X, CALENDAR), SERIES_Y), clean=True),
-    Kind("forecast", make_forecast, use_forecast, clean=False),
-    Kind("classify", make_classify, use_classify, clean=False),
-    Kind("translate", make_translate, use_translate, clean=False),
-    Kind("transcribe", make_transcribe, use_transcribe, clean=False),
+    Kind("forecast", make_forecast, use_forecast, clean=True),
+    Kind("classify", make_classify, use_classify, clean=True),
+    Kind("translate", make_translate, use_translate, clean=True),
+    Kind("transcribe", make_transcribe, use_transcribe, clean=True),
+    Kind("digits", make_digits, use_digits, clean=True),
 ]}
 CLEAN = [name for name, kind in KINDS.items() if kind.clean]
 

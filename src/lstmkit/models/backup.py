@@ -1,11 +1,14 @@
 """`BackupAndRestore`, as in Keras: a run killed at any moment (even `kill -9`) continues, when fit
-is called again with the same arguments, from the last completed epoch, and ends with the same
-weights as a run that was never interrupted (bit for bit on the same machine and thread count).
+is called again with the same arguments, from the last backup (a completed epoch, or with an integer
+`save_freq` a batch inside one), and ends with the same weights as a run that was never interrupted
+(bit for bit on the same machine and thread count).
 
 The backup is a model directory (see `lstmkit.saving`, written atomically) holding the weights,
 the optimizer's state, the random number generators' states (torch, numpy, Python: they decide the
 shuffling and the dropout masks) and the other callbacks' state (their JSON-able attributes, and
-dicts of tensors such as EarlyStopping's best weights).
+dicts of tensors such as EarlyStopping's best weights). A backup inside an epoch also keeps the
+generators' states at that epoch's start: on resuming, fit draws the epoch's shuffle again from
+them, passes over the batches already trained, and continues with the states of the backup.
 """
 import random
 from pathlib import Path
@@ -22,11 +25,14 @@ _SKIP = {"model", "params"}  # set by fit itself
 
 
 class BackupAndRestore(Callback):
-    """Back up the training state after every epoch; restore it when fit starts again.
+    """Back up the training state after every epoch (or every `save_freq` batches); restore it when
+    fit starts again.
 
     Args:
         backup_dir: a directory for this run's backup only (created when missing).
-        save_freq: "epoch" (back up after every completed epoch).
+        save_freq: "epoch" (back up after every completed epoch) or an int N (after every N
+            batches, counted across epochs; a run resumed inside an epoch reports that epoch's loss
+            and metrics over the batches it ran after resuming).
         delete_checkpoint: remove the backup once training completes.
 
     Example:
@@ -34,27 +40,30 @@ class BackupAndRestore(Callback):
     """
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
-        if save_freq != "epoch":
-            raise LstmkitError(f"save_freq: only 'epoch' is supported (a backup after each completed "
-                               f"epoch), got {save_freq!r}")
+        if save_freq != "epoch" and (type(save_freq) is not int or save_freq < 1):
+            raise LstmkitError(f"save_freq: expected 'epoch' or a positive number of batches, got {save_freq!r}")
         if not isinstance(backup_dir, (str, Path)) or not str(backup_dir):
             raise LstmkitError(f"backup_dir: expected a directory path, got {backup_dir!r}")
         self.backup_dir, self.save_freq = Path(backup_dir), save_freq
         self.delete_checkpoint = delete_checkpoint
         self._callbacks, self._start, self._last = [], None, None
+        self._seen, self._epoch, self._epoch_rng, self._skip, self._then = 0, 0, None, 0, None
+        if save_freq != "epoch":  # a hook only then: fit skips per-batch hooks (and a sync) when none is set
+            self.on_train_batch_end = self._after_batch
 
     def resume(self, callbacks, initial_epoch: int) -> int:
         """Called by fit after every callback's on_train_begin: restore the backup, if there is one.
 
         Returns:
-            The epoch to start from (the one after the last backed-up epoch, else `initial_epoch`).
+            (the epoch to start from, batches of it already trained): the epoch after the last
+            backed-up one, or the one a backup inside an epoch was taken in; else (`initial_epoch`, 0).
         """
         self._callbacks = [cb for cb in callbacks if cb is not self]
         latest = self.backup_dir / LATEST
-        self._last = None
+        self._last, self._seen, self._skip, self._then = None, 0, 0, None
         if not (latest.exists() or (self.backup_dir / f".{LATEST}.old").is_dir()):
             self._start = initial_epoch
-            return initial_epoch
+            return initial_epoch, 0
         model_dir = saving.open_model_dir(latest)
         meta = model_dir.config.get("backup")
         if not isinstance(meta, dict) or type(meta.get("epoch")) is not int:
@@ -62,20 +71,31 @@ class BackupAndRestore(Callback):
         tensors = model_dir.tensors()
         self._restore_model(model_dir, tensors)
         try:
-            _set_rng(meta["rng"], tensors)
+            self._seen, self._skip = int(meta.get("seen", 0)), int(meta.get("batch", 0))
+            if self._skip:  # inside an epoch: its shuffle is drawn again from its start's states
+                _set_rng(meta["epoch_rng"], tensors, "rng_epoch/")
+                self._then = meta["rng"], tensors
+            else:
+                _set_rng(meta["rng"], tensors)
             for key, cb in _keyed(self._callbacks):
                 _set_state(cb, meta["callbacks"].get(key, {}), tensors, key)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
             raise ModelFileError(f"backup: {model_dir.path} is damaged (random state or callbacks: "
                                  f"{' '.join(str(e).split())[:120]})") from None
         self._start = meta["epoch"] + 1
-        return self._start
+        return self._start, self._skip
+
+    def continue_after_skip(self):
+        """fit has passed over the batches trained before the backup: take up its random states."""
+        if self._then is not None:
+            _set_rng(*self._then)
+            self._then = None
 
     def _restore_model(self, model_dir, tensors):
         from .saving import check_optimizer_state  # models.saving imports the model classes
 
         own = self.model.state_dict()
-        weights = {k: v for k, v in tensors.items() if not k.startswith(("rng/", "callbacks/"))}
+        weights = {k: v for k, v in tensors.items() if not k.startswith(("rng/", "rng_epoch/", "callbacks/"))}
         saving.check_tensor_specs({k: (v.dtype, tuple(v.shape)) for k, v in weights.items()},
                                   {k: (v.dtype, tuple(v.shape)) for k, v in own.items()},
                                   model_dir.path / saving.WEIGHTS)
@@ -90,8 +110,16 @@ class BackupAndRestore(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         # The state now is the state at the end of epoch - 1, after every callback's on_epoch_end
         # (History's included): backing up here, not in on_epoch_end, keeps them all.
-        if self._start is not None and epoch > self._start:
+        self._epoch = epoch
+        if self.save_freq != "epoch":
+            self._epoch_rng = _rng_tensors("rng_epoch/"), _rng_json()  # what this epoch's shuffle draws from
+        elif self._start is not None and epoch > self._start:
             self._backup(epoch - 1)
+
+    def _after_batch(self, batch, logs=None):
+        self._seen += 1
+        if self._seen % self.save_freq == 0:
+            self._backup(self._epoch - 1, batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         self._last = epoch
@@ -109,13 +137,17 @@ class BackupAndRestore(Callback):
         elif self._last is not None:
             self._backup(self._last)
 
-    def _backup(self, epoch: int):
+    def _backup(self, epoch: int, batch: int = 0):
+        """Back up the state after `epoch` (the last completed) and `batch` batches of the next."""
         tensors = {**{k: v for k, v in self.model.state_dict().items()}, **_rng_tensors()}
         states = {}
         for key, cb in _keyed(self._callbacks):
             states[key], cb_tensors = _get_state(cb, key)
             tensors.update(cb_tensors)
-        meta = {"epoch": epoch, "rng": _rng_json(), "callbacks": states}
+        meta = {"epoch": epoch, "batch": batch, "seen": self._seen, "rng": _rng_json(), "callbacks": states}
+        if batch:
+            tensors.update(self._epoch_rng[0])
+            meta["epoch_rng"] = self._epoch_rng[1]
         optimizer = self.model.optimizer.state_dict() if self.model.optimizer is not None else None
         saving.write_model_dir(self.backup_dir / LATEST, {"backup": meta}, tensors, optimizer=optimizer)
 
@@ -145,20 +177,35 @@ class GeneratorStates(Callback):
         self.states = {k: g.get_state() for k, g in self._generators.items()}
 
 
-def resume(callbacks, initial_epoch: int) -> int:
-    """The epoch fit starts from: a BackupAndRestore among `callbacks` restores its backup."""
+def resume(callbacks, initial_epoch: int) -> tuple[int, int]:
+    """(the epoch fit starts from, batches of it already trained): a BackupAndRestore among
+    `callbacks` restores its backup."""
+    step = 0
     for cb in callbacks:
         if isinstance(cb, BackupAndRestore):
-            initial_epoch = cb.resume(callbacks, initial_epoch)
-    return initial_epoch
+            initial_epoch, step = cb.resume(callbacks, initial_epoch)
+    return initial_epoch, step
 
 
-def _rng_tensors() -> dict:
-    out = {"rng/torch": torch.get_rng_state(), "rng/numpy": torch.from_numpy(
+def skip_trained(batches, n: int, callbacks):
+    """The batches after the first `n` (trained before the backup the run resumed from); the
+    random states of that backup are restored once they are passed over."""
+    it = iter(batches)
+    for _ in range(n):
+        if next(it, None) is None:
+            break
+    for cb in callbacks:
+        if isinstance(cb, BackupAndRestore):
+            cb.continue_after_skip()
+    yield from it
+
+
+def _rng_tensors(prefix="rng/") -> dict:
+    out = {f"{prefix}torch": torch.get_rng_state(), f"{prefix}numpy": torch.from_numpy(
         np.random.get_state()[1].astype(np.int64))}
     if torch.cuda.is_available():
         for k, state in enumerate(torch.cuda.get_rng_state_all()):
-            out[f"rng/cuda{k}"] = state
+            out[f"{prefix}cuda{k}"] = state
     return out
 
 
@@ -169,13 +216,13 @@ def _rng_json() -> dict:
             "python": [version, list(internal), gauss_next]}
 
 
-def _set_rng(meta: dict, tensors: dict):
-    torch.set_rng_state(tensors["rng/torch"])
+def _set_rng(meta: dict, tensors: dict, prefix="rng/"):
+    torch.set_rng_state(tensors[f"{prefix}torch"])
     pos, has_gauss, gauss = meta["numpy"]
-    np.random.set_state(("MT19937", tensors["rng/numpy"].numpy().astype(np.uint32), pos, has_gauss, gauss))
+    np.random.set_state(("MT19937", tensors[f"{prefix}numpy"].numpy().astype(np.uint32), pos, has_gauss, gauss))
     version, internal, gauss_next = meta["python"]
     random.setstate((version, tuple(internal), gauss_next))
-    cuda = sorted(k for k in tensors if k.startswith("rng/cuda"))
+    cuda = sorted(k for k in tensors if k.startswith(f"{prefix}cuda"))
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
 

@@ -4,14 +4,16 @@ argument checks fit, evaluate and predict share."""
 import torch
 
 from ..errors import LstmkitError
+from . import backup
 from . import callbacks as cbks
 from . import data
 from .progress import Progress
 from .tally import Tally
 
 
-def run_epochs(model, train, val, initial_epoch, epochs, verbose, callbacks):
-    """fit's loop over epochs: callbacks, progress, validation, stopping."""
+def run_epochs(model, train, val, initial_epoch, epochs, verbose, callbacks, done=0):
+    """fit's loop over epochs: callbacks, progress, validation, stopping. `done`: batches of the
+    first epoch trained before the backup this run resumes from (they are passed over)."""
     batch_hooks = cbks.uses_batch_hooks(callbacks)
     for epoch in range(initial_epoch, epochs):
         for cb in callbacks:
@@ -20,7 +22,9 @@ def run_epochs(model, train, val, initial_epoch, epochs, verbose, callbacks):
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
         train.set_epoch(epoch)
         progress = Progress(train.length, verbose)
-        logs, steps = train_epoch(model, train(), epoch, progress, callbacks if batch_hooks else None)
+        batches = backup.skip_trained(train(), done, callbacks) if done else train()
+        logs, steps = train_epoch(model, batches, epoch, progress, callbacks if batch_hooks else None, done)
+        done = 0
         if train.ran_out and not steps:
             break
         if val is not None:
@@ -32,26 +36,27 @@ def run_epochs(model, train, val, initial_epoch, epochs, verbose, callbacks):
             break
 
 
-def train_epoch(model, batches, epoch, progress, callbacks):
-    """One pass over the batches; the loss stays on the device until a redraw or the end."""
+def train_epoch(model, batches, epoch, progress, callbacks, start=0):
+    """One pass over the batches (numbered from `start`); the loss stays on the device until a
+    redraw or the end."""
     model.train()
-    tally, step = Tally(model.compiled.names, model.compiled.results), 0
+    tally, step = Tally(model.compiled.names, model.compiled.results), start
     constrained = [m for m in model.modules() if m is not model and hasattr(m, "apply_constraints")]
-    for step, (xs, ys, w) in enumerate(batches, 1):
+    for step, (xs, ys, w) in enumerate(batches, start + 1):
         if callbacks:
             for cb in callbacks:
                 cb.on_train_batch_begin(step - 1)
         train_step(model, xs, ys, w, tally, constrained)
-        draw = progress.due()
-        if callbacks or draw:
+        due = progress.due()  # a live bar only: batch hooks alone must not draw one
+        if callbacks or due:
             logs = tally.logs(epoch)
-            if draw:  # not for every batch a callback sees: verbose 0 and 2 draw no bar
+            if due:
                 progress.update(step, logs)
             for cb in callbacks or ():
                 cb.on_train_batch_end(step - 1, logs)
         if model.stop_training:
             break
-    return (tally.logs(epoch) if step else {}), step
+    return (tally.logs(epoch) if step > start else {}), step
 
 
 def train_step(model, xs, ys, w, tally, constrained):

@@ -11,8 +11,11 @@ and `Predictor.load(dir)`; its config goes under the one key "config" of config.
 import dataclasses
 from pathlib import Path
 
+import torch
+
 from ..errors import LstmkitError, ModelFileError
-from ..saving import CONFIG, read_model_dir, write_model_dir
+from ..saving import CONFIG, PREPROCESSING, open_model_dir, write_model_dir
+from . import schema
 
 # Errors a damaged or foreign file can cause while a task rebuilds itself from what it read.
 DAMAGED = (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError)
@@ -30,6 +33,7 @@ class Config:
         0.3
     """
     RENAMED: dict = {}
+    SCHEMA: dict = {}  # field name -> spec (`tasks.schema`), checked when a model directory is read
 
     def to_dict(self) -> dict:
         """The fields as JSON-able values."""
@@ -68,10 +72,14 @@ class Config:
 class Predictor:
     """Base of every task's trained model: `save(dir)` and `load(dir)` around the task's own parts.
 
-    A subclass sets `task` and `config_class`, and defines `_parts() -> (meta, state_dict,
-    preprocessing)` and `_restore(config, meta, state_dict, preprocessing) -> Predictor`.
-    `legacy_config` says where directories written before config.json's one "config" key kept it:
-    ("config", KEY) or ("preprocessing", KEY).
+    A subclass sets `task` and `config_class`, declares what its files hold (`META`: config.json's
+    fields besides "config"; `PREPROCESSING`: preprocessing.json's; specs from `tasks.schema`),
+    and defines `_parts() -> (meta, state_dict, preprocessing)`,
+    `_network(config, meta, preprocessing) -> nn.Module` (the module whose state_dict `_parts`
+    saves) and `_restore(config, meta, network, preprocessing) -> Predictor`; `_check(config, meta,
+    preprocessing, where)` checks what the specs cannot see one field at a time (sizes that must
+    agree). `legacy_config` says where directories written before config.json's one "config" key
+    kept it: ("config", KEY) or ("preprocessing", KEY).
 
     Example:
         >>> from lstmkit.tasks.classify import Classifier
@@ -82,6 +90,8 @@ class Predictor:
     config_class: type = Config
     legacy_config: tuple = ()
     command: str = ""  # how to train one, when not `lstmkit <task> train`
+    META = schema.fields({})  # config.json besides "config": a `tasks.schema` spec
+    PREPROCESSING = None  # preprocessing.json's spec; None: the task writes none
 
     def save(self, path) -> Path:
         """Write the model directory (config.json, model.safetensors, preprocessing.json)."""
@@ -92,31 +102,64 @@ class Predictor:
     def load(cls, path):
         """Read a directory written by `save`: a run directory (with model/) or the model directory.
 
+        Nothing is built before config.json and preprocessing.json pass the task's schema; the
+        network is then built on the meta device and compared with the weights file's header, so a
+        mismatch is named in one line and loading allocates no more than the weights' size.
+
         Raises:
             ModelFileError: missing, damaged, foreign, or another task's model.
         """
-        directory = model_dir(path)
-        meta, state, prep = read_model_dir(directory)
+        files = open_model_dir(model_dir(path))
+        meta, prep = files.config, files.preprocessing
         if meta.get("task") != cls.task:
-            raise ModelFileError(f"model: {directory} is not a {cls.task} model (task {meta.get('task')!r})")
+            raise ModelFileError(f"model: {files.path} is not a {cls.task} model (task {str(meta.get('task'))[:60]!r})")
+        where = {"config": f"model: {files.path / CONFIG}:", "preprocessing": f"model: {files.path / PREPROCESSING}:"}
+        cls.META(meta, where["config"])
+        if cls.PREPROCESSING is not None:
+            if prep is None:
+                raise ModelFileError(f"model: {files.path} has no {PREPROCESSING}, which every {cls.task} "
+                                     f"model holds; {cls._retrain()}")
+            cls.PREPROCESSING(prep, where["preprocessing"])
+        config = cls._read_config(meta, prep, where)
         try:
-            config = cls.config_class.from_dict(cls._config_dict(meta, prep))
-            return cls._restore(config, meta, state, prep)
+            cls._check(config, meta, prep, where)
+            with torch.device("meta"):
+                probe = cls._network(config, meta, prep)
+            state = files.tensors({k: (v.dtype, tuple(v.shape)) for k, v in probe.state_dict().items()})
+            network = cls._network(config, meta, prep)
+            network.load_state_dict(state)
+            return cls._restore(config, meta, network, prep)
         except ModelFileError:
             raise
-        except DAMAGED as e:
-            raise ModelFileError(f"model: {directory} holds an inconsistent {cls.task} model ({e}); "
-                                 f"retrain it with `{cls.command or f'lstmkit {cls.task} train'}`") from None
+        except DAMAGED as e:  # a consistency no check above foresaw: still one line
+            raise ModelFileError(f"model: {files.path} holds an inconsistent {cls.task} model "
+                                 f"({' '.join(str(e).split())[:200]}); {cls._retrain()}") from None
 
     @classmethod
-    def _config_dict(cls, meta, prep) -> dict:
+    def _read_config(cls, meta, prep, where):
+        """The Config, its fields checked against `config_class.SCHEMA` before it is made."""
         if "config" in meta:
-            return meta["config"]
-        where, key = cls.legacy_config or ("config", "config")
-        found = (meta if where == "config" else prep or {}).get(key)
+            found, at = meta["config"], f"{where['config']} config"
+        else:
+            kind, key = cls.legacy_config or ("config", "config")
+            found, at = (meta if kind == "config" else prep or {}).get(key), f"{where[kind]} {key}"
         if not isinstance(found, dict):
-            raise KeyError("no saved config (expected config.json key 'config')")
-        return found
+            raise ModelFileError(f"{at}: expected the saved config (an object), got {str(found)[:60]!r}; "
+                                 f"{cls._retrain()}")
+        found = {cls.config_class.RENAMED.get(k, k): v for k, v in found.items()}
+        schema.fields(cls.config_class.SCHEMA)(found, at)
+        try:
+            return cls.config_class.from_dict(found)
+        except LstmkitError as e:  # fields that are valid alone but not together
+            raise ModelFileError(f"{at}: {e}") from None
+
+    @classmethod
+    def _check(cls, config, meta, prep, where) -> None:
+        """Sizes that must agree across fields and files; the base has none."""
+
+    @classmethod
+    def _retrain(cls) -> str:
+        return f"retrain it with `{cls.command or f'lstmkit {cls.task} train'}`"
 
 
 def model_dir(path) -> Path:

@@ -25,7 +25,7 @@ from ...models import EarlyStopping, Model, optimizers
 from ...seeding import set_seed
 from ..common import Predictor
 from .baselines import majority, scores, tfidf_logreg
-from .config import Config
+from .config import META, PREPROCESSING, Config, check_saved
 from .net import TextClassifier, build_net
 
 
@@ -71,6 +71,7 @@ class Classifier(Predictor):
     """
     task, config_class = "classify", Config
     legacy_config = ("config", "classify")
+    META, PREPROCESSING = META, PREPROCESSING
 
     def __init__(self, nets: list[TextClassifier], encoder: TextEncoder, labels: list[str], config: Config):
         self.models = [n if isinstance(n, Model) else Model(n) for n in nets]
@@ -99,13 +100,18 @@ class Classifier(Predictor):
         return meta, state, {"text": self.encoder.to_dict(), "labels": self.labels}
 
     @classmethod
-    def _restore(cls, config, meta, state, prep):
-        nets = []
-        for k in range(int(meta["networks"])):
-            net = build_net(config, meta["vocab_size"], meta["num_classes"])
-            net.load_state_dict({name[len(f"{k}."):]: t for name, t in state.items() if name.startswith(f"{k}.")})
-            nets.append(net)
-        return cls(nets, TextEncoder.from_dict(prep["text"]), list(prep["labels"]), config)
+    def _check(cls, config, meta, prep, where):
+        check_saved(config, meta, prep, where)
+
+    @classmethod
+    def _network(cls, config, meta, prep):
+        """The networks as one module, its state_dict named as `_parts` saves it ("0.lstm...")."""
+        return torch.nn.ModuleList([build_net(config, meta["vocab_size"], meta["num_classes"])
+                                    for _ in range(meta["networks"])])
+
+    @classmethod
+    def _restore(cls, config, meta, network, prep):
+        return cls(list(network), TextEncoder.from_dict(prep["text"]), list(prep["labels"]), config)
 
 
 def train(data: TextData, config: Config | None = None, *, verbose=1, callbacks=None) -> Classifier:

@@ -3,12 +3,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from ...errors import LstmkitError
 from ..common import Config as _Base
+from ..schema import (COUNT, FRACTION, MAX_LAYERS, MAX_MEMBERS, MAX_UNITS, POSITIVE, RATE, SEED, agree, any_of,
+                      boolean, choice, fields, integer, items, number, optional, text)
+from ...models.schema import _fail
 
 
 PEERS_AUTO_MAX = 1000  # steps; beyond, peers="auto" leaves the statsforecast peers out
+MAX_STEPS = 1 << 16  # a horizon, lookback or season: windows are (B, lookback + horizon, F)
+MAX_COLUMNS = 4096
+COLUMNS = items(text(), max_len=MAX_COLUMNS, distinct=True)
 
 
 @dataclass
@@ -57,6 +64,22 @@ class Config(_Base):
     threads: int | None = 1             # torch threads while training: a net this small runs fastest
                                         # on one (more only add synchronisation); None keeps torch's
 
+    SCHEMA = {
+        "target": optional(any_of(text(), COLUMNS, expected="a column name or a list of them")),
+        "time_col": optional(text()), "covariates": any_of(text(), COLUMNS, expected="a list of column names"),
+        "future_covariates": any_of(text(), COLUMNS, expected="a list of column names"),
+        "fill": optional(choice("interpolate", "ffill")), "horizon": integer(1, MAX_STEPS),
+        "lookback": integer(1, MAX_STEPS), "test_size": integer(1, 1 << 30),
+        "season_length": optional(integer(1, MAX_STEPS)), "strategy": choice("direct", "recursive"),
+        "quantiles": items(FRACTION, min_len=1, max_len=99), "samples": integer(1, 10_000),
+        "transform": choice("auto", "log", "none"), "base": choice("auto", "last", "seasonal", "none"),
+        "calendar": boolean, "hidden_size": integer(1, MAX_UNITS), "num_layers": integer(1, MAX_LAYERS),
+        "dropout": RATE, "epochs": COUNT, "patience": integer(0, 1 << 30), "batch_size": optional(COUNT),
+        "learning_rate": POSITIVE, "ensemble": integer(1, MAX_MEMBERS),
+        "augment": items(choice("jitter", "scale"), max_len=2), "augment_copies": integer(0, 1000),
+        "seed": SEED, "peers": choice("auto", "on", "off"), "threads": optional(integer(1, 1024)),
+    }
+
     def __post_init__(self):
         self.quantiles, self.augment = tuple(self.quantiles), tuple(self.augment)  # JSON gives lists
         self.check_positive("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
@@ -79,6 +102,59 @@ class Config(_Base):
         if self.strategy == "recursive" and self.covariates:
             raise LstmkitError("strategy: 'recursive' feeds forecasts back and cannot forecast past "
                                "covariates; use strategy='direct', drop them or give them as future_covariates")
+
+
+SCALER = fields({"log": boolean, "mean": items(number(), max_len=MAX_COLUMNS),
+                 "std": items(number(0, open_lo=True), max_len=MAX_COLUMNS)}, required=("log", "mean", "std"))
+NET = {"n_features": integer(1, 3 * MAX_COLUMNS + 4), "n_known": integer(0, MAX_COLUMNS + 4),
+       "n_targets": integer(1, MAX_COLUMNS), "lookback": integer(1, MAX_STEPS), "horizon": integer(1, MAX_STEPS),
+       "n_quantiles": integer(1, 99), "hidden_size": integer(1, MAX_UNITS), "num_layers": integer(1, MAX_LAYERS),
+       "dropout": RATE}
+# what a saved Forecaster holds besides its Config: config.json's "net" and "ensemble", preprocessing.json
+META = fields({"net": fields(NET, required=tuple(NET)), "ensemble": integer(1, MAX_MEMBERS)},
+              required=("net", "ensemble"))
+PREPARED = {"targets": items(text(), min_len=1, max_len=MAX_COLUMNS, distinct=True), "time_col": optional(text()),
+            "freq": optional(text(64)), "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none"),
+            "log": boolean, "step": integer(1, MAX_STEPS), "target_scaler": SCALER, "cov_scaler": SCALER,
+            "known_scaler": SCALER}
+PREPROCESSING = fields(PREPARED, required=tuple(PREPARED))
+
+
+def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
+    """What must agree between a saved Forecaster's config, network and preprocessing: one scaler
+    value per column, the network's sizes, a valid frequency and season.
+
+    Raises:
+        ModelFileError: naming the file and the field.
+    """
+    c, net, at, T = config, meta["net"], where["preprocessing"], len(prep["targets"])
+    columns = {"target_scaler": (T, "one per target"), "cov_scaler": (len(c.covariates), "one per covariate"),
+               "known_scaler": (len(c.future_covariates), "one per future covariate")}
+    for name, (n, why) in columns.items():
+        for part in ("mean", "std"):
+            agree(f"{at} {name}.{part}", len(prep[name][part]), n, f"its length: {why}")
+    agree(f"{at} log", prep["log"], prep["target_scaler"]["log"], "target_scaler.log")
+    agree(f"{at} step", prep["step"], 1 if c.strategy == "recursive" else c.horizon, "config.strategy and horizon")
+    if prep["base"] == "seasonal" and not 1 < prep["season"] <= c.lookback:
+        _fail(f"{at} season", f"a season in (1, lookback {c.lookback}] for base 'seasonal'", prep["season"])
+    if prep["freq"] is not None:
+        try:
+            forward = to_offset(prep["freq"]).n >= 1  # "0D" divides by zero, "-1D" steps back in time
+        except (ValueError, TypeError):
+            forward = False
+        if not forward:
+            _fail(f"{at} freq", "a pandas frequency of steps forward ('MS', 'D', '30min', ...)", prep["freq"])
+    at = f"{where['config']} net"
+    for name, want in (("n_targets", T), ("lookback", c.lookback), ("horizon", prep["step"]),
+                       ("n_quantiles", len(c.quantiles)), ("hidden_size", c.hidden_size),
+                       ("num_layers", c.num_layers), ("dropout", c.dropout)):
+        agree(f"{at}.{name}", net[name], want, "from the config and preprocessing")
+    calendar = net["n_known"] - len(c.future_covariates)  # 0, 2 or 4 calendar columns
+    if not 0 <= calendar <= 4:
+        _fail(f"{at}.n_known", f"{len(c.future_covariates)} future covariates + 0 to 4 calendar features",
+              net["n_known"])
+    agree(f"{at}.n_features", net["n_features"], T + len(c.covariates) + net["n_known"],
+          "targets + covariates + n_known")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ...errors import DataError, LstmkitError
 from ...seeding import set_seed
 from ..common import Predictor
 from . import baselines
-from .config import PEERS_AUTO_MAX, Backtest, Config
+from .config import META, PEERS_AUTO_MAX, PREPROCESSING, Backtest, Config, check_saved
 from .net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
 from .metrics import forecast_metrics, mase_scale, probabilistic_metrics, residual_quantiles
 from .peers import left_out, peer_models
@@ -84,6 +84,7 @@ class Forecaster(Predictor):
     """
     task, config_class = "forecast", Config
     legacy_config = ("preprocessing", "config")
+    META, PREPROCESSING = META, PREPROCESSING
 
     def __init__(self, config: Config | None = None):
         self.config = config or Config()
@@ -362,7 +363,15 @@ class Forecaster(Predictor):
         return {"net": self.net[0].config, "ensemble": len(self.net)}, self.net.state_dict(), prep
 
     @classmethod
-    def _restore(cls, config, meta, state, prep):
+    def _check(cls, config, meta, prep, where):
+        check_saved(config, meta, prep, where)
+
+    @classmethod
+    def _network(cls, config, meta, prep):
+        return Ensemble([ForecastNet(**meta["net"]) for _ in range(meta["ensemble"])])
+
+    @classmethod
+    def _restore(cls, config, meta, network, prep):
         self = cls(config)
         self.targets, self.n_targets, self.freq = prep["targets"], len(prep["targets"]), prep["freq"]
         self.time_col = prep["time_col"]
@@ -370,7 +379,5 @@ class Forecaster(Predictor):
         self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
         self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
         self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
-        self.net = Ensemble([ForecastNet(**meta["net"]) for _ in range(meta["ensemble"])])
-        self.net.load_state_dict(state)
-        self.net.eval()
+        self.net = network.eval()
         return self

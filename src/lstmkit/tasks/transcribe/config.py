@@ -4,6 +4,16 @@ from dataclasses import dataclass, field
 from ...data.audio import FeatureConfig
 from ...errors import LstmkitError
 from ..common import Config as _Base
+from ..schema import (COUNT, FRACTION, MAX_INT, MAX_LAYERS, MAX_UNITS, POSITIVE, RATE, SEED, agree, boolean, choice,
+                      fields, integer, items, mapping, number, optional, text)
+from ...models.schema import _fail
+from .charlm import BOS, EOS
+
+
+_FEATURES = {"sample_rate": integer(1000, 384_000), "n_mels": integer(1, 1024), "win_ms": number(1, 1000),
+             "hop_ms": number(1, 1000), "kind": choice("logmel", "mfcc"), "n_mfcc": integer(1, 1024)}
+FEATURES = fields(_FEATURES)
+MAX_ORDER = 32
 
 
 @dataclass
@@ -34,6 +44,14 @@ class Config(_Base):
     lm_bonus: float = 2.0  # added per character: without it the LM favours dropping characters
 
     RENAMED = {"hidden": "hidden_size", "layers": "num_layers", "lr": "learning_rate"}
+    SCHEMA = {
+        "features": FEATURES, "stack": integer(1, 64), "hidden_size": integer(1, MAX_UNITS),
+        "num_layers": integer(1, MAX_LAYERS), "dropout": RATE, "epochs": COUNT, "batch_frames": COUNT,
+        "learning_rate": POSITIVE, "max_seconds": POSITIVE, "speeds": items(number(0.25, 4), min_len=1, max_len=64),
+        "spec_augment": boolean, "synthetic": integer(0, 1 << 30), "spec_time": RATE, "test_fraction": FRACTION,
+        "seed": SEED, "beam": integer(1, 1024), "lm_order": integer(0, MAX_ORDER), "lm_weight": number(0),
+        "lm_bonus": number(0),
+    }
 
     def __post_init__(self):
         if isinstance(self.features, dict):  # from config.json
@@ -48,3 +66,33 @@ class Config(_Base):
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "features": self.features.to_dict(), "speeds": list(self.speeds)}
+
+
+# what a saved Transcriber holds in preprocessing.json: the features, the alphabet, the n-gram LM
+_LM = {"alphabet": text(1 << 16), "order": integer(1, MAX_ORDER), "discount": FRACTION,
+       # [k]: a context of k characters -> the next character -> its count (fit writes none below 1)
+       "counts": items(mapping(mapping(integer(1, MAX_INT), key=text(1, 1)), key=text(MAX_ORDER)),
+                       min_len=1, max_len=MAX_ORDER)}
+PREPROCESSING = fields({"features": FEATURES, "alphabet": items(text(1, 1), min_len=1, max_len=1 << 16, distinct=True),
+                        "lm": optional(fields(_LM, required=tuple(_LM)))}, required=("alphabet",))
+
+
+def check_saved(config: Config, prep: dict, where: dict) -> None:
+    """What must agree in a saved Transcriber: the LM's alphabet and orders with the model's, its
+    next characters inside its alphabet, and MFCCs no more than the mel bands they come from."""
+    f = config.features
+    if f.kind == "mfcc" and f.n_mfcc > f.n_mels:
+        _fail(f"{where['config']} config.features.n_mfcc", f"at most n_mels ({f.n_mels})", f.n_mfcc)
+    lm, at = prep.get("lm"), f"{where['preprocessing']} lm"
+    if not lm:
+        return
+    agree(f"{at}.alphabet", lm["alphabet"], "".join(prep["alphabet"]), "the model's alphabet")
+    agree(f"{at}.counts", len(lm["counts"]), lm["order"], "its length: one level per order")
+    symbols = set(lm["alphabet"]) | {EOS}
+    for k, level in enumerate(lm["counts"]):
+        for context, following in level.items():
+            if len(context) != k or set(context) - symbols - {BOS}:
+                _fail(f"{at}.counts[{k}]", f"contexts of {k} characters of the alphabet", context)
+            if set(following) - symbols:
+                _fail(f"{at}.counts[{k}].{context}", "next characters of the alphabet",
+                      sorted(set(following) - symbols))

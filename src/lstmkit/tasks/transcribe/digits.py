@@ -25,6 +25,7 @@ from ...models.losses import SparseCategoricalCrossentropy
 from ...seeding import set_seed
 from ..common import Config as _Base
 from ..common import Predictor
+from ..schema import COUNT, FRACTION, MAX_LAYERS, MAX_UNITS, POSITIVE, RATE, SEED, agree, fields, integer, items, number
 
 
 @dataclass
@@ -38,6 +39,10 @@ class DigitsConfig(_Base):
     learning_rate: float = 3e-3
     test_fraction: float = 0.2
     seed: int = 0
+
+    SCHEMA = {"hidden_size": integer(1, MAX_UNITS), "num_layers": integer(1, MAX_LAYERS), "dropout": RATE,
+              "epochs": COUNT, "batch_size": COUNT, "learning_rate": POSITIVE, "test_fraction": FRACTION,
+              "seed": SEED}
 
     def __post_init__(self):
         self.check_positive("hidden_size", "num_layers", "epochs", "batch_size")
@@ -122,6 +127,9 @@ class DigitClassifier(Predictor):
         array([0, 0])
     """
     task, config_class = "digits", DigitsConfig
+    META = fields({"n_features": integer(1, 1 << 16)}, required=("n_features",))
+    PREPROCESSING = fields({"mean": items(number(), max_len=1 << 16),
+                            "std": items(number(0, open_lo=True), max_len=1 << 16)}, required=("mean", "std"))
     command = "lstmkit transcribe train --fsdd"
 
     def __init__(self, config: DigitsConfig, n_features: int, mean: np.ndarray, std: np.ndarray):
@@ -138,9 +146,19 @@ class DigitClassifier(Predictor):
         return meta, self.model.module.state_dict(), {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
-    def _restore(cls, config, meta, state, prep):
-        clf = cls(config, int(meta["n_features"]), prep["mean"], prep["std"])
-        clf.model.module.load_state_dict(state)
+    def _check(cls, config, meta, prep, where):
+        for name in ("mean", "std"):  # one statistic per MFCC coefficient
+            agree(f"{where['preprocessing']} {name}", len(prep[name]), meta["n_features"],
+                  "its length: config.json's n_features")
+
+    @classmethod
+    def _network(cls, config, meta, prep):
+        return cls(config, meta["n_features"], prep["mean"], prep["std"]).model.module
+
+    @classmethod
+    def _restore(cls, config, meta, network, prep):
+        clf = cls(config, meta["n_features"], prep["mean"], prep["std"])
+        clf.model = Model(network)
         return clf
 
 

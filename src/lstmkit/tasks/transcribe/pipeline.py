@@ -28,7 +28,7 @@ from ...models.schedules import OneCycle
 from ...seeding import set_seed
 from ..common import Predictor
 from .charlm import CharNgramLM
-from .config import Config
+from .config import PREPROCESSING, Config, check_saved
 from .ctc import beam_decode, greedy_decode
 from .net import Alphabet, SpeechModel
 
@@ -42,6 +42,7 @@ class Transcriber(Predictor):
     """
     task, config_class = "transcribe", Config
     legacy_config = ("config", "recipe")
+    PREPROCESSING = PREPROCESSING
 
     def __init__(self, config: Config, alphabet: Alphabet, lm: CharNgramLM | None = None):
         self.config, self.alphabet, self.lm = config, alphabet, lm
@@ -107,10 +108,18 @@ class Transcriber(Predictor):
         return {}, self.model.state_dict(), prep
 
     @classmethod
-    def _restore(cls, config, meta, state, prep):
+    def _check(cls, config, meta, prep, where):
+        check_saved(config, prep, where)
+
+    @classmethod
+    def _network(cls, config, meta, prep):
+        return cls(config, Alphabet(prep["alphabet"])).model
+
+    @classmethod
+    def _restore(cls, config, meta, network, prep):
         lm = CharNgramLM.from_dict(prep["lm"]) if prep.get("lm") else None
         transcriber = cls(config, Alphabet(prep["alphabet"]), lm)
-        transcriber.model.load_state_dict(state)
+        transcriber.model = network
         return transcriber
 
 

@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 
 from ..common import Config as _Base
+from ..schema import (COUNT, FRACTION, MAX_LAYERS, MAX_UNITS, MAX_VOCAB, POSITIVE, RATE, SEED, choice, fields,
+                      integer, optional, text)
 from .text import MODEL_TYPES
 
 
@@ -30,9 +32,23 @@ class Config(_Base):
     seed: int = 0
     time_limit: float | None = None  # seconds; the learning rate then decays over this time
     RENAMED = {"encoder_layers": "num_layers"}
+    SCHEMA = {
+        "max_words": integer(1, 1 << 16), "test_fraction": FRACTION, "target_lang": text(64),
+        "embed_size": integer(1, MAX_UNITS), "hidden_size": integer(1, MAX_UNITS),
+        "num_layers": integer(1, MAX_LAYERS), "dropout": RATE, "vocab_size": integer(1, MAX_VOCAB),
+        "tokenizer": choice(*MODEL_TYPES), "epochs": COUNT, "batch_size": COUNT, "learning_rate": POSITIVE,
+        "label_smoothing": RATE, "clip_norm": POSITIVE, "max_tokens": integer(1, 1 << 16), "seed": SEED,
+        "time_limit": optional(POSITIVE),
+    }
 
     def __post_init__(self):
         self.check_positive("max_words", "embed_size", "hidden_size", "num_layers", "vocab_size", "epochs",
                             "batch_size", "max_tokens")
         self.check_fraction("test_fraction")
         self.check_choice("tokenizer", MODEL_TYPES)
+
+
+# what a saved Translator holds besides its Config: the output layer's size, the SentencePiece model
+META = fields({"vocab_size": integer(1, MAX_VOCAB)}, required=("vocab_size",))
+PREPROCESSING = fields({"tokenizer": fields({"type": choice("sentencepiece"), "model_proto": text(64 << 20, 1)},
+                                            required=("type", "model_proto"))}, required=("tokenizer",))

@@ -24,7 +24,8 @@ from ...models import Model, TimeLimit, optimizers
 from ...seeding import set_seed
 from ..common import Predictor
 from . import metrics
-from .config import Config
+from ..schema import agree
+from .config import META, PREPROCESSING, Config
 from .net import Seq2Seq, beam_search, greedy_search
 from .text import BOS, EOS, PAD, SubwordTokenizer, protect, protect_target, restore
 
@@ -58,6 +59,7 @@ class Translator(Predictor):
     """
     task, config_class = "translate", Config
     legacy_config = ("config", "translate")
+    META, PREPROCESSING = META, PREPROCESSING
 
     def __init__(self, model: Seq2Seq, tokenizer: SubwordTokenizer, config: Config):
         self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
@@ -123,11 +125,18 @@ class Translator(Predictor):
         return {"vocab_size": self.tokenizer.vocab_size}, self.model.state_dict(), {"tokenizer": self.tokenizer.to_json()}
 
     @classmethod
-    def _restore(cls, config, meta, state, prep):
-        tokenizer = SubwordTokenizer.from_json((prep or {}).get("tokenizer"))
-        model = _build_model(tokenizer.vocab_size, config)
-        model.load_state_dict(state)
-        return cls(model, tokenizer, config)
+    def _check(cls, config, meta, prep, where):
+        pieces = SubwordTokenizer.from_json(prep["tokenizer"]).vocab_size
+        agree(f"{where['preprocessing']} tokenizer.model_proto", pieces, meta["vocab_size"],
+              "pieces: config.json's vocab_size, the output layer's size")
+
+    @classmethod
+    def _network(cls, config, meta, prep):
+        return _build_model(meta["vocab_size"], config)
+
+    @classmethod
+    def _restore(cls, config, meta, network, prep):
+        return cls(network, SubwordTokenizer.from_json(prep["tokenizer"]), config)
 
 
 def _build_model(vocab_size, config: Config) -> Seq2Seq:
