@@ -26,8 +26,6 @@ def _long_range(args):
     from pathlib import Path
 
     from .. import long_range
-    from .checks import check_ints
-    check_ints(args, "updates")
     out = Path(args.out or "long-range-results")
     out.mkdir(parents=True, exist_ok=True)
     meta = long_range.describe(args.updates, 1)
