@@ -102,10 +102,10 @@ def handle_predict(args) -> int:
     else:
         texts = [t for t in args.texts if t.strip()]
         empty = [k for k, t in enumerate(args.texts, 1) if not t.strip()]
+        if not texts:
+            raise DataError("predict: no non-empty texts to label")
         if empty:
             warn_skipped("texts", len(empty), len(args.texts), [f"empty text(s) number {listed(empty)}"])
-    if not texts:
-        raise DataError("predict: no non-empty texts to label")
     clf = Classifier.load(args.model)
     for text, (label, prob) in zip(texts, clf.predict(texts)):
         print(f"{label}\t{prob:.4f}\t{text}")

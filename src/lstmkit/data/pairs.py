@@ -7,6 +7,7 @@ standard library's `gettext.GNUTranslations`; its `_catalog` maps msgid -> msgst
 """
 import gettext
 import random
+import struct
 from collections import Counter
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def read_gettext(lang: str, locale_dir=None) -> list[tuple[str, str]]:
         try:
             with open(file, "rb") as fh:
                 catalog = gettext.GNUTranslations(fh)._catalog
-        except (OSError, UnicodeDecodeError, LookupError, ValueError, IndexError) as e:
+        except (OSError, UnicodeDecodeError, LookupError, ValueError, IndexError, struct.error) as e:
             damaged.append(f"{file.name} ({' '.join(str(e).split())[:60]})")
             continue  # a damaged or oddly encoded catalog costs a few pairs, not the run
         for msgid, msgstr in catalog.items():
@@ -65,12 +66,12 @@ def read_gettext(lang: str, locale_dir=None) -> list[tuple[str, str]]:
             target = msgstr.strip()
             if source and target and "\n" not in source and "\n" not in target:
                 pairs.append((source, target))
-    if damaged:
-        warn_skipped(f"--gettext {lang}", len(damaged), len(files), [f"catalogs that cannot be read: "
-                                                                      f"{listed(damaged, 5)}"])
+    unreadable = f"catalogs that cannot be read: {listed(damaged, 5)}"
     if not pairs:
         raise DataError(f"--gettext: the {len(files)} catalog(s) for {lang!r} under {locale_dir} hold no "
-                        "usable single-line translations")
+                        f"usable single-line translation{f' ({unreadable})' if damaged else ''}")
+    if damaged:
+        warn_skipped(f"--gettext {lang}", len(damaged), len(files), [unreadable])
     return pairs
 
 
@@ -106,11 +107,11 @@ def read_tsv(path) -> list[tuple[str, str]]:
     if bad:
         raise DataError(f"--pairs: {path}: expected 'source<TAB>target' on every line; "
                         f"line(s) {listed(bad)} have no tab")
+    if not pairs:
+        raise DataError(f"--pairs: {path} holds no pair with both sides (expected 'source<TAB>target' lines)")
     if empty:
         warn_skipped(f"--pairs {path}", len(empty), len(empty) + len(pairs),
                      [f"an empty source or target on line(s) {listed(empty)}"])
-    if not pairs:
-        raise DataError(f"--pairs: {path} holds no pair with both sides (expected 'source<TAB>target' lines)")
     return pairs
 
 

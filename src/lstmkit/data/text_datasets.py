@@ -156,8 +156,10 @@ def read_table(path, text_col: str, label_col: str | None = None) -> TextData:
         else:
             texts.append(text)
             labels.append(label)
+    what = "an empty text" + (" or label" if label_col is not None else "")
+    if not texts:
+        raise DataError(f"{path}: every row ({len(rows)}) has {what}")
     if empty:
-        what = "an empty text" + (" or label" if label_col is not None else "")
         warn_skipped(str(path), len(empty), len(rows), [f"{what} on line(s) {listed(empty)}"])
     return TextData(texts, labels, path.name, skipped=len(empty))
 
