@@ -64,7 +64,8 @@ def current_spelling(argv: list[str]) -> tuple[list[str], str | None]:
         new = [task, "train", *rest]
     else:
         return argv, None
-    return new, (f"note: `lstmkit {' '.join(argv[:2])} ...` is spelled `lstmkit {' '.join(new[:2])} ...` now; "
+    words = 3 if new[2:3] == ["--fsdd"] else 2
+    return new, (f"note: `lstmkit {' '.join(argv[:2])} ...` is spelled `lstmkit {' '.join(new[:words])} ...` now; "
                  "the old spelling goes away in the next release")
 
 
