@@ -8,7 +8,7 @@ from lstmkit.data.audio import (FeatureConfig, featurize, load_audio, normalize,
                                 spec_augment, speed_perturb)
 from lstmkit.data.speech_datasets import (ASTERISK_AUDIO, load_asterisk, load_folder, load_fsdd,
                                           normalize_text, read_transcripts)
-from lstmkit.errors import DataError
+from lstmkit.errors import DataError, DataWarning
 from lstmkit.data.speech_datasets import ENGLISH
 
 SEVEN = ASTERISK_AUDIO / "digits" / "7.wav"
@@ -98,8 +98,8 @@ def test_load_folder_lists_transcript_lines_without_audio(tmp_path):
     (tmp_path / "sub").mkdir()
     sf.write(tmp_path / "sub" / "x.wav", _tone(0.1), 8000)
     (tmp_path / "t.tsv").write_text("sub/x\thello\nsub/y\tworld\nz.wav\tagain\n")
-    with pytest.raises(DataError, match=r"2 line\(s\) have no audio file .*sub/y, z.wav"):
-        load_folder(tmp_path, tmp_path / "t.tsv")
+    with pytest.warns(DataWarning, match=r"skipped 2 of 3 entries: no audio file in .* for sub/y, z.wav"):
+        assert [u.id for u in load_folder(tmp_path, tmp_path / "t.tsv")] == ["sub/x"]
     items = load_folder(tmp_path, tmp_path / "t.tsv", skip_missing=True)
     assert [(u.id, u.text, u.path.name) for u in items] == [("sub/x", "hello", "x.wav")]
 

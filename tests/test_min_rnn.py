@@ -128,4 +128,4 @@ def test_long_range_quick_run(tmp_path):
 def test_bench_long_range_flag_checks_its_budget(capsys):
     from lstmkit.cli.main import main
     assert main(["bench", "--long-range", "--updates", "0"]) == 2
-    assert "--updates: expected a positive int, got 0" in capsys.readouterr().err
+    assert "--updates: expected a positive integer, got 0" in capsys.readouterr().err

@@ -175,4 +175,4 @@ def test_an_earlier_spelling_prints_its_note_on_stderr(tmp_path, capsys):
 def test_bad_lstm_arguments_are_one_line_and_status_2(capsys):
     assert main(["inspect", "--hidden-size", "0"]) == 2
     err = capsys.readouterr().err
-    assert err == "lstmkit inspect: error: hidden_size: expected a positive int, got 0\n"
+    assert err == "lstmkit inspect: error: --hidden-size: expected a positive integer, got 0\n"

@@ -12,8 +12,8 @@ import torch
 
 from lstmkit.cli.main import main
 from lstmkit.data.audio import load_audio, resample
-from lstmkit.data.speech_datasets import ASTERISK_AUDIO, ENGLISH, load_asterisk
-from lstmkit.errors import DataError, ModelFileError
+from lstmkit.data.speech_datasets import ASTERISK_AUDIO, ENGLISH, load_asterisk, load_folder
+from lstmkit.errors import DataError, DataWarning, ModelFileError
 from lstmkit.tasks.transcribe import Config as TranscribeConfig
 from lstmkit.tasks.transcribe import Transcriber, split, train_on
 from lstmkit.tasks.transcribe import score as evaluate
@@ -152,9 +152,12 @@ def test_cli_train_then_transcribe(tmp_path, capsys):
 
 def test_cli_reports_transcript_lines_without_audio(tmp_path, capsys):
     data, tsv = _folder(tmp_path, "ghost1\thello\nghost2\tworld\n")
+    with pytest.warns(DataWarning, match="no audio file in .* for ghost1, ghost2$"):  # skipped, the rest kept
+        assert len(load_folder(data, tsv)) == len(tsv.read_text().splitlines()) - 2
+    tsv.write_text("ghost1\thello\nghost2\tworld\n")
     assert main(["transcribe", "train", "--data", str(data), "--transcripts", str(tsv)]) == 2
     err = capsys.readouterr().err
-    assert "ghost1, ghost2" in err and err.count("\n") == 1
+    assert "0 without text, 2 without audio" in err and err.count("\n") == 1
 
 
 def test_cli_reports_characters_outside_the_alphabet(tmp_path, capsys):

@@ -15,3 +15,8 @@ class ModelFileError(LstmkitError):
 
 class DataError(LstmkitError):
     """A data file or data set cannot be used as given."""
+
+
+class DataWarning(UserWarning):
+    """Entries of a data file were skipped (say, rows with an empty text); the message lists them.
+    The CLI prints it as one line on stderr."""

@@ -26,8 +26,6 @@ def _long_range(args):
     from pathlib import Path
 
     from .. import long_range
-    from .checks import check_ints
-    check_ints(args, "updates")
     out = Path(args.out or "long-range-results")
     out.mkdir(parents=True, exist_ok=True)
     meta = long_range.describe(args.updates, 1)
@@ -40,10 +38,12 @@ def _long_range(args):
 def handle(args):
     if args.long_range:
         return _long_range(args)
-    shapes = args.shapes.split(",")
-    unknown = [s for s in shapes if s not in bench.SHAPES]
-    if unknown:
-        from ..errors import LstmkitError
-        raise LstmkitError(f"--shapes: unknown {', '.join(unknown)}; expected some of {', '.join(bench.SHAPES)}")
-    bench.run(shapes, args.modes.split(","), args.repeats, args.threads, args.out)
+    from ..errors import LstmkitError
+
+    shapes, modes = args.shapes.split(","), args.modes.split(",")
+    for name, given, known in (("--shapes", shapes, bench.SHAPES), ("--modes", modes, ("forward", "train"))):
+        unknown = [s for s in given if s not in known]
+        if unknown:
+            raise LstmkitError(f"{name}: unknown {', '.join(map(repr, unknown))}; expected some of {', '.join(known)}")
+    bench.run(shapes, modes, args.repeats, args.threads, args.out)
     return 0

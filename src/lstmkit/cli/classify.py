@@ -1,11 +1,10 @@
 """`lstmkit classify train|predict`: train a bidirectional-LSTM text classifier and compare it with
 TF-IDF + logistic regression and the majority class on the same held-out split; or predict with a
 saved one."""
-import sys
 from pathlib import Path
 
+from ..data.textfile import listed, warn_skipped
 from ..errors import DataError, LstmkitError
-from .checks import check_ints
 from .common import add_task_parsers, say, train_and_evaluate
 
 DATASETS = ("tweets", "movies", "zh-reviews")
@@ -48,7 +47,6 @@ def handle_train(args) -> int:
     from ..data.text_datasets import load_chinese_reviews, load_vader, read_table
     from ..tasks import classify
 
-    check_ints(args, "epochs", "ensemble")
     if args.dataset:
         data = load_chinese_reviews() if args.dataset == "zh-reviews" else load_vader(args.dataset)
     else:
@@ -57,9 +55,7 @@ def handle_train(args) -> int:
     chosen = {"tokenizer": args.tokenizer, "pooling": args.pooling, "num_layers": args.num_layers,
               "epochs": args.epochs, "ensemble": args.ensemble}
     config = classify.Config(lang=lang, seed=args.seed, **{k: v for k, v in chosen.items() if v is not None})
-    say(args, f"{data.name}: {len(data)} texts, labels {_counts(data.labels)}"
-        + (f"; skipped {data.skipped} rows with an empty text or label" if data.skipped else "")
-        + "".join(f"; {n}" for n in data.notes))
+    say(args, f"{data.name}: {len(data)} texts, labels {_counts(data.labels)}" + "".join(f"; {n}" for n in data.notes))
     sizes = {name: len(part) for name, part in zip(("train", "validation", "test"), classify.split(data, config))}
     out = Path(args.out or f"runs/classify-{args.dataset or Path(args.data).stem}")
     classifier, metrics = train_and_evaluate(classify, data, config, args, out, verbose=2,
@@ -100,16 +96,14 @@ def handle_predict(args) -> int:
     if bool(args.texts) == bool(args.data):
         raise LstmkitError("predict: give texts on the command line or --data FILE (one of the two)")
     if args.data:
-        data = read_table(args.data, args.text_col)
-        texts = data.texts
-        if data.skipped:
-            print(f"skipped {data.skipped} rows with an empty text", file=sys.stderr)
+        texts = read_table(args.data, args.text_col).texts  # rows with an empty text: one warning
     else:
         texts = [t for t in args.texts if t.strip()]
-        if len(texts) < len(args.texts):
-            print(f"skipped {len(args.texts) - len(texts)} empty texts", file=sys.stderr)
-    if not texts:
-        raise DataError("predict: no non-empty texts to label")
+        empty = [k for k, t in enumerate(args.texts, 1) if not t.strip()]
+        if not texts:
+            raise DataError("predict: no non-empty texts to label")
+        if empty:
+            warn_skipped("texts", len(empty), len(args.texts), [f"empty text(s) number {listed(empty)}"])
     clf = Classifier.load(args.model)
     for text, (label, prob) in zip(texts, clf.predict(texts)):
         print(f"{label}\t{prob:.4f}\t{text}")

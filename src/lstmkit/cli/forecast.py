@@ -12,7 +12,10 @@ from ..saving import atomic_write
 from ..tasks import forecast
 from ..tasks.forecast import Config, Forecaster
 from ..viz.forecast import plot_forecast
-from .common import add_task_parsers, say, write_run
+from .checks import check_output, check_run_dir, input_paths
+from .common import add_task_parsers, backup_callbacks, drop_backup, run_backup, say, write_run
+
+OUTPUTS = ("metrics.json", "backtest.csv", "forecast.csv", "forecast.png")  # and model/
 
 TRAIN_EXAMPLES = """  lstmkit forecast train                                   # bundled AirPassengers, 24 months held out
   lstmkit forecast train --list-datasets
@@ -71,12 +74,14 @@ def handle_train(args) -> int:
         raise LstmkitError("--data and --dataset: give one of them, not both")
     start = time.perf_counter()
     data, name, config = _train_config(args)
-    forecaster = forecast.train(data, config, verbose=0 if args.quiet else 1)
+    out = check_run_dir(args.out or f"runs/forecast-{name}", input_paths(args), files=OUTPUTS)
+    backup = run_backup(args, out, "forecast", config)
+    forecaster = forecast.train(data, config, verbose=0 if args.quiet else 1, callbacks=backup_callbacks(backup))
     backtest = forecast.backtest(forecaster)
     # Known-future covariates have no values after the data unless --future gives them.
     future = forecaster.predict(future=args.future) if args.future or not config.future_covariates else None
-    out = Path(args.out or f"runs/forecast-{name}")
     _write_outputs(out, forecaster, backtest, future, name)
+    drop_backup(backup)
     say(args, _table(backtest, config))
     if future is None:
         say(args, "no forecast after the data: give --future FILE.csv with the future covariates")
@@ -87,10 +92,13 @@ def handle_train(args) -> int:
 
 def handle_predict(args) -> int:
     """Forecast after --data with a saved model; write OUT/forecast.csv."""
+    out = check_output("--out", args.out or f"runs/forecast-{Path(args.data).stem}", directory=True,
+                       inputs=input_paths(args))
+    if (out / "forecast.csv").is_dir():
+        raise LstmkitError(f"--out: {out / 'forecast.csv'} is a directory; the forecast is written there")
     forecaster = Forecaster.load(args.model)
     forecaster.config.fill = args.fill or forecaster.config.fill  # the new history may have gaps
     future = forecaster.predict(args.horizon, data=args.data, future=args.future)
-    out = Path(args.out or f"runs/forecast-{Path(args.data).stem}")
     atomic_write(out / "forecast.csv", _forecast_csv(future))
     say(args, future.to_string(float_format=lambda v: f"{v:.4g}"))
     say(args, f"wrote {out / 'forecast.csv'}")

@@ -4,8 +4,10 @@
 import argparse
 import importlib
 import sys
+import warnings
 
-from ..errors import LstmkitError
+from ..errors import DataWarning, LstmkitError
+from .checks import validate
 
 SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate", "transcribe")
 
@@ -24,8 +26,15 @@ every task: lstmkit TASK train ... writes runs/TASK-DATA/ (model/, metrics.json,
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line (the usage itself is in --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="lstmkit", description="LSTM networks: forecasting, text classification, translation, "
         "speech recognition, and the kernels underneath.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,7 +64,8 @@ def current_spelling(argv: list[str]) -> tuple[list[str], str | None]:
         new = [task, "train", *rest]
     else:
         return argv, None
-    return new, (f"note: `lstmkit {' '.join(argv[:2])} ...` is spelled `lstmkit {' '.join(new[:2])} ...` now; "
+    words = 3 if new[2:3] == ["--fsdd"] else 2
+    return new, (f"note: `lstmkit {' '.join(argv[:2])} ...` is spelled `lstmkit {' '.join(new[:words])} ...` now; "
                  "the old spelling goes away in the next release")
 
 
@@ -69,13 +79,27 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DataWarning)
+            warnings.showwarning = lambda message, category, *_: _show(args, message, category)
+            validate(args)  # every value, before any work starts
+            return int(args.func(args) or 0)
     except (LstmkitError, ValueError) as e:  # a user's input; LstmkitError is a ValueError
-        print(f"lstmkit {args.command}: error: {e}", file=sys.stderr)
+        print(f"lstmkit {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the machine refused a read or write (permissions, a full disk)
+        where = f": {e.filename}" if e.filename else ""
+        print(f"lstmkit {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _show(args, message, category) -> None:
+    """A warning as one line on stderr (a DataWarning lists the entries a reader skipped)."""
+    kind = "" if issubclass(category, DataWarning) else f"{category.__name__}: "
+    print(f"lstmkit {args.command}: warning: {kind}{' '.join(str(message).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ LSTM -> CTC, beam search with a character language model) and measure CER/WER on
 recordings, or a spoken-digit classifier; or transcribe audio files."""
 from pathlib import Path
 
-from ..errors import LstmkitError
-from .checks import check_ints
+from ..data.textfile import listed, warn_skipped
+from ..errors import DataError, LstmkitError
 from .common import add_task_parsers, train_and_evaluate
 
 TRAIN_EXAMPLES = """  lstmkit transcribe train --asterisk                     # writes runs/transcribe-asterisk/
@@ -48,9 +48,6 @@ def handle_train(args) -> int:
 
     if args.fsdd:
         return _train_digits(args)
-    _check_decoding(args)
-    check_ints(args, "synthetic", minimum=0)
-    check_ints(args, "epochs", "hidden_size", "num_layers")
     items, name = _training_items(args)
     recipe = ("epochs", "hidden_size", "num_layers", "synthetic", "beam", "lm_weight")
     config = transcribe.Config(seed=args.seed, **{k: getattr(args, k) for k in recipe if getattr(args, k) is not None})
@@ -74,7 +71,6 @@ def handle_predict(args) -> int:
     from ..tasks.common import model_dir
     from ..tasks.transcribe import Transcriber, digits
 
-    _check_decoding(args)
     if open_model_dir(model_dir(args.model)).config.get("task") == digits.DigitClassifier.task:
         if args.beam is not None or args.lm_weight is not None:
             raise LstmkitError(f"--beam, --lm-weight: the model in {args.model} is a digit classifier, "
@@ -92,12 +88,6 @@ def handle_predict(args) -> int:
     return 0
 
 
-def _check_decoding(args) -> None:
-    check_ints(args, "beam")
-    if args.lm_weight is not None and not args.lm_weight >= 0:
-        raise LstmkitError(f"--lm-weight: expected a number >= 0, got {args.lm_weight}")
-
-
 def _training_items(args):
     """(utterances, a name for the run): the Asterisk prompts, or --data with --transcripts (texts
     normalised)."""
@@ -108,7 +98,13 @@ def _training_items(args):
                            "--transcripts FILE")
     if args.asterisk:
         return load_asterisk(), "asterisk"
-    items = [Utterance(u.id, u.path, normalize_text(u.text)) for u in load_folder(args.data, args.transcripts)]
+    entries = [Utterance(u.id, u.path, normalize_text(u.text)) for u in load_folder(args.data, args.transcripts)]
+    items = [u for u in entries if u.text]
+    if not items:
+        raise DataError(f"--transcripts: no entry of {args.transcripts} has a text with letters or digits")
+    if len(items) < len(entries):  # say "?!" or "..."
+        warn_skipped(f"transcripts {args.transcripts}", len(entries) - len(items), len(entries),
+                     [f"no letters or digits in the text of {listed([u.id for u in entries if not u.text], 8)}"])
     return items, Path(args.data).resolve().name
 
 
@@ -118,7 +114,6 @@ def _train_digits(args) -> int:
     if args.asterisk or args.data or args.transcripts or args.synthetic:
         raise LstmkitError("--fsdd: trains on the FSDD MFCCs; leave out --asterisk, --data, --transcripts "
                            "and --synthetic")
-    check_ints(args, "epochs", "hidden_size", "num_layers")
     chosen = {k: getattr(args, k) for k in ("epochs", "hidden_size", "num_layers") if getattr(args, k)}
     config = digits.DigitsConfig(seed=args.seed, **chosen)
     out = Path(args.out or "runs/transcribe-fsdd")

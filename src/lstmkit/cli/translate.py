@@ -3,8 +3,8 @@ and score it (BLEU, chrF) next to copying the source and retrieving the nearest 
 translate with a trained one."""
 from pathlib import Path
 
+from ..data.textfile import read_text
 from ..errors import DataError, LstmkitError
-from .checks import check_ints
 from .common import add_task_parsers, say, train_and_evaluate
 
 TRAIN_EXAMPLES = """  lstmkit translate train --gettext fr --epochs 10          # writes runs/translate-fr/
@@ -59,7 +59,6 @@ def handle_train(args) -> int:
     """Train on the training split, score on the held-out one, write OUT/model and OUT/metrics.json."""
     from ..tasks import translate
 
-    check_ints(args, "epochs", "max_words", "embed_size", "hidden_size", "vocab_size", "batch_size", "num_layers")
     sizes = {"embed_size": args.embed_size, "hidden_size": args.hidden_size, "vocab_size": args.vocab_size,
              "batch_size": args.batch_size, "num_layers": args.num_layers}
     pairs, lang, name = load_pairs(args)
@@ -86,10 +85,7 @@ def read_sentences(args) -> list[str]:
         if not s.strip():
             raise LstmkitError(f"sentence {i}: expected non-empty text, got {s!r}")
     if args.input:
-        path = Path(args.input)
-        if not path.is_file():
-            raise DataError(f"--input: no such file {args.input!r}")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text(args.input, "--input").splitlines()
         empty = [str(n) for n, line in enumerate(lines, 1) if not line.strip()]
         if empty:
             raise DataError(f"--input: {args.input}: line(s) {', '.join(empty[:10])} are empty "
@@ -104,7 +100,6 @@ def handle_predict(args) -> int:
     """Translate sentences (arguments or --input FILE) with a saved model, one line each."""
     from ..tasks.translate import Translator
 
-    check_ints(args, "beam")
     sentences = read_sentences(args)
     translator = Translator.load(args.model)
     if args.plot_attention:

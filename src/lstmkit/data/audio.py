@@ -52,7 +52,7 @@ def load_audio(path, sample_rate: int | None = None) -> np.ndarray:
         (N,) float32 samples in [-1, 1].
 
     Raises:
-        DataError: the file is missing, unreadable or holds no samples.
+        DataError: the file is missing, unreadable, holds no samples or non-finite ones.
 
     Example:
         >>> load_audio("/usr/share/asterisk/sounds/en_US_f_Allison/digits/7.wav").dtype
@@ -63,10 +63,14 @@ def load_audio(path, sample_rate: int | None = None) -> np.ndarray:
     path = Path(path)
     try:
         wave, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (N, channels)
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise DataError(f"audio: cannot read {path} as audio ({e})") from None
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError, ValueError) as e:
+        raise DataError(f"audio: cannot read {path} as audio ({' '.join(str(e).split())[:200]})") from None
     if wave.shape[0] == 0:
         raise DataError(f"audio: {path} holds no samples (empty audio)")
+    bad = ~np.isfinite(wave).all(axis=1)
+    if bad.any():
+        raise DataError(f"audio: {path} holds NaN or infinite samples (the first at sample {int(bad.argmax())}); "
+                        "expected finite samples")
     wave = wave.mean(axis=1)  # (N,) mono
     return resample(wave, rate, sample_rate) if sample_rate else wave
 

@@ -7,10 +7,12 @@ standard library's `gettext.GNUTranslations`; its `_catalog` maps msgid -> msgst
 """
 import gettext
 import random
+import struct
 from collections import Counter
 from pathlib import Path
 
 from ..errors import DataError
+from .textfile import listed, read_text, warn_skipped
 
 LOCALE_DIR = Path("/usr/share/locale")
 
@@ -23,16 +25,17 @@ def gettext_languages(locale_dir=LOCALE_DIR) -> list[str]:
     return sorted(p.name for p in locale_dir.iterdir() if any(p.glob("LC_MESSAGES/*.mo")))
 
 
-def read_gettext(lang: str, locale_dir=LOCALE_DIR) -> list[tuple[str, str]]:
+def read_gettext(lang: str, locale_dir=None) -> list[tuple[str, str]]:
     """English -> `lang` pairs from every catalog of that language on the machine.
 
     Skipped: the header (empty msgid), plural forms (tuple keys), untranslated entries and
     multi-line messages (they are usually help texts whose layout a sentence model cannot keep).
-    A message context (`ctx\\x04msgid`) is dropped. Catalogs that cannot be parsed are skipped.
+    A message context (`ctx\\x04msgid`) is dropped. Catalogs that cannot be parsed are skipped,
+    named in one `DataWarning`.
 
     Args:
         lang: a locale directory name such as "fr", "es" or "zh_CN".
-        locale_dir: where the locales live (default /usr/share/locale).
+        locale_dir: where the locales live (default `LOCALE_DIR`, /usr/share/locale).
 
     Returns:
         (english, translation) pairs in file order, duplicates included.
@@ -42,17 +45,19 @@ def read_gettext(lang: str, locale_dir=LOCALE_DIR) -> list[tuple[str, str]]:
         >>> pairs[0]  # doctest: +SKIP
         ('Permission denied', 'Permission refusée')
     """
-    files = sorted(Path(locale_dir).glob(f"{lang}/LC_MESSAGES/*.mo"))
+    locale_dir = Path(locale_dir or LOCALE_DIR)
+    files = sorted(p for p in locale_dir.glob(f"{lang}/LC_MESSAGES/*.mo") if p.is_file())
     if not files:
         found = ", ".join(gettext_languages(locale_dir)) or "none"
         raise DataError(f"--gettext: no catalogs for language {lang!r} under {locale_dir} "
                         f"(languages found: {found})")
-    pairs = []
+    pairs, damaged = [], []
     for file in files:
         try:
             with open(file, "rb") as fh:
                 catalog = gettext.GNUTranslations(fh)._catalog
-        except (OSError, UnicodeDecodeError, LookupError, ValueError):
+        except (OSError, UnicodeDecodeError, LookupError, ValueError, IndexError, struct.error) as e:
+            damaged.append(f"{file.name} ({' '.join(str(e).split())[:60]})")
             continue  # a damaged or oddly encoded catalog costs a few pairs, not the run
         for msgid, msgstr in catalog.items():
             if not isinstance(msgid, str):
@@ -61,42 +66,52 @@ def read_gettext(lang: str, locale_dir=LOCALE_DIR) -> list[tuple[str, str]]:
             target = msgstr.strip()
             if source and target and "\n" not in source and "\n" not in target:
                 pairs.append((source, target))
+    unreadable = f"catalogs that cannot be read: {listed(damaged, 5)}"
+    if not pairs:
+        raise DataError(f"--gettext: the {len(files)} catalog(s) for {lang!r} under {locale_dir} hold no "
+                        f"usable single-line translation{f' ({unreadable})' if damaged else ''}")
+    if damaged:
+        warn_skipped(f"--gettext {lang}", len(damaged), len(files), [unreadable])
     return pairs
 
 
 def read_tsv(path) -> list[tuple[str, str]]:
-    """Pairs from a UTF-8 file of `source<TAB>target` lines; blank lines are ignored.
+    """Pairs from a UTF-8 file of `source<TAB>target` lines; blank lines are ignored, and lines with
+    an empty side (an untranslated entry) are skipped, listed in one `DataWarning`.
 
     Raises:
-        DataError: the file is missing or empty, or some lines lack a tab or a side (their line
-            numbers are listed).
+        DataError: the file is missing, empty or not UTF-8 text, or some lines lack a tab (their
+            line numbers are listed).
 
     Example:
         >>> read_tsv("pairs.tsv")  # doctest: +SKIP
         [('Open file', 'Ouvrir le fichier'), ...]
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"--pairs: no such file {str(path)!r}")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise DataError(f"--pairs: {path} is not UTF-8 text ({e})") from None
-    pairs, bad = [], []
+        text = read_text(path, "--pairs")
+    except DataError as e:
+        raise DataError(f"{e} (expected 'source<TAB>target' lines)") from None
+    pairs, bad, empty = [], [], []
+    lines = text.splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         source, tab, target = line.partition("\t")
-        if not tab or not source.strip() or not target.strip():
+        if not tab:
             bad.append(number)
+        elif not source.strip() or not target.strip():
+            empty.append(number)
         else:
             pairs.append((source.strip(), target.strip()))
     if bad:
-        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
         raise DataError(f"--pairs: {path}: expected 'source<TAB>target' on every line; "
-                        f"line(s) {shown} have no tab or an empty side")
+                        f"line(s) {listed(bad)} have no tab")
     if not pairs:
-        raise DataError(f"--pairs: {path} is empty (expected 'source<TAB>target' lines)")
+        raise DataError(f"--pairs: {path} holds no pair with both sides (expected 'source<TAB>target' lines)")
+    if empty:
+        warn_skipped(f"--pairs {path}", len(empty), len(empty) + len(pairs),
+                     [f"an empty source or target on line(s) {listed(empty)}"])
     return pairs
 
 

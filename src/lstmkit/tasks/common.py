@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import LstmkitError, ModelFileError
-from ..saving import CONFIG, PREPROCESSING, open_model_dir, write_model_dir
+from ..saving import CONFIG, PREPROCESSING, open_model_dir, read_model_dir, write_model_dir
 from . import schema
 
 # Errors a damaged or foreign file can cause while a task rebuilds itself from what it read.
@@ -177,3 +177,72 @@ def model_dir(path) -> Path:
 def run_dir(out, task: str, data_name: str) -> Path:
     """The output directory: `out`, or runs/<task>-<data name> by default."""
     return Path(out) if out else Path("runs") / f"{task}-{data_name}"
+
+
+class Members:
+    """Resumable training of networks fitted one after another from one list of callbacks (an
+    ensemble's members).
+
+    A `BackupAndRestore(DIR)` among the callbacks becomes one per member, `DIR/member-K` (each
+    member's epochs are backed up there), and a member that finished keeps its final weights in
+    `DIR/member-K-done`: a run resumed after a kill skips the members that finished and continues
+    the one that was interrupted, so it ends with the weights of a run never interrupted. Without
+    a BackupAndRestore every member gets the callbacks as they are.
+
+    Args:
+        callbacks: the callbacks given to the task's `train`.
+
+    Example:
+        >>> members = Members([BackupAndRestore("runs/x/backup")])      # doctest: +SKIP
+        >>> for k in range(3):                                          # doctest: +SKIP
+        ...     if not members.restore(k, net):
+        ...         Model(net).fit(x, y, callbacks=members.callbacks(k)); members.finish(k, net)
+        >>> members.close()                                             # doctest: +SKIP
+    """
+
+    def __init__(self, callbacks):
+        from ..models.backup import BackupAndRestore
+
+        callbacks = list(callbacks or [])
+        self.backup = next((cb for cb in callbacks if isinstance(cb, BackupAndRestore)), None)
+        self.others = [cb for cb in callbacks if cb is not self.backup]
+
+    def callbacks(self, k: int) -> list:
+        """The callbacks for member k's `fit`."""
+        from ..models.backup import BackupAndRestore
+
+        if self.backup is None:
+            return list(self.others)
+        return [*self.others, BackupAndRestore(self.backup.backup_dir / f"member-{k}")]
+
+    def restore(self, k: int, net) -> bool:
+        """Load member k's final weights into `net` if it finished in an earlier run; True if so."""
+        if self.backup is None or not (self._done(k) / CONFIG).is_file():
+            return False
+        from ..saving import check_tensor_specs
+
+        _, state, _ = read_model_dir(self._done(k))
+        own = net.state_dict()
+        check_tensor_specs({n: (t.dtype, tuple(t.shape)) for n, t in state.items()},
+                           {n: (t.dtype, tuple(t.shape)) for n, t in own.items()}, self._done(k))
+        net.load_state_dict(state)
+        return True
+
+    def finish(self, k: int, net) -> None:
+        """Keep member k's final weights (when backing up)."""
+        if self.backup is not None:
+            write_model_dir(self._done(k), {"member": k}, net.state_dict())
+
+    def close(self) -> None:
+        """Every member finished: remove the members' weights if the BackupAndRestore asks to."""
+        from ..saving import remove_model_dir
+
+        if self.backup is None or not self.backup.delete_checkpoint:
+            return
+        for done in sorted(self.backup.backup_dir.glob("member-*-done")):
+            remove_model_dir(done)
+        if self.backup.backup_dir.is_dir() and not any(self.backup.backup_dir.iterdir()):
+            self.backup.backup_dir.rmdir()
+
+    def _done(self, k: int) -> Path:
+        return self.backup.backup_dir / f"member-{k}-done"

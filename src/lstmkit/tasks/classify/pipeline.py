@@ -23,7 +23,7 @@ from ...data.text_datasets import TextData
 from ...errors import DataError
 from ...models import EarlyStopping, Model, optimizers
 from ...seeding import set_seed
-from ..common import Predictor
+from ..common import Members, Predictor
 from .baselines import majority, scores, tfidf_logreg
 from .config import META, PREPROCESSING, Config, check_saved
 from .net import TextClassifier, build_net
@@ -36,26 +36,28 @@ class _Lengths(torch.utils.data.Sampler):
     (random batches, little padding). Otherwise: all texts sorted by length, in order.
     """
 
-    def __init__(self, lengths, batch_size, shuffle, seed=0):
-        self.lengths, self.batch_size = lengths, batch_size
-        self.rng = np.random.default_rng(seed) if shuffle else None
+    def __init__(self, lengths, batch_size, shuffle):
+        self.lengths, self.batch_size, self.shuffle = lengths, batch_size, shuffle
 
     def __iter__(self):
-        return iter(length_batches(self.lengths, self.rng, batch_size=self.batch_size,
-                                   window=50 if self.rng is not None else None))
+        # Each epoch's order is drawn from torch's generator, which set_seed seeds and
+        # BackupAndRestore saves and restores: a resumed run shuffles as an uninterrupted one.
+        rng = np.random.default_rng(int(torch.randint(2**62, ()))) if self.shuffle else None
+        return iter(length_batches(self.lengths, rng, batch_size=self.batch_size,
+                                   window=50 if rng is not None else None))
 
     def __len__(self):
         return -(-len(self.lengths) // self.batch_size)
 
 
-def _loader(ids, targets, batch_size, shuffle, seed=0):
+def _loader(ids, targets, batch_size, shuffle):
     """DataLoader of padded (ids (B, T), class ids (B,)) batches, or of ids alone when targets is None."""
     items = list(range(len(ids)))
 
     def collate(batch):
         x, _ = pad_batch([ids[k] for k in batch])
         return x if targets is None else (x, torch.tensor([targets[k] for k in batch]))
-    sampler = _Lengths([len(s) for s in ids], batch_size, shuffle, seed)
+    sampler = _Lengths([len(s) for s in ids], batch_size, shuffle)
     return torch.utils.data.DataLoader(items, batch_sampler=sampler, collate_fn=collate)
 
 
@@ -121,7 +123,8 @@ def train(data: TextData, config: Config | None = None, *, verbose=1, callbacks=
     Args:
         data: labelled texts (at least 2 classes); config: a Config (default Config()).
         verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
-        callbacks: more `lstmkit.models.callbacks.Callback`s for every network's `Model.fit`.
+        callbacks: more `lstmkit.models.callbacks.Callback`s for every network's `Model.fit`; a
+            `BackupAndRestore(dir)` makes the run resumable, network by network (see `Members`).
 
     Returns:
         A Classifier.
@@ -136,14 +139,19 @@ def train(data: TextData, config: Config | None = None, *, verbose=1, callbacks=
     y_val = [index.get(v, -100) for v in val.labels]  # -100: a label unseen in training is ignored
     weight = _class_weights(y_train, len(labels)) if config.class_weight == "balanced" else None
     train_ids, val_ids = encoder.ids(train_part.texts), encoder.ids(val.texts)
-    models = []
+    models, members = [], Members(callbacks)
     for k in range(config.ensemble):
         if verbose and config.ensemble > 1:
             print(f"network {k + 1}/{config.ensemble}", flush=True)
         set_seed(config.seed + k)
-        models.append(_fit_one(build_net(config, len(encoder.vocab), len(labels)), config, weight,
-                               _loader(train_ids, y_train, config.batch_size, True, config.seed + k),
-                               _loader(val_ids, y_val, 256, False), verbose, list(callbacks or [])))
+        net = build_net(config, len(encoder.vocab), len(labels))
+        if members.restore(k, net):  # finished by the run this one resumes
+            models.append(Model(net).eval())
+            continue
+        models.append(_fit_one(net, config, weight, _loader(train_ids, y_train, config.batch_size, True),
+                               _loader(val_ids, y_val, 256, False), verbose, members.callbacks(k)))
+        members.finish(k, net)
+    members.close()
     return Classifier(models, encoder, labels, config)
 
 

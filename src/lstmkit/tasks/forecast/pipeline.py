@@ -21,7 +21,7 @@ from ...models import EarlyStopping, Model
 from ...models.optimizers import Adam
 from ...errors import DataError, LstmkitError
 from ...seeding import set_seed
-from ..common import Predictor
+from ..common import Members, Predictor
 from . import baselines
 from .config import META, PEERS_AUTO_MAX, PREPROCESSING, Backtest, Config, check_saved
 from .net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
@@ -47,7 +47,8 @@ def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> "
     Args:
         data: the whole series; config: a Config (default Config()).
         verbose: 0 silent, else one line per ensemble member (redrawn each epoch on a terminal).
-        callbacks: more `lstmkit.models.callbacks.Callback`s for every member's `Model.fit`.
+        callbacks: more `lstmkit.models.callbacks.Callback`s for every member's `Model.fit`; a
+            `BackupAndRestore(dir)` makes the run resumable, member by member (see `Members`).
 
     Returns:
         A Forecaster.
@@ -108,10 +109,11 @@ class Forecaster(Predictor):
         x, y = ts.augment(*self._windows(z, cov, cal, train), self.n_targets, c.augment,
                           c.augment_copies, rng)
         xv, yv = self._windows(z, cov, cal, val)
-        clock = RunClock(c.ensemble, c.epochs)
+        clock, members = RunClock(c.ensemble, c.epochs), Members(callbacks)
         with _threads(c.threads):
-            self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k, clock if verbose else None, callbacks)
+            self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k, clock if verbose else None, members)
                                  for k in range(c.ensemble)])
+        members.close()
         return self
 
     def _read(self, data, target, time_col):
@@ -181,19 +183,23 @@ class Forecaster(Predictor):
         offsets = ts.base_offsets(horizon, self.season, self.base)
         return ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, offsets, self.base)
 
-    def _train_member(self, x, y, xv, yv, n_known, k, clock, callbacks):
-        """One ensemble member through `lstmkit.models.Model`, early-stopped on the validation windows."""
+    def _train_member(self, x, y, xv, yv, n_known, k, clock, members):
+        """One ensemble member through `lstmkit.models.Model`, early-stopped on the validation windows
+        (or, resuming, the member an earlier run finished: see `Members`)."""
         c = self.config
         set_seed(c.seed + k)
         net = ForecastNet(x.shape[2], n_known, self.n_targets, c.lookback, self.step, len(c.quantiles),
                           c.hidden_size, c.num_layers, c.dropout)
+        if members.restore(k, net):
+            return net.eval()
         model = Model(net)
         model.compile(optimizer=Adam(learning_rate=c.learning_rate), loss=PinballLoss(c.quantiles))
         stop = EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
         shown = [Progress(k, clock)] if clock else []
         batch_size = c.batch_size or max(16, -(-len(x) // 20))
         model.fit(x, y, batch_size=batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
-                  callbacks=[stop, *shown, *callbacks])
+                  callbacks=[stop, *shown, *members.callbacks(k)])
+        members.finish(k, net)
         return net.eval()
 
     # ---- forecast ----------------------------------------------------------------------------
