@@ -79,7 +79,11 @@ def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (port 0: a free one); LstmkitError when it cannot bind."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family, backlog=2048)
+        sock = socket.create_server((host, port), family=family, backlog=2048)
+        # Accepted connections inherit it. Without it, uvicorn's response body (written after the
+        # headers) waits for the client's delayed ACK: 40 ms added to every answer.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
     except OSError as e:
         raise LstmkitError(f"--host/--port: cannot listen on {host}:{port} ({e.strerror or e})") from None
 

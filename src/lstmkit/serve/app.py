@@ -62,9 +62,9 @@ def create_app(model, *, limits: Limits = Limits()) -> FastAPI:
     app.add_middleware(BodyLimit, limit=limits.body)
     app.state.batcher, app.state.service = batcher, service
 
-    @app.get("/health", summary="the server is up and its model loaded")
+    @app.get("/health", summary="the server is up; model calls and items run so far (their ratio: the mean batch)")
     async def health():
-        return {"status": "ok", "task": service.task}
+        return {"status": "ok", "task": service.task, "model_calls": batcher.calls, "items": batcher.items}
 
     @app.get("/model", summary="the model's task, config, metrics.json and versions")
     async def about():
