@@ -29,8 +29,8 @@ import time
 import warnings
 from pathlib import Path
 
+import aiohttp
 import fastapi
-import httpx
 import onnxruntime as ort
 import torch
 
@@ -184,7 +184,7 @@ def server(args, command):
         "## The prediction server under load", "",
         f"Command: {command}",
         f"`lstmkit serve` (uvicorn, FastAPI {fastapi.__version__}) with `--threads {args.threads}`, "
-        f"in its own process; the clients (httpx {httpx.__version__}, asyncio) in the benchmark's process, over "
+        f"in its own process; the clients (aiohttp {aiohttp.__version__}, asyncio) in the benchmark's process, over "
         f"loopback, {args.server_seconds:g} s per row after a warm-up. Forecast: 12 months after 48 (ensemble "
         "of 3 LSTMs, H=64); classify: one movie snippet a request (BiLSTM, H=64).",
         f"Load before: `{load_before}`", f"Load after: `{uptime()}`",
