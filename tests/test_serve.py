@@ -24,7 +24,6 @@ import uvicorn
 import lstmkit
 from lstmkit.cli.main import main
 from lstmkit.cli.serve import bind
-from lstmkit.data.series import load_dataset
 from lstmkit.serve import Limits, create_app
 from lstmkit.tasks import classify, forecast, transcribe, translate
 from lstmkit.tasks.transcribe import digits
