@@ -10,8 +10,13 @@ Shapes: S1 (I=1 H=50 T=50) and S4 (I=64 H=256 T=1000), batch 1 and 32. Latency i
 one call over the repeats, the contenders alternated within each repeat; throughput is sequences per
 second (B / latency). Ratios are to torch eager in the same run.
 
+Then the prediction server under load (`deploy_server.py`): requests/s and p50/p99 latency of
+`lstmkit serve` under 1, 8 and 32 concurrent loopback clients, for a forecast and a classify model.
+
 Usage: .venv/bin/python benchmarks/deploy.py [--repeats 5] [--threads 1] [--shapes S1,S4]
-Writes benchmarks/results/deploy.md. Never asserts a time.
+       [--only runtimes|server] [--server-seconds 10]
+Writes benchmarks/results/deploy.md: one section per part; a part run alone (`--only`) replaces its
+own section and keeps the other's. Never asserts a time.
 """
 import argparse
 import logging
@@ -24,10 +29,16 @@ import time
 import warnings
 from pathlib import Path
 
+import aiohttp
+import fastapi
 import onnxruntime as ort
 import torch
 
 import lstmkit
+from lstmkit.saving import atomic_write
+from deploy_server import goals as server_goals
+from deploy_server import measure as measure_server
+from deploy_server import table as server_table
 
 SHAPES = {"S1": (1, 50, 50), "S4": (64, 256, 1000)}  # name: (I, H, T)
 BATCHES = (1, 32)
@@ -131,28 +142,70 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--shapes", default="S1,S4")
+    parser.add_argument("--only", choices=("runtimes", "server"), help="run one part; deploy.md keeps the other's")
+    parser.add_argument("--server-seconds", type=float, default=10, help="seconds of load per client count")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.disable(logging.WARNING)
-    load_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    command = f"`{Path(sys.executable).name} benchmarks/deploy.py " + " ".join(argv or sys.argv[1:]) + "`"
+    if args.only != "server":
+        write_section("runtimes", runtimes(args, command))
+    if args.only != "runtimes":
+        write_section("server", server(args, command))
+    print(OUT.read_text())
+
+
+def runtimes(args, command):
+    """The runtime table's section of deploy.md."""
+    load_before = uptime()
     results = {}
     for shape in args.shapes.split(","):
         for B in BATCHES:
             results[(shape, B)] = measure(shape, B, args.repeats, args.threads)
             print(f"{shape} B={B}: " + ", ".join(f"{n} {t * 1e3:.3f} ms" for n, t, _ in results[(shape, B)]),
                   flush=True)
-    load_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    text = "\n".join([
+    load_after = uptime()
+    return "\n".join([
         "# Deploy: inference latency by runtime", "",
-        f"Command: `{Path(sys.executable).name} benchmarks/deploy.py " + " ".join(argv or sys.argv[1:]) + "`",
+        f"Command: {command}",
         f"torch {torch.__version__}, onnxruntime {ort.__version__}, {platform.machine()}, "
         f"{args.threads} thread(s) for torch and onnxruntime, float32 (int8 weights for the int8 row), "
         f"median of {args.repeats} alternated repeats.",
         f"Load before: `{load_before}`", f"Load after: `{load_after}`",
         "The machine is shared with other jobs: absolute times vary; ratios from the same run hold better.",
         "", table(results), "", "Fastest per row (bold in the table):", winners(results), ""])
-    OUT.write_text(text)
-    print(text)
+
+
+def server(args, command):
+    """The server load test's section of deploy.md."""
+    load_before = uptime()
+    results = measure_server(args.server_seconds, args.threads)
+    return "\n".join([
+        "## The prediction server under load", "",
+        f"Command: {command}",
+        f"`lstmkit serve` (uvicorn, FastAPI {fastapi.__version__}) with `--threads {args.threads}`, "
+        f"in its own process; the clients (aiohttp {aiohttp.__version__}, asyncio) in the benchmark's process, over "
+        f"loopback, {args.server_seconds:g} s per row after a warm-up. Forecast: 12 months after 48 (ensemble "
+        "of 3 LSTMs, H=64); classify: one movie snippet a request (BiLSTM, H=64).",
+        f"Load before: `{load_before}`", f"Load after: `{uptime()}`",
+        "Server and clients share the 2 cores with each other and with other jobs on the machine.",
+        "", server_table(results), "", "Goals at 32 clients:", server_goals(results), ""])
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def write_section(name: str, text: str) -> None:
+    """Put `text` in deploy.md between `<!-- name -->` markers, keeping the rest of the file."""
+    begin, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    old = OUT.read_text() if OUT.exists() else ""
+    block = f"{begin}\n{text.rstrip()}\n{end}"
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip() + "\n\n" + block
+    atomic_write(OUT, new.strip() + "\n")
 
 
 if __name__ == "__main__":

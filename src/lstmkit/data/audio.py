@@ -45,7 +45,8 @@ def load_audio(path, sample_rate: int | None = None) -> np.ndarray:
     """Read an audio file as mono float32, resampled to `sample_rate` when given.
 
     Args:
-        path: a WAV, FLAC, OGG or any file libsndfile reads.
+        path: a WAV, FLAC, OGG or any file libsndfile reads, or such a file's bytes as a binary
+            file object (`io.BytesIO`; named in errors by its `name` attribute when it has one).
         sample_rate: the rate wanted (Hz); None keeps the file's rate.
 
     Returns:
@@ -60,16 +61,18 @@ def load_audio(path, sample_rate: int | None = None) -> np.ndarray:
     """
     import soundfile as sf
 
-    path = Path(path)
+    in_memory = hasattr(path, "read")
+    source, name = (path, getattr(path, "name", "the audio")) if in_memory else (str(path), Path(path))
     try:
-        wave, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (N, channels)
+        wave, rate = sf.read(source, dtype="float32", always_2d=True)  # (N, channels)
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError, ValueError) as e:
-        raise DataError(f"audio: cannot read {path} as audio ({' '.join(str(e).split())[:200]})") from None
+        reason = str(e).rsplit(": ", 1)[-1] if in_memory else " ".join(str(e).split())[:200]  # not the object's repr
+        raise DataError(f"audio: cannot read {name} as audio ({reason})") from None
     if wave.shape[0] == 0:
-        raise DataError(f"audio: {path} holds no samples (empty audio)")
+        raise DataError(f"audio: {name} holds no samples (empty audio)")
     bad = ~np.isfinite(wave).all(axis=1)
     if bad.any():
-        raise DataError(f"audio: {path} holds NaN or infinite samples (the first at sample {int(bad.argmax())}); "
+        raise DataError(f"audio: {name} holds NaN or infinite samples (the first at sample {int(bad.argmax())}); "
                         "expected finite samples")
     wave = wave.mean(axis=1)  # (N,) mono
     return resample(wave, rate, sample_rate) if sample_rate else wave
