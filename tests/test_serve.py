@@ -304,7 +304,7 @@ def test_a_port_in_use_and_bad_flags_are_one_line(runs, capsys):
         assert main(["serve", "--model", str(runs["classify"][0]), "--port", str(port)]) == 2
         assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(capsys)
     assert main(["serve", "--model", str(runs["classify"][0]), "--max-batch", "0"]) == 2
-    assert "--max-batch: expected a positive int" in _one_line_error(capsys)
+    assert "--max-batch: expected a positive integer" in _one_line_error(capsys)
 
 
 def test_the_command_serves_until_interrupted(runs):

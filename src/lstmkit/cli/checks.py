@@ -17,10 +17,12 @@ INT_RANGES = {  # dest: (smallest, largest)
     "test_size": (1, 1_000_000), "season": (1, 1_000_000), "hidden_size": (1, SIZE), "input_size": (1, SIZE),
     "embed_size": (1, SIZE), "num_layers": (1, 64), "vocab_size": (1, 1_000_000), "batch_size": (1, 1_000_000),
     "max_words": (1, 10_000), "beam": (1, 1024), "repeats": (1, 10_000), "threads": (1, 1024),
-    "updates": (1, 10_000_000),
+    "updates": (1, 10_000_000), "port": (0, 65535), "max_body": (1, 2**40), "max_items": (1, 10_000_000),
+    "max_batch": (1, 1_000_000),
 }
 FLOAT_RANGES = {  # dest: (smallest, largest, whether the smallest itself is allowed)
     "lm_weight": (0.0, 1e6, True), "time_limit": (0.0, 1e9, False), "recurrent_dropout": (0.0, 1.0, True),
+    "batch_wait_ms": (0.0, 1000.0, True),
 }
 INPUTS = ("data", "pairs", "input", "transcripts", "future", "model", "files")
 OUTPUT_DIRS = ("out",)

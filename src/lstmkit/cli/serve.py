@@ -3,7 +3,6 @@ import argparse
 import socket
 
 from ..errors import LstmkitError
-from .checks import check_ints
 
 EXAMPLES = """examples:
   lstmkit serve --model runs/forecast-airpassengers            # http://127.0.0.1:8000, API docs at /docs
@@ -46,11 +45,7 @@ def handle(args) -> int:
 
     from ..serve import create_app
 
-    check_ints(args, "max_body", "max_items", "max_batch", "threads")
-    if not 0 <= args.port <= 65535:
-        raise LstmkitError(f"--port: expected 0-65535, got {args.port}")
-    if args.batch_wait_ms is not None and not 0 <= args.batch_wait_ms <= 1000:
-        raise LstmkitError(f"--batch-wait-ms: expected 0-1000, got {args.batch_wait_ms}")
+    # --port, --max-body, --max-items, --max-batch, --batch-wait-ms, --threads: cli.checks.validate
     if args.threads:
         torch.set_num_threads(args.threads)
     app = create_app(args.model, limits=_limits(args))
