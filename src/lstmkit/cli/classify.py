@@ -112,7 +112,7 @@ def handle_predict(args) -> int:
             print(f"skipped {len(args.texts) - len(texts)} empty texts", file=sys.stderr)
     if not texts:
         raise DataError("predict: no non-empty texts to label")
-    clf = Classifier.load(args.model)
+    clf = Classifier.load(args.model, runtime=args.runtime)
     for text, (label, prob) in zip(texts, clf.predict(texts)):
         print(f"{label}\t{prob:.4f}\t{text}")
     return 0

@@ -87,7 +87,7 @@ def handle_train(args) -> int:
 
 def handle_predict(args) -> int:
     """Forecast after --data with a saved model; write OUT/forecast.csv."""
-    forecaster = Forecaster.load(args.model)
+    forecaster = Forecaster.load(args.model, runtime=args.runtime)
     forecaster.config.fill = args.fill or forecaster.config.fill  # the new history may have gaps
     future = forecaster.predict(args.horizon, data=args.data, future=args.future)
     out = Path(args.out or f"runs/forecast-{Path(args.data).stem}")

@@ -7,7 +7,7 @@ import sys
 
 from ..errors import LstmkitError
 
-SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate", "transcribe")
+SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate", "transcribe", "export")
 
 TASKS = ("forecast", "classify", "translate", "transcribe")
 

@@ -72,7 +72,7 @@ def handle_predict(args) -> int:
     from ..tasks.transcribe import Transcriber
 
     _check_decoding(args)
-    model = Transcriber.load(args.model)
+    model = Transcriber.load(args.model, runtime=args.runtime)
     if args.lm_weight and model.lm is None:
         raise LstmkitError(f"--lm-weight: the model in {args.model} has no language model "
                            "(it was trained with lm_order=0, or before lstmkit had one)")

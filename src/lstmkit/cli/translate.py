@@ -107,7 +107,7 @@ def handle_predict(args) -> int:
 
     check_ints(args, "beam")
     sentences = read_sentences(args)
-    translator = Translator.load(args.model)
+    translator = Translator.load(args.model, runtime=args.runtime)
     if args.plot_attention:
         from ..viz.attention import plot_attention
 

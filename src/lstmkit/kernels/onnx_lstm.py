@@ -16,9 +16,15 @@ from .. import gates
 OPSET = 14  # the LSTM op's latest revision (layout attribute); any opset from 14 on carries it
 
 
-def run(x, hx, weights, config):
-    """x (T, B, I) -> (y (T, B, D*H), (h_n (L*D, B, H), c_n (L*D, B, H))); see `lstmkit.kernels`."""
+def run(x, hx, weights, config, lengths=None):
+    """x (T, B, I) -> (y (T, B, D*H), (h_n (L*D, B, H), c_n (L*D, B, H))); see `lstmkit.kernels`.
+
+    `lengths` (B,) right-padded lengths, at least 1 each, become ONNX's `sequence_lens`: the padded
+    steps output zeros and leave the state alone, what a PackedSequence or a right-padding step mask
+    does in torch.
+    """
     h0, c0 = hx
+    lens = None if lengths is None else lengths.to(torch.int32)
     D = 2 if config.bidirectional else 1
     T, B, _ = x.shape
     H = weights[0].hidden_size
@@ -31,7 +37,7 @@ def run(x, hx, weights, config):
         if config.bias:
             bias = torch.stack([torch.cat([gates.to_onnx(w.bias_ih), gates.to_onnx(w.bias_hh)]) for w in ws])
         y, h, c = torch.onnx.ops.symbolic_multi_out(
-            "LSTM", [x, W, R, bias, None, h0[k], c0[k]],
+            "LSTM", [x, W, R, bias, lens, h0[k], c0[k]],
             {"hidden_size": H, "direction": "bidirectional" if D == 2 else "forward"},
             dtypes=[x.dtype] * 3, shapes=[(T, D, B, H), (D, B, H), (D, B, H)], version=OPSET)
         x = y.permute(0, 2, 1, 3).reshape(T, B, D * H)  # (T, B, D*H), directions side by side as torch

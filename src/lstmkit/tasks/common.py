@@ -89,24 +89,35 @@ class Predictor:
         return write_model_dir(path, {"task": self.task, "config": self.config.to_dict(), **meta}, state, prep)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, runtime="torch"):
         """Read a directory written by `save`: a run directory (with model/) or the model directory.
 
+        Args:
+            path: the run or model directory.
+            runtime: "torch", or "onnx" to run the networks in onnxruntime from the graphs that
+                `lstmkit export` wrote into the model directory (`lstmkit.export.runtime`).
+
         Raises:
-            ModelFileError: missing, damaged, foreign, or another task's model.
+            ModelFileError: missing, damaged, foreign, or another task's model; for "onnx", no export.
         """
+        if runtime not in ("torch", "onnx"):
+            raise LstmkitError(f"runtime: expected 'torch' or 'onnx', got {runtime!r}")
         directory = model_dir(path)
         meta, state, prep = read_model_dir(directory)
         if meta.get("task") != cls.task:
             raise ModelFileError(f"model: {directory} is not a {cls.task} model (task {meta.get('task')!r})")
         try:
             config = cls.config_class.from_dict(cls._config_dict(meta, prep))
-            return cls._restore(config, meta, state, prep)
+            predictor = cls._restore(config, meta, state, prep)
         except ModelFileError:
             raise
         except DAMAGED as e:
             raise ModelFileError(f"model: {directory} holds an inconsistent {cls.task} model ({e}); "
                                  f"retrain it with `{cls.command or f'lstmkit {cls.task} train'}`") from None
+        if runtime == "onnx":
+            from ..export.runtime import attach
+            return attach(predictor, directory)
+        return predictor
 
     @classmethod
     def _config_dict(cls, meta, prep) -> dict:
