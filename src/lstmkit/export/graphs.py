@@ -42,7 +42,7 @@ def lstm_lengths(lstm, x, lengths=None, hx=None):
 
     Args:
         lstm: the lstmkit.nn.LSTM (batch_first, no projection).
-        x: (B, T, I). lengths: (B,) int64, each in [1, T], or None (all T).
+        x: (B, T, I). lengths: (B,) int64, each in [0, T], or None (all T).
         hx: optional (h0, c0), each (L*D, B, H).
 
     Returns:
@@ -75,7 +75,7 @@ class ClassifyGraph(nn.Module):
 
     def forward(self, ids):
         mask = ids != 0  # (B, S)
-        lengths = mask.sum(1).clamp(min=1)
+        lengths = mask.sum(1)  # an empty text (length 0) keeps the zero state, as under the mask
         probs = []
         for net in self.nets:  # TextClassifier.forward, with the LSTM on lengths instead of the mask
             y, (h, _) = lstm_lengths(net.lstm, net.embedding(ids), lengths)  # (B, S, 2H)
@@ -127,7 +127,7 @@ class TranscribeGraph(nn.Module):
         x = nn.functional.pad(features * valid[..., None], (0, 0, 0, pad))
         x = x.reshape(b, (t + pad) // m.stack, f * m.stack)  # (B, T', stack*F)
         steps = (lengths + m.stack - 1) // m.stack  # (B,)
-        y, _ = lstm_lengths(m.lstm, x, steps.clamp(min=1))  # (B, T', 2H)
+        y, _ = lstm_lengths(m.lstm, x, steps)  # (B, T', 2H)
         return m.out(y).log_softmax(-1), steps
 
 

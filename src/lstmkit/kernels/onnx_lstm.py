@@ -19,7 +19,7 @@ OPSET = 14  # the LSTM op's latest revision (layout attribute); any opset from 1
 def run(x, hx, weights, config, lengths=None):
     """x (T, B, I) -> (y (T, B, D*H), (h_n (L*D, B, H), c_n (L*D, B, H))); see `lstmkit.kernels`.
 
-    `lengths` (B,) right-padded lengths, at least 1 each, become ONNX's `sequence_lens`: the padded
+    `lengths` (B,), the lengths of right-padded sequences (0 to T), become ONNX's `sequence_lens`: the padded
     steps output zeros and leave the state alone, what a PackedSequence or a right-padding step mask
     does in torch.
     """
