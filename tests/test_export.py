@@ -162,3 +162,24 @@ def test_export_refusals_are_one_line(runs, tmp_path, capsys, monkeypatch):
         export_onnx(runs["forecast"])
     with pytest.raises(LstmkitError, match=r"pip install 'lstmkit\[deploy\]'"):
         forecast.Forecaster.load(runs["forecast"], runtime="onnx")
+
+
+# int8 dynamic quantization of the task networks (LSTMs and Linears int8; measured on these tiny models:
+# probabilities within 7e-4, forecasts within 0.15%; benchmarks/quantized.py scores full-size models).
+QUANT_PROB_TOL, QUANT_FORECAST_RTOL = 2e-2, 2e-2
+
+
+def test_int8_task_networks_stay_within_tolerance_of_float(runs):
+    import lstmkit
+
+    clf = classify.Classifier.load(runs["classify"])
+    q = classify.Classifier([lstmkit.quantize(m.module) for m in clf.models], clf.encoder, clf.labels, clf.config)
+    assert all(type(m.module.lstm).__name__ == "QuantizedLSTM" for m in q.models)
+    p, pq = clf.predict_proba(NEW_TEXTS), q.predict_proba(NEW_TEXTS)
+    assert 0 < np.abs(pq - p).max() < QUANT_PROB_TOL
+    f = forecast.Forecaster.load(runs["forecast"])
+    data = load_dataset("airpassengers")[0]
+    before = f.predict(data=data).values
+    f.net = lstmkit.quantize(f.net)
+    after = f.predict(data=data).values
+    assert 0 < np.abs(after / before - 1).max() < QUANT_FORECAST_RTOL
