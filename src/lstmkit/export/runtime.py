@@ -59,6 +59,8 @@ def attach(predictor, directory: Path):
     """
     from . import weights_digest
 
+    if predictor.task not in ("forecast", "classify", "translate", "transcribe"):
+        raise ModelFileError(f"runtime: {predictor.task!r} models have no ONNX export; use runtime='torch'")
     ort = require_onnxruntime("runtime='onnx'")
     sidecar = directory / SIDECAR
     run = f"run `lstmkit export --model {directory}`"
