@@ -282,6 +282,22 @@ def test_quantize_refuses_what_it_cannot_quantize():
     with pytest.raises(LstmkitError, match="dtype"):
         lstmkit.quantize(lstmkit.nn.LSTM(I, H), dtype=torch.int32)
     q = lstmkit.quantize(lstmkit.nn.LSTM(I, H))
-    with pytest.raises(LstmkitError, match="mask"):
-        q(torch.randn(4, 2, I), mask=torch.ones(4, 2, dtype=torch.bool))
+    with pytest.raises(LstmkitError, match="right padding"):
+        q(torch.randn(4, 2, I), mask=torch.tensor([[0, 1]] * 2 + [[1, 1]] * 2, dtype=torch.bool))  # left-padded
     assert np.isfinite(q(torch.randn(4, 2, I))[0].numpy()).all()
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_quantized_lstm_runs_a_right_padding_mask_as_the_float_lstm_does(batch_first):
+    torch.manual_seed(0)
+    lstm = lstmkit.nn.LSTM(I, 50, batch_first=batch_first, bidirectional=True)
+    q = lstmkit.quantize(lstm)
+    lengths = torch.tensor([5, 2, 0, 4])  # an empty row too
+    mask = torch.arange(5)[None, :] < lengths[:, None]  # (B, T)
+    x = torch.randn(4, 5, I)
+    if not batch_first:
+        x, mask = x.transpose(0, 1), mask.t()
+    y, (h, c) = lstm(x, mask=mask)
+    yq, (hq, cq) = q(x, mask=mask)
+    _close((yq, hq, cq), (y, h, c), tol=QUANT_TOL)
+    assert (yq[~mask] == 0).all() and (hq[:, 2] == 0).all()  # padded steps and the empty row stay zero

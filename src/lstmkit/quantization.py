@@ -9,8 +9,8 @@ it leaves lstmkit's modules in float unless it is given lstmkit's classes and ma
                      mapping=lstmkit.quantization.quantize_mapping())
 
 What cannot be quantized (a clear error, not a silent float module): projections (`proj_size`: torch's
-quantized op has none), float64 models, and at call time a step `mask=` (torch's op has no step mask:
-pass right-padded batches as a PackedSequence). A bias-free LSTM is quantized with zero biases, the
+quantized op has none), float64 models, and at call time a step `mask=` other than right padding
+(torch's op has no step mask; a right-padding mask runs as a PackedSequence). A bias-free LSTM is quantized with zero biases, the
 same function. Recurrent dropout and dropout apply only in training, which quantized models do not do.
 """
 import copy
@@ -19,6 +19,7 @@ import warnings
 import torch
 from torch import nn
 from torch.ao.nn.quantized import dynamic as qdynamic
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from . import nn as lnn
 from .errors import LstmkitError
@@ -30,7 +31,8 @@ class QuantizedLSTM(nn.Module):
     """An lstmkit.nn.LSTM's weights in torch's dynamic-quantized LSTM, with lstmkit.nn.LSTM's call.
 
     Inputs and outputs are those of `lstmkit.nn.LSTM` (tensor or PackedSequence, optional (h0, c0));
-    `mask=` is refused with the reason. Build one with `quantize(model)` or `from_float`.
+    a `mask=` of right padding runs as a PackedSequence, any other mask is refused with the reason.
+    Build one with `quantize(model)` or `from_float`.
     """
 
     def __init__(self, lstm: nn.Module):
@@ -48,11 +50,29 @@ class QuantizedLSTM(nn.Module):
         return cls(qdynamic.LSTM.from_float(twin))
 
     def forward(self, input, hx=None, *, mask=None):
-        if mask is not None:
-            raise LstmkitError("mask: a dynamic-quantized LSTM runs torch's quantized op, which has no step "
-                               "mask; pass right-padded batches as a PackedSequence, or keep this LSTM in "
-                               "float")
-        return self.lstm(input, hx)
+        if mask is None:
+            return self.lstm(input, hx)
+        if isinstance(input, PackedSequence):
+            raise LstmkitError("mask: expected no mask with a PackedSequence input")
+        return self._right_padded(input, hx, mask)
+
+    def _right_padded(self, x, hx, mask):
+        """A right-padding mask (True steps first in every row) run as a PackedSequence: padded steps
+        output zeros and leave the state alone, as lstmkit.nn.LSTM does under the mask."""
+        lengths = mask.sum(1 if self.lstm.batch_first else 0)  # (B,)
+        steps = torch.arange(mask.shape[1 if self.lstm.batch_first else 0], device=mask.device)
+        prefix = steps[None, :] < lengths[:, None]  # (B, T)
+        if not torch.equal(mask.bool(), prefix if self.lstm.batch_first else prefix.t()):
+            raise LstmkitError("mask: a dynamic-quantized LSTM runs torch's quantized op, which takes right "
+                               "padding only (as a PackedSequence); got a mask with steps off before steps on "
+                               "(left padding?); pad on the right, or keep this LSTM in float")
+        # An empty row runs one step and is zeroed after: a PackedSequence has no empty sequences.
+        packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), self.lstm.batch_first, enforce_sorted=False)
+        y, (h, c) = self.lstm(packed, hx)
+        y, _ = pad_packed_sequence(y, self.lstm.batch_first, total_length=len(steps))
+        keep = (lengths > 0).to(y.dtype)  # (B,)
+        y = y * (keep[:, None, None] if self.lstm.batch_first else keep[None, :, None])
+        return y, (h * keep[None, :, None], c * keep[None, :, None])
 
     def select_kernel(self, masked=False, packed=False):
         """For `lstmkit.explain`: (None, what runs)."""

@@ -104,7 +104,7 @@ def handle_predict(args) -> int:
             raise DataError("predict: no non-empty texts to label")
         if empty:
             warn_skipped("texts", len(empty), len(args.texts), [f"empty text(s) number {listed(empty)}"])
-    clf = Classifier.load(args.model)
+    clf = Classifier.load(args.model, runtime=args.runtime)
     for text, (label, prob) in zip(texts, clf.predict(texts)):
         print(f"{label}\t{prob:.4f}\t{text}")
     return 0

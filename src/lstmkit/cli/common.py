@@ -35,6 +35,8 @@ def add_task_parsers(subparsers, task, summary, description, train_example, pred
         p.add_argument("--quiet", action="store_true", help="no progress output")
     predict.add_argument("--model", required=True, metavar="DIR",
                          help="a run directory written by train, or its model/ directory")
+    predict.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                         help="onnx: run the graphs `lstmkit export --model DIR` wrote, in onnxruntime")
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
     return train, predict
 

@@ -96,7 +96,7 @@ def handle_predict(args) -> int:
                        inputs=input_paths(args))
     if (out / "forecast.csv").is_dir():
         raise LstmkitError(f"--out: {out / 'forecast.csv'} is a directory; the forecast is written there")
-    forecaster = Forecaster.load(args.model)
+    forecaster = Forecaster.load(args.model, runtime=args.runtime)
     forecaster.config.fill = args.fill or forecaster.config.fill  # the new history may have gaps
     future = forecaster.predict(args.horizon, data=args.data, future=args.future)
     atomic_write(out / "forecast.csv", _forecast_csv(future))

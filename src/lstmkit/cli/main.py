@@ -9,7 +9,7 @@ import warnings
 from ..errors import DataWarning, LstmkitError
 from .checks import validate
 
-SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate", "transcribe", "serve")
+SUBCOMMANDS = ("inspect", "bench", "forecast", "classify", "translate", "transcribe", "serve", "export")
 
 TASKS = ("forecast", "classify", "translate", "transcribe")
 

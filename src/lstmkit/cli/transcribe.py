@@ -78,7 +78,7 @@ def handle_predict(args) -> int:
         clf = digits.DigitClassifier.load(args.model)
         texts = [str(d) for d in clf.predict(digits.read_mfcc(args.files, len(clf.mean)))]
     else:
-        model = Transcriber.load(args.model)
+        model = Transcriber.load(args.model, runtime=args.runtime)
         if args.lm_weight and model.lm is None:
             raise LstmkitError(f"--lm-weight: the model in {args.model} has no language model "
                                "(it was trained with lm_order=0, or before lstmkit had one)")

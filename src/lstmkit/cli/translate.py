@@ -101,7 +101,7 @@ def handle_predict(args) -> int:
     from ..tasks.translate import Translator
 
     sentences = read_sentences(args)
-    translator = Translator.load(args.model)
+    translator = Translator.load(args.model, runtime=args.runtime)
     if args.plot_attention:
         from ..viz.attention import plot_attention
 

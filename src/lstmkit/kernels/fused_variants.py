@@ -24,7 +24,7 @@ import torch
 from ..cells import activations, layer_norm
 from ..cells.lstm_variant import input_projection
 from .fused import _ONEDNN_MIN_BACKWARD, _ONEDNN_MIN_FORWARD, _accumulating_gemm, _gemm
-from .reference_variants import spec as variant_spec, zoneout_masks
+from .reference_variants import onnx_refusal, spec as variant_spec, zoneout_masks
 from .stack import lengths_to_mask, run_stack
 
 name = "fused"
@@ -36,7 +36,7 @@ def unsupported(config, device):
         return "the LSTM variants have no projection (proj_size)"
     if not config.dtype.is_floating_point:
         return f"dtype {config.dtype} is not a floating-point type"
-    return None
+    return onnx_refusal(config)
 
 
 def run(x, hx, weights, config, training, mask=None, lengths=None):

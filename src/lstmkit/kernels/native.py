@@ -61,7 +61,7 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
         y, h, c = ops.native_lstm(x, *hx, flat, config.bias, config.num_layers, config.bidirectional)
         return y, (h, c)
     if config.capture == "onnx" and torch.compiler.is_compiling():  # the dynamo exporter
-        return onnx_lstm.run(x, hx, weights, config)
+        return onnx_lstm.run(x, hx, weights, config, lengths)
     args = (config.bias, config.num_layers, config.dropout, training, config.bidirectional)
     if lengths is None:
         y, h, c = torch.lstm(x, hx, flat, *args, False)

@@ -27,10 +27,18 @@ _STANDARD = VariantSpec()
 
 
 def unsupported(config, device):
-    """The reference runs every variant configuration without a projection."""
+    """The reference runs every variant configuration without a projection, but not under ONNX export."""
     if config.proj_size:
         return "the LSTM variants have no projection (proj_size)"
-    return None
+    return onnx_refusal(config)
+
+
+def onnx_refusal(config):
+    """Why an LSTM variant is not exported to ONNX (None outside an ONNX export)."""
+    if config.capture != "onnx":
+        return None
+    return (f"ONNX's LSTM op has no {', '.join(spec(config).names())} and the loop would be exported for the "
+            "example's length only; export a standard LSTM, or keep this model in torch (torch.export)")
 
 
 def run(x, hx, weights, config, training, mask=None, lengths=None):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .. import gates, kernels
+from ..kernels import ops
 from .. import initializers as initializers_
 from ..cells import LayerWeights
 from ..errors import LstmkitError
@@ -80,11 +81,11 @@ class _SingleStateRNN(Layer):
     def kernel_config(self, masked=False, bidirectional=False, batch=0) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for (`batch` matters to the plain LSTM only)."""
         """The configuration the kernels are chosen for (recurrent dropout only while training)."""
-        return kernels.KernelConfig(bidirectional=bidirectional, bias=self.use_bias,
-                                    recurrent_dropout=self.recurrent_dropout if self.training else 0.0,
-                                    masked=masked, dtype=self.weight_ih.dtype, training=self.training,
-                                    cell=self.cell, reset_after=getattr(self, "reset_after", True),
-                                    hidden_size=self.units)
+        return ops.captured(kernels.KernelConfig(
+            bidirectional=bidirectional, bias=self.use_bias,
+            recurrent_dropout=self.recurrent_dropout if self.training else 0.0, masked=masked,
+            dtype=self.weight_ih.dtype, training=self.training, cell=self.cell,
+            reset_after=getattr(self, "reset_after", True), hidden_size=self.units))
 
     def select_kernel(self, masked=False):
         """(kernel, reason), as `lstmkit.explain` reports it."""

@@ -5,6 +5,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from .. import kernels
+from ..kernels import ops
 from ..cells import LayerWeights
 from ..errors import LstmkitError
 from .cell import LSTMCell
@@ -53,10 +54,10 @@ class _SingleStateStack(nn.Module):
     def kernel_config(self, masked=False, packed=False) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for and run with (dropouts only while training)."""
         p, rp = (self.dropout, self.recurrent_dropout) if self.training else (0.0, 0.0)
-        return kernels.KernelConfig(self.num_layers, self.bidirectional, 0, self.bias, p, rp, masked,
-                                    self.weight_ih_l0.dtype, packed, self.training, cell=self.cell,
-                                    reset_after=getattr(self, "reset_after", True),
-                                    hidden_size=self.hidden_size)
+        return ops.captured(kernels.KernelConfig(self.num_layers, self.bidirectional, 0, self.bias, p, rp, masked,
+                                                 self.weight_ih_l0.dtype, packed, self.training, cell=self.cell,
+                                                 reset_after=getattr(self, "reset_after", True),
+                                                 hidden_size=self.hidden_size))
 
     def select_kernel(self, masked=False, packed=False):
         """(kernel, reason) for the current parameters and mode; see `kernels.select`."""

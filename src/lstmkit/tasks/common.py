@@ -99,16 +99,23 @@ class Predictor:
         return write_model_dir(path, {"task": self.task, "config": self.config.to_dict(), **meta}, state, prep)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, runtime="torch"):
         """Read a directory written by `save`: a run directory (with model/) or the model directory.
 
         Nothing is built before config.json and preprocessing.json pass the task's schema; the
         network is then built on the meta device and compared with the weights file's header, so a
         mismatch is named in one line and loading allocates no more than the weights' size.
 
+        Args:
+            path: the run or model directory.
+            runtime: "torch", or "onnx" to run the networks in onnxruntime from the graphs that
+                `lstmkit export` wrote into the model directory (`lstmkit.export.runtime`).
+
         Raises:
-            ModelFileError: missing, damaged, foreign, or another task's model.
+            ModelFileError: missing, damaged, foreign, or another task's model; for "onnx", no export.
         """
+        if runtime not in ("torch", "onnx"):
+            raise LstmkitError(f"runtime: expected 'torch' or 'onnx', got {runtime!r}")
         files = open_model_dir(model_dir(path))
         meta, prep = files.config, files.preprocessing
         if meta.get("task") != cls.task:
@@ -128,12 +135,16 @@ class Predictor:
             state = files.tensors({k: (v.dtype, tuple(v.shape)) for k, v in probe.state_dict().items()})
             network = cls._network(config, meta, prep)
             network.load_state_dict(state)
-            return cls._restore(config, meta, network, prep)
+            predictor = cls._restore(config, meta, network, prep)
         except ModelFileError:
             raise
         except DAMAGED as e:  # a consistency no check above foresaw: still one line
             raise ModelFileError(f"model: {files.path} holds an inconsistent {cls.task} model "
                                  f"({' '.join(str(e).split())[:200]}); {cls._retrain()}") from None
+        if runtime == "onnx":
+            from ..export.runtime import attach
+            return attach(predictor, files.path)
+        return predictor
 
     @classmethod
     def _read_config(cls, meta, prep, where):

@@ -20,6 +20,8 @@
 
 #include <dlfcn.h>
 
+#include <memory>
+
 // The Fortran BLAS interface: MKL (x86 wheels) and OpenBLAS (other wheels) both export it from torch.
 extern "C" {
 void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
@@ -66,23 +68,25 @@ struct Gemm {
   const T* w;
   int n, m, k;
   bool transposed;
-  std::vector<float> packed;
+  // Not a std::vector: MKL asks for megabytes (7.9 MB for a 200x50 W_hh) of which packing writes a
+  // small part, and zero-filling them cost about 2 ms per call, which dominated batch-1 inference.
+  std::unique_ptr<float[]> packed;
 
   Gemm(const T* w_, int n_, int m_, int k_, bool transposed_)
       : w(w_), n(n_), m(m_), k(k_), transposed(transposed_) {
     if constexpr (std::is_same_v<T, float>) {
       if (w && mkl().packs() && n > 0 && n <= kPackMaxBatch) {
-        packed.resize(mkl().pack_size(kAMatrix, m, n, k) / sizeof(float) + 1);
+        packed.reset(new float[mkl().pack_size(kAMatrix, m, n, k) / sizeof(float) + 1]);  // uninitialised
         mkl().pack(kColMajor, kAMatrix, transposed ? kTrans : kNoTrans, m, n, k, 1.0f, w, ldw(),
-                   packed.data());
+                   packed.get());
       }
     }
   }
   int ldw() const { return transposed ? k : m; }
   void operator()(const T* a, T* c, T beta) const {
     if constexpr (std::is_same_v<T, float>) {
-      if (!packed.empty()) {
-        mkl().compute(kColMajor, kPacked, kNoTrans, m, n, k, packed.data(), ldw(), a, k, beta, c, m);
+      if (packed) {
+        mkl().compute(kColMajor, kPacked, kNoTrans, m, n, k, packed.get(), ldw(), a, k, beta, c, m);
         return;
       }
     }

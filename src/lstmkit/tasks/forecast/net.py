@@ -43,7 +43,7 @@ class ForecastNet(nn.Module):
         out, _ = self.lstm(x[:, :c["lookback"]])  # (B, L, U)
         known = x[:, c["lookback"]:, x.shape[2] - c["n_known"]:].flatten(1)  # (B, H*C)
         y = self.head(torch.cat([out[:, -1], known], 1))  # (B, H*T*Q)
-        return y.view(len(x), c["horizon"], c["n_targets"], c["n_quantiles"])
+        return y.view(x.shape[0], c["horizon"], c["n_targets"], c["n_quantiles"])  # shape[0]: symbolic in an export
 
 
 class Ensemble(nn.ModuleList):
