@@ -26,7 +26,7 @@ FLOAT_RANGES = {  # dest: (smallest, largest, whether the smallest itself is all
 }
 INPUTS = ("data", "pairs", "input", "transcripts", "future", "model", "files")
 OUTPUT_DIRS = ("out",)
-OUTPUT_FILES = ("gates", "plot_attention")
+OUTPUT_FILES = ("gates", "plot_attention", "onnx")
 
 
 def flag(dest: str) -> str:
