@@ -58,7 +58,7 @@ def handle_train(args) -> int:
     lang = args.lang or ("zh" if args.dataset == "zh-reviews" else "en")
     chosen = {"tokenizer": args.tokenizer, "pooling": args.pooling, "num_layers": args.num_layers,
               "epochs": args.epochs, "ensemble": args.ensemble}
-    config = classify.Config(lang=lang, seed=args.seed, **{k: v for k, v in chosen.items() if v is not None})
+    config = classify.Config(lang=lang, seed=args.seed, precision=args.precision, **{k: v for k, v in chosen.items() if v is not None})
     say(args, f"{data.name}: {len(data)} texts, labels {_counts(data.labels)}"
         + (f"; skipped {data.skipped} rows with an empty text or label" if data.skipped else "")
         + "".join(f"; {n}" for n in data.notes))

@@ -53,7 +53,8 @@ def handle_train(args) -> int:
     check_ints(args, "epochs", "hidden_size", "num_layers")
     items, name = _training_items(args)
     recipe = ("epochs", "hidden_size", "num_layers", "synthetic", "beam", "lm_weight")
-    config = transcribe.Config(seed=args.seed, **{k: getattr(args, k) for k in recipe if getattr(args, k) is not None})
+    config = transcribe.Config(seed=args.seed, precision=args.precision,
+                               **{k: getattr(args, k) for k in recipe if getattr(args, k) is not None})
     out = Path(args.out or f"runs/transcribe-{name}")
     _, metrics = train_and_evaluate(transcribe, items, config, args, out)
     plain = metrics.get("lstm_no_lm")
@@ -110,7 +111,7 @@ def _train_digits(args) -> int:
                            "and --synthetic")
     check_ints(args, "epochs", "hidden_size", "num_layers")
     chosen = {k: getattr(args, k) for k in ("epochs", "hidden_size", "num_layers") if getattr(args, k)}
-    config = digits.DigitsConfig(seed=args.seed, **chosen)
+    config = digits.DigitsConfig(seed=args.seed, precision=args.precision, **chosen)
     out = Path(args.out or "runs/transcribe-fsdd")
     _, metrics = train_and_evaluate(digits, digits.load_fsdd(), config, args, out)
     m = metrics["lstm"]

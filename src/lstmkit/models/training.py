@@ -53,8 +53,9 @@ def train_epoch(model, batches, epoch, progress, callbacks):
 
 def train_step(model, xs, ys, w, tally, constrained):
     """One gradient step; the layers' penalties join the loss, their constraints run after it."""
-    preds = as_list(model, model(*xs))
-    loss, values = model.compiled(preds, ys, w, penalty(model))
+    with model.autocast():  # bf16: forward and loss in bfloat16 autocast; backward outside it
+        preds = [float32(p) for p in as_list(model, model(*xs))]  # the loss in float32
+        loss, values = model.compiled(preds, ys, w, penalty(model))
     model.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     model.optimizer.step()
@@ -76,14 +77,20 @@ def as_list(model, out):
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
+def float32(t):
+    """A bfloat16 (autocast) prediction as float32, so losses and metrics are computed in float32."""
+    return t.float() if isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16 else t
+
+
 def run_eval(model, batches):
     """(logs, batches) of the loss and metrics over `batches`, in inference mode."""
     model.eval()
     tally = Tally(model.compiled.names, model.compiled.results)
-    with torch.no_grad():
+    with torch.no_grad(), model.autocast():
         extra = penalty(model)
         for xs, ys, w in batches:
-            tally.add(model.compiled(as_list(model, model(*xs)), ys, w, extra)[1], len(xs[0]))
+            preds = [float32(p) for p in as_list(model, model(*xs))]
+            tally.add(model.compiled(preds, ys, w, extra)[1], len(xs[0]))
     if not tally.values:
         raise LstmkitError("evaluate: the data gave no batches")
     return tally.logs(None), len(tally.sizes)

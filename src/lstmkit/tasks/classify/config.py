@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from ...data.text import DEFAULT_TOKENIZER
 from ...errors import LstmkitError
 from ..common import Config as _Base
+from ...precision import PRECISIONS
 
 POOLINGS = ("last", "mean", "max", "attention", "meanmax")
 
@@ -37,12 +38,14 @@ class Config(_Base):
     val_fraction: float = 0.1  # of what remains after the test split
     ensemble: int = 1  # networks trained from seeds seed, seed+1, ...; probabilities averaged
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     RENAMED = {"test_size": "test_fraction", "val_size": "val_fraction"}
 
     def __post_init__(self):
         self.check_positive("max_vocab", "max_len", "embed_dim", "hidden_size", "epochs", "batch_size",
                             "ensemble", "min_freq")
         self.check_fraction("test_fraction", "val_fraction")
+        self.check_choice("precision", PRECISIONS)
         if self.lang not in DEFAULT_TOKENIZER:
             raise LstmkitError(f"lang: expected one of {sorted(DEFAULT_TOKENIZER)}, got {self.lang!r}")
         self.check_choice("pooling", POOLINGS)

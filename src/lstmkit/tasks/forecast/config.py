@@ -6,6 +6,7 @@ import pandas as pd
 
 from ...errors import LstmkitError
 from ..common import Config as _Base
+from ...precision import PRECISIONS
 
 
 PEERS_AUTO_MAX = 1000  # steps; beyond, peers="auto" leaves the statsforecast peers out
@@ -51,6 +52,7 @@ class Config(_Base):
     augment: tuple = ()                 # ("jitter", "scale") for small series
     augment_copies: int = 1
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     peers: str = "auto"                 # statsforecast's AutoARIMA, AutoETS, MSTL in the backtest: "on",
                                         # "off"; "auto": on when installed and the series is at most
                                         # PEERS_AUTO_MAX steps (they re-run at every origin: slow on long ones)
@@ -68,6 +70,7 @@ class Config(_Base):
         self.check_choice("peers", ("auto", "on", "off"))
         self.check_choice("transform", ("auto", "log", "none"))
         self.check_choice("base", ("auto", "last", "seasonal", "none"))
+        self.check_choice("precision", PRECISIONS)
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
             raise LstmkitError(f"quantiles: expected increasing levels in (0, 1) including 0.5, got {self.quantiles!r}")

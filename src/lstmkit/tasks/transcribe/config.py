@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from ...data.audio import FeatureConfig
 from ...errors import LstmkitError
 from ..common import Config as _Base
+from ...precision import PRECISIONS
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Config(_Base):
     spec_time: float = 0.05  # each of SpecAugment's two time masks covers up to this share of a recording
     test_fraction: float = 0.15
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     # decoding: prefix beam search with a character n-gram LM fit on the training transcripts;
     # weight and per-character bonus were chosen on a validation split of the training set (README)
     beam: int = 16
@@ -40,6 +42,7 @@ class Config(_Base):
             self.features = FeatureConfig(**self.features)
         self.speeds = tuple(self.speeds)
         self.check_positive("stack", "hidden_size", "num_layers", "epochs", "batch_frames", "beam")
+        self.check_choice("precision", PRECISIONS)
         self.check_fraction("test_fraction")
         for name in ("synthetic", "lm_order", "lm_weight", "lm_bonus"):
             value = getattr(self, name)

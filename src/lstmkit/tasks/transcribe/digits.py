@@ -24,6 +24,7 @@ from ...models.losses import SparseCategoricalCrossentropy
 from ...seeding import set_seed
 from ..common import Config as _Base
 from ..common import Predictor
+from ...precision import PRECISIONS
 
 
 @dataclass
@@ -37,10 +38,12 @@ class DigitsConfig(_Base):
     learning_rate: float = 3e-3
     test_fraction: float = 0.2
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
 
     def __post_init__(self):
         self.check_positive("hidden_size", "num_layers", "epochs", "batch_size")
         self.check_fraction("test_fraction")
+        self.check_choice("precision", PRECISIONS)
 
 
 class DigitNet(nn.Module):
@@ -138,7 +141,7 @@ def train(data=None, config: DigitsConfig | None = None, *, verbose=1, callbacks
     model.compile(optimizer=torch.optim.Adam(model.parameters(), lr=config.learning_rate),
                   loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(pad([X[k] for k in train_idx], clf.mean, clf.std), y[train_idx], batch_size=config.batch_size,
-              epochs=config.epochs, verbose=verbose, callbacks=callbacks)
+              epochs=config.epochs, verbose=verbose, callbacks=callbacks, precision=config.precision)
     return clf
 
 

@@ -22,6 +22,7 @@ from ...data.audio import featurize, load_audio, spec_augment, speed_perturb
 from ...data.batching import length_batches
 from ...data.speech_datasets import ENGLISH
 from ...errors import DataError
+from ... import precision
 from ...seeding import set_seed
 from ..common import Predictor, train_epochs
 from .charlm import CharNgramLM
@@ -234,10 +235,11 @@ def _step(model, opt, sched, ctc, feats, targets, idx, config, gen):
     x = nn.utils.rnn.pad_sequence([feats[k] for k in idx], batch_first=True)  # (B, T, F)
     if config.spec_augment:
         x = spec_augment(x, lengths.tolist(), time_width=config.spec_time, generator=gen)
-    log_probs, steps = model(x, lengths)  # (B, T', V)
     y = torch.tensor([c for k in idx for c in targets[k]])
     y_len = torch.tensor([len(targets[k]) for k in idx])
-    loss = ctc(log_probs.transpose(0, 1), y, steps, y_len)
+    with precision.autocast(config.precision, x.device):  # bf16: forward and loss; backward outside
+        log_probs, steps = model(x, lengths)  # (B, T', V)
+        loss = ctc(log_probs.float().transpose(0, 1), y, steps, y_len)
     opt.zero_grad()
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # CTC's early gradients spike on long utterances

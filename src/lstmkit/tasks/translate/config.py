@@ -3,6 +3,7 @@ from dataclasses import dataclass
 
 from ..common import Config as _Base
 from .text import MODEL_TYPES
+from ...precision import PRECISIONS
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Config(_Base):
     clip_norm: float = 1.0  # gradient clipping (global L2 norm)
     max_tokens: int = 64  # subword tokens per side in training; decoding stops at 2x the source + 10
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     time_limit: float | None = None  # seconds; the learning rate then decays over this time
     RENAMED = {"encoder_layers": "num_layers"}
 
@@ -36,3 +38,4 @@ class Config(_Base):
                             "batch_size", "max_tokens")
         self.check_fraction("test_fraction")
         self.check_choice("tokenizer", MODEL_TYPES)
+        self.check_choice("precision", PRECISIONS)
