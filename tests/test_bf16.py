@@ -176,7 +176,8 @@ def _transcribe_args(tmp_path):
 
 
 TASKS = {
-    "forecast": lambda tmp: ["forecast", "train", "--epochs", "2", "--ensemble", "1", "--hidden", "8"],
+    "forecast": lambda tmp: ["forecast", "train", "--epochs", "2", "--ensemble", "1", "--hidden", "8",
+                              "--peers", "off"],
     "classify": _classify_args,
     "translate": _translate_args,
     "transcribe": _transcribe_args,
@@ -186,12 +187,12 @@ TASKS = {
 
 @pytest.mark.parametrize("task", TASKS)
 def test_precision_flag_on_each_task_command(task, tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main([*TASKS[task](tmp_path), "--precision", "bf16", "--seed", "1", "--out", str(out), "--quiet"]) == 0
+    out, args = tmp_path / "run", TASKS[task](tmp_path)
+    assert main([*args, "--precision", "bf16", "--seed", "1", "--out", str(out), "--quiet"]) == 0
     saved = json.loads((out / "model" / "config.json").read_text())
     assert saved["config"]["precision"] == "bf16"
     assert json.loads((out / "metrics.json").read_text())
     capsys.readouterr()
     with pytest.raises(SystemExit):  # argparse's usage error, status 2
-        main([*TASKS[task](tmp_path), "--precision", "fp16", "--out", str(out)])
+        main([*args, "--precision", "fp16", "--out", str(out)])
     assert "invalid choice: 'fp16'" in capsys.readouterr().err

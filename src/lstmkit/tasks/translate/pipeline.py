@@ -16,7 +16,6 @@ import random
 import time
 
 import torch
-import torch.nn.functional as F
 
 from ...data.batching import length_batches
 from ...data.pairs import dedup_pairs, split_pairs
@@ -214,9 +213,7 @@ def _train_epoch(model, examples, opt, sched, config, rng, progress, deadline):
     total, count = 0.0, 0
     for src, tgt in _batches(examples, config.batch_size, rng):
         with precision.autocast(config.precision, src.device):  # bf16: forward and loss, not backward
-            logits, _ = model(src, tgt[:, :-1])
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1),
-                                   ignore_index=PAD, label_smoothing=config.label_smoothing)
+            loss = model.loss(src, tgt, config.label_smoothing)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
