@@ -112,10 +112,11 @@ def _pipelines_md(rows):
     for task, by in rows.items():
         metric = PIPELINES[task][1][1]
         f, b = ([r["metric"] for r in by[p]] for p in ("fp32", "bf16"))
-        secs = [statistics.mean(r["train_seconds"] or 0 for r in by[p]) for p in ("fp32", "bf16")]
+        secs = [[r["train_seconds"] for r in by[p]] for p in ("fp32", "bf16")]
+        secs = " / ".join("n/a" if None in v else f"{statistics.mean(v):.1f}" for v in secs)
         lines.append(f"| {task} ({metric}) | {', '.join(f'{v:.4f}' for v in f)} | "
                      f"{', '.join(f'{v:.4f}' for v in b)} | {statistics.mean(f):.4f} | {statistics.mean(b):.4f} | "
-                     f"{max(f) - min(f):.4f} | {secs[0]:.1f} / {secs[1]:.1f} |")
+                     f"{max(f) - min(f):.4f} | {secs} |")
     return "\n".join(lines) + "\n"
 
 

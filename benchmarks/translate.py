@@ -4,6 +4,7 @@ Usage:
     .venv/bin/python benchmarks/translate.py [--pairs fr,zh_CN] [--minutes 2,5,10,20] [--configs new,old]
                                              [--test-limit 1500] [--threads 1] [--quick]
     .venv/bin/python benchmarks/translate.py --report     # table + plot from the JSON files written so far
+    .venv/bin/python benchmarks/translate.py --step       # one training step: new loss vs old, CPU time
 
 Each point trains `translate.train` from scratch with `time_limit` = the minutes (the learning rate
 decays over that time, as `lstmkit translate train --time-limit` does) and scores greedy translations
@@ -20,7 +21,6 @@ import dataclasses
 import json
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -72,7 +72,47 @@ def run(langs, minutes, names, test_limit, quick):
                       f"load {rec['load_before']:.1f}", flush=True)
 
 
-def report():
+def step_ratio(lang="fr", n_pairs=8000, batches=12):
+    """CPU seconds of one training step (forward, backward, Adam) with the loss on real target tokens
+    (`Seq2Seq.loss`) against the same step with logits at every padded position (the earlier
+    `cross_entropy(model(src, tgt_in), ignore_index=PAD)`), alternated over the same batches."""
+    import torch.nn.functional as F
+    from lstmkit.tasks.translate import pipeline as P
+    from lstmkit.tasks.translate.text import PAD
+    cfg = translate.Config(target_lang=lang)
+    protected = [P.protect_pair(s, t) for s, t in translate.split(read_gettext(lang), cfg)[0][:n_pairs]]
+    tok = P.SubwordTokenizer.train([x for p in protected for x in p], cfg.vocab_size, cfg.tokenizer)
+    examples = P.encode_pairs(protected, tok, cfg.max_tokens)
+    model = P._build_model(tok.vocab_size, cfg).train()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+
+    def padded(src, tgt):
+        logits, _ = model(src, tgt[:, :-1])
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1), ignore_index=PAD,
+                               label_smoothing=cfg.label_smoothing)
+
+    losses = {"real tokens (new)": lambda s, t: model.loss(s, t, cfg.label_smoothing), "padded (old)": padded}
+    times = {k: [] for k in losses}
+    for k, (src, tgt) in enumerate(P._batches(examples, cfg.batch_size, random.Random(0))):
+        if k == batches:
+            break
+        for name, fn in losses.items():
+            t = time.thread_time()
+            loss = fn(src, tgt)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            times[name].append(time.thread_time() - t)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    line = (f"Training step, en-{lang}, default Config, {batches} batches of {cfg.batch_size}, CPU seconds "
+            f"(median): loss on real tokens {med['real tokens (new)']:.3f}, logits at every padded position "
+            f"{med['padded (old)']:.3f}: **{med['padded (old)'] / med['real tokens (new)']:.2f}x** "
+            f"(load {os.getloadavg()[0]:.1f}).")
+    (RESULTS / "translate.step.txt").write_text(line + "\n", encoding="utf-8")
+    print(line)
+
+
+def report(note=""):
     """translate.md (the table) and translate.png (BLEU against minutes) from the JSON lines."""
     recs = [json.loads(line) for p in sorted(RESULTS.glob("translate.en-*.jsonl")) if ".quick" not in p.name
             for line in p.read_text().splitlines() if line.strip()]
@@ -83,12 +123,15 @@ def report():
                     f"{r['train_cpu_s']:.0f} | {r['load_before']:.1f}-{r['load_after']:.1f} | "
                     f"**{r['lstm']['bleu']}** | {r['lstm']['chrf']} | {r['retrieval']['bleu']} / "
                     f"{r['retrieval']['chrf']} |")
-    text = (f"# Translation: BLEU against training time\n\nCommand: `{' '.join(sys.argv)}` (the runs: see "
-            "each record's settings in translate.en-*.jsonl). Held-out greedy BLEU (sacrebleu; `zh` "
+    step = RESULTS / "translate.step.txt"
+    text = ("# Translation: BLEU against training time\n\nWritten by `benchmarks/translate.py --report` "
+            "from translate.en-*.jsonl (each record holds its settings). Held-out greedy BLEU (sacrebleu; `zh` "
             "tokenizer for Chinese) on a seeded sample of the test split, the same sentences for the "
             "model and for retrieval. The machine (2 cores) was shared with other jobs: the load "
             "column is the 1-minute load average before and after each run, and CPU seconds are the "
-            "work the run actually got.\n\n" + "\n".join(rows) + "\n")
+            f"work the run actually got. Wall seconds include the tokenizer's training. {note}\n\n"
+            + "\n".join(rows) + "\n"
+            + (f"\n{step.read_text()}" if step.exists() else ""))
     (RESULTS / "translate.md").write_text(text, encoding="utf-8")
     _plot(recs)
     print(text)
@@ -121,9 +164,14 @@ if __name__ == "__main__":
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--report", action="store_true")
+    p.add_argument("--note", default="", help="with --report: a sentence on how the runs were made")
+    p.add_argument("--step", action="store_true", help="time one training step, new loss vs old (step_ratio)")
     a = p.parse_args()
     if a.report:
-        report()
+        report(a.note)
+    elif a.step:
+        torch.set_num_threads(a.threads)
+        step_ratio()
     else:
         torch.set_num_threads(a.threads)
         minutes = [1 / 3] if a.quick else [float(m) for m in a.minutes.split(",")]
