@@ -1,16 +1,15 @@
 """Translation: held-out BLEU against training time, next to retrieval's BLEU on the same test sentences.
 
 Usage:
-    .venv/bin/python benchmarks/translate.py [--pairs fr,zh_CN] [--minutes 2,5,10,20] [--configs new,old]
-                                             [--test-limit 1500] [--threads 1] [--quick]
+    .venv/bin/python benchmarks/translate.py [--pairs fr,zh_CN] [--minutes 2,5,10,20] [--test-limit 1500]
+                                             [--threads 1] [--quick]
     .venv/bin/python benchmarks/translate.py --report     # table + plot from the JSON files written so far
     .venv/bin/python benchmarks/translate.py --step       # one training step: new loss vs old, CPU time
 
 Each point trains `translate.train` from scratch with `time_limit` = the minutes (the learning rate
 decays over that time, as `lstmkit translate train --time-limit` does) and scores greedy translations
 of the held-out split (`translate.split`, seed 0; `--test-limit` takes a seeded sample of it, the same
-sentences for every contender). Configurations: "new" is today's `translate.Config()`, "old" the
-defaults this script was first run against (listed in OLD). Every run appends one JSON line to
+sentences for every contender), with today's `translate.Config()` defaults. Every run appends one JSON line to
 benchmarks/results/translate.<pair>.jsonl with the wall and CPU seconds and the load average around
 it: the machine is shared, so wall time says little about the work done. `--report` writes
 benchmarks/results/translate.md and translate.png. `--quick`: 300 training pairs, 20 s, for a smoke
@@ -31,17 +30,16 @@ from lstmkit.tasks import translate
 from lstmkit.tasks.translate import metrics
 
 RESULTS = Path(__file__).parent / "results"
-OLD = {}  # the defaults before the sequence-level loss; the Config fields are unchanged so far
 
 
-def config(name, lang, minutes):
-    fields = OLD if name == "old" else {}
-    return translate.Config(target_lang=lang, time_limit=60 * minutes, epochs=1000, **fields)
+def config(lang, minutes):
+    """The default Config with a time budget; epochs high enough that the time ends training."""
+    return translate.Config(target_lang=lang, time_limit=60 * minutes, epochs=1000)
 
 
-def one_point(pairs, lang, name, minutes, test_limit):
-    """Train and score one configuration for `minutes`; returns the JSON record."""
-    cfg = config(name, lang, minutes)
+def one_point(pairs, lang, minutes, test_limit):
+    """Train and score the default configuration for `minutes`; returns the JSON record."""
+    cfg = config(lang, minutes)
     train_pairs, test_pairs = translate.split(pairs, cfg)
     if test_limit and len(test_pairs) > test_limit:
         test_pairs = random.Random(0).sample(test_pairs, test_limit)
@@ -49,27 +47,26 @@ def one_point(pairs, lang, name, minutes, test_limit):
     tr = translate.train(pairs, cfg, verbose=0)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     scores = metrics.evaluate(tr, train_pairs, test_pairs, lang)
-    return {"pair": f"en-{lang}", "config": name, "minutes": minutes, "train_wall_s": round(wall, 1),
+    return {"pair": f"en-{lang}", "config": "default", "minutes": minutes, "train_wall_s": round(wall, 1),
             "train_cpu_s": round(cpu, 1), "load_before": load0, "load_after": os.getloadavg()[0],
             "train_pairs": len(train_pairs), "test_pairs": len(test_pairs),
             "lstm": scores["lstm"], "retrieval": scores["retrieval"], "copy": scores["copy"],
             "settings": dataclasses.asdict(cfg), "threads": torch.get_num_threads()}
 
 
-def run(langs, minutes, names, test_limit, quick):
+def run(langs, minutes, test_limit, quick):
     for lang in langs:
         pairs = read_gettext(lang)
         if quick:
             pairs = pairs[:300]
         out = RESULTS / f"translate.en-{lang}{'.quick' if quick else ''}.jsonl"
         for m in minutes:
-            for name in names:
-                rec = one_point(pairs, lang, name, m, test_limit)
-                with open(out, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(rec) + "\n")
-                print(f"en-{lang} {name} {m} min: BLEU {rec['lstm']['bleu']} (retrieval "
-                      f"{rec['retrieval']['bleu']}), {rec['train_cpu_s']} CPU-s of training, "
-                      f"load {rec['load_before']:.1f}", flush=True)
+            rec = one_point(pairs, lang, m, test_limit)
+            with open(out, "a", encoding="utf-8") as f:
+                f.write(json.dumps(rec) + "\n")
+            print(f"en-{lang} {m} min: BLEU {rec['lstm']['bleu']} (retrieval "
+                  f"{rec['retrieval']['bleu']}), {rec['train_cpu_s']} CPU-s of training, "
+                  f"load {rec['load_before']:.1f}", flush=True)
 
 
 def step_ratio(lang="fr", n_pairs=8000, batches=12):
@@ -147,7 +144,7 @@ def _plot(recs):
         mine = [r for r in recs if r["pair"] == pair]
         for name in sorted({r["config"] for r in mine}):
             pts = sorted((r["minutes"], r["lstm"]["bleu"]) for r in mine if r["config"] == name)
-            ax.plot(*zip(*pts), marker="o", label=f"lstm ({name} defaults)")
+            ax.plot(*zip(*pts), marker="o", label=f"lstm ({name} Config)")
         ax.axhline(max(r["retrieval"]["bleu"] for r in mine), color="gray", ls="--", label="retrieval")
         ax.set(title=pair, xlabel="training budget (minutes, shared 2-core CPU)", ylabel="BLEU")
         ax.legend()
@@ -159,7 +156,6 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", default="fr,zh_CN")
     p.add_argument("--minutes", default="2,5,10,20")
-    p.add_argument("--configs", default="new")
     p.add_argument("--test-limit", type=int, default=1500)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true")
@@ -175,4 +171,4 @@ if __name__ == "__main__":
     else:
         torch.set_num_threads(a.threads)
         minutes = [1 / 3] if a.quick else [float(m) for m in a.minutes.split(",")]
-        run(a.pairs.split(","), minutes, a.configs.split(","), a.test_limit, a.quick)
+        run(a.pairs.split(","), minutes, a.test_limit, a.quick)
