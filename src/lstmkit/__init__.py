@@ -10,6 +10,7 @@ from .quantization import quantize
 from .layers import Input
 from .models import Model, Sequential
 from .seeding import set_seed
+from . import precision as mixed_precision  # Keras: mixed_precision.set_global_policy("mixed_bfloat16")
 from .trace import trace_gates
 
 __all__ = ["cells", "kernels", "layers", "models", "nn", "explain", "quantize", "set_seed", "trace_gates",

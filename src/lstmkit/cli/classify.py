@@ -54,7 +54,7 @@ def handle_train(args) -> int:
     lang = args.lang or ("zh" if args.dataset == "zh-reviews" else "en")
     chosen = {"tokenizer": args.tokenizer, "pooling": args.pooling, "num_layers": args.num_layers,
               "epochs": args.epochs, "ensemble": args.ensemble}
-    config = classify.Config(lang=lang, seed=args.seed, **{k: v for k, v in chosen.items() if v is not None})
+    config = classify.Config(lang=lang, seed=args.seed, precision=args.precision, **{k: v for k, v in chosen.items() if v is not None})
     say(args, f"{data.name}: {len(data)} texts, labels {_counts(data.labels)}" + "".join(f"; {n}" for n in data.notes))
     sizes = {name: len(part) for name, part in zip(("train", "validation", "test"), classify.split(data, config))}
     out = Path(args.out or f"runs/classify-{args.dataset or Path(args.data).stem}")

@@ -27,6 +27,8 @@ def add_task_parsers(subparsers, task, summary, description, train_example, pred
     predict = sub.add_parser("predict", help="predict with a saved model", description=description,
                              epilog=f"example:\n{predict_example}", formatter_class=raw)
     train.add_argument("--seed", type=int, default=0, help="makes the run repeatable (default 0)")
+    train.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                       help="bf16: mixed bfloat16 training, float32 weights (default fp32)")
     train.add_argument("--out", metavar="DIR", help=f"run directory: DIR/model, DIR/metrics.json and the "
                        f"plots (default runs/{task}-<data>)")
     train.add_argument("--resume", action="store_true", help="back up the training state in DIR/backup/ "

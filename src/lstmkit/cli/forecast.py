@@ -126,7 +126,7 @@ def _train_config(args):
                  epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden_size, strategy=args.strategy,
                  augment=tuple(_split(args.augment)) or None, peers=args.peers)
     settings.update({k: v for k, v in flags.items() if v is not None})
-    settings.update(seed=args.seed)
+    settings.update(seed=args.seed, precision=args.precision)
     if "horizon" in settings and "test_size" not in settings:
         settings["test_size"] = max(Config.test_size, settings["horizon"])
     return data, name, Config(**settings)

@@ -50,7 +50,8 @@ def handle_train(args) -> int:
         return _train_digits(args)
     items, name = _training_items(args)
     recipe = ("epochs", "hidden_size", "num_layers", "synthetic", "beam", "lm_weight")
-    config = transcribe.Config(seed=args.seed, **{k: getattr(args, k) for k in recipe if getattr(args, k) is not None})
+    config = transcribe.Config(seed=args.seed, precision=args.precision,
+                               **{k: getattr(args, k) for k in recipe if getattr(args, k) is not None})
     out = Path(args.out or f"runs/transcribe-{name}")
     _, metrics = train_and_evaluate(transcribe, items, config, args, out)
     plain = metrics.get("lstm_no_lm")
@@ -115,7 +116,7 @@ def _train_digits(args) -> int:
         raise LstmkitError("--fsdd: trains on the FSDD MFCCs; leave out --asterisk, --data, --transcripts "
                            "and --synthetic")
     chosen = {k: getattr(args, k) for k in ("epochs", "hidden_size", "num_layers") if getattr(args, k)}
-    config = digits.DigitsConfig(seed=args.seed, **chosen)
+    config = digits.DigitsConfig(seed=args.seed, precision=args.precision, **chosen)
     out = Path(args.out or "runs/transcribe-fsdd")
     _, metrics = train_and_evaluate(digits, digits.load_fsdd(), config, args, out)
     m = metrics["lstm"]

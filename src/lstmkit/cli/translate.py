@@ -63,6 +63,7 @@ def handle_train(args) -> int:
              "batch_size": args.batch_size, "num_layers": args.num_layers}
     pairs, lang, name = load_pairs(args)
     config = translate.Config(max_words=args.max_words, target_lang=lang, epochs=args.epochs, seed=args.seed,
+                              precision=args.precision,
                               time_limit=args.time_limit, tokenizer=args.tokenizer,
                               **{k: v for k, v in sizes.items() if v is not None})
     train_pairs, test_pairs = translate.split(pairs, config)

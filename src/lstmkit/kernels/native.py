@@ -1,5 +1,6 @@
 """torch's own fused LSTM op: oneDNN on CPU, cuDNN on GPU, for the configurations it supports."""
 import torch
+import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import onnx_lstm, ops, reference_variants
@@ -72,3 +73,53 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
     y, h, c = torch.lstm(packed.data, packed.batch_sizes, hx, flat, *args)
     y, _ = pad_packed_sequence(packed._replace(data=y), total_length=x.shape[0])
     return y, (h.index_select(1, unorder), c.index_select(1, unorder))
+
+
+def mixed_unsupported(config, device="cpu"):
+    """Why `run_mixed` cannot run `config` on `device`, or None (see `kernels.mixed`)."""
+    if torch.device(device).type != "cpu" or not torch.backends.mkldnn.is_available():
+        return "oneDNN's LSTM layer op (bfloat16 GEMMs, float32 cell state) runs on the CPU only"
+    if config.cell != "lstm" or reference_variants.is_variant(config) or config.proj_size:
+        return "oneDNN's LSTM layer op runs the plain LSTM without projection only"
+    if config.capture or config.masked or config.recurrent_dropout:
+        return "oneDNN's LSTM layer op takes no capture, step mask or recurrent dropout"
+    return unsupported(config, device)
+
+
+def run_mixed(x, hx, weights, config, training, dtype):
+    """The LSTM stack on oneDNN's layer op with x, h and the weights in `dtype` (bfloat16) and the
+    cell state c in float32, so the gates accumulate in float32 and c keeps its precision over long
+    sequences. Same contract as `run`; y and h_n come back in `dtype`, c_n in float32.
+
+    Example:
+        >>> from lstmkit import kernels, nn
+        >>> lstm = nn.LSTM(4, 8)
+        >>> y, (h, c) = run_mixed(torch.randn(3, 2, 4), (torch.zeros(1, 2, 8), torch.zeros(1, 2, 8)),
+        ...                       lstm.layer_weights(), lstm.kernel_config(), False, torch.bfloat16)
+        >>> y.dtype, c.dtype
+        (torch.bfloat16, torch.float32)
+    """
+    def low(t):  # oneDNN reads plain row-major memory: a transposed view (Keras' kernels) must be copied
+        return t.to(dtype, memory_format=torch.contiguous_format)
+
+    h0, c0 = hx
+    dirs = 2 if config.bidirectional else 1
+    H = weights[0].weight_hh.shape[1]
+    zero = weights[0].weight_hh.new_zeros(4 * H, dtype=dtype)
+    layer_in, hs, cs = low(x), [], []
+    for layer in range(config.num_layers):
+        if layer and config.dropout and training:
+            layer_in = F.dropout(layer_in, config.dropout, True)
+        outs = []
+        for d in range(dirs):
+            k = layer * dirs + d
+            w = weights[k]
+            b_ih, b_hh = (low(w.bias_ih), low(w.bias_hh)) if config.bias else (zero, zero)
+            y, h, c, _ = torch.ops.aten.mkldnn_rnn_layer(
+                layer_in, low(w.weight_ih), low(w.weight_hh), b_ih, b_hh, low(h0[k]),
+                c0[k].float().contiguous(), bool(d), [], 2, H, 1, config.bias, False, False, training)  # mode 2: LSTM
+            outs.append(y)
+            hs.append(h)
+            cs.append(c)
+        layer_in = outs[0] if dirs == 1 else torch.cat(outs, -1)  # (T, B, D*H)
+    return layer_in, (torch.stack(hs), torch.stack(cs))

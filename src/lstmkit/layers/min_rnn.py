@@ -8,6 +8,7 @@ import torch
 
 from .. import initializers as initializers_
 from .. import kernels
+from ..kernels import mixed
 from ..cells import min_rnn
 from ..errors import LstmkitError
 from .base import initialize
@@ -62,7 +63,7 @@ class _MinRNNLayer(LSTM):
         h0 = self._initial_h(xt, initial_state)
         config = self.kernel_config(mask_t is not None)
         kernel, _ = kernels.select(config, xt.device, self.engine)
-        y, h = kernel.run(xt, h0, [self.layer_weights()], config, self.training, mask=mask_t)
+        y, h = mixed.run(kernel, xt, h0, [self.layer_weights()], config, self.training, mask=mask_t)
         if self.stateful:
             self.states = h.detach()
         out = y.transpose(0, 1) if self.return_sequences else h[0]  # (B, T, H) or (B, H)

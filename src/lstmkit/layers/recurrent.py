@@ -11,9 +11,9 @@ from .. import activations, initializers, kernels
 from ..cells import LayerWeights
 from ..cells.lstm_variant import VariantSpec, VariantWeights
 from ..errors import LstmkitError
-from ..kernels import ops
+from ..kernels import mixed, ops
 from ..nn import init as nn_init
-from ..nn.checks import check_lstm_args
+from ..nn.checks import autocast_lowered, check_lstm_args
 from ..nn import variants
 from .base import Layer, check_features, initialize
 
@@ -160,7 +160,7 @@ class LSTM(Layer):
         hx = self._initial_state(xt, initial_state)
         config = self.kernel_config(mask_t is not None, batch=xt.shape[1])
         kernel, _ = kernels.select(config, xt.device, self.engine)
-        y, (h, c) = kernel.run(xt, hx, [self.layer_weights()], config, self.training, mask=mask_t)
+        y, (h, c) = mixed.run(kernel, xt, hx, [self.layer_weights()], config, self.training, mask=mask_t)
         if self.stateful:
             self.states = (h.detach(), c.detach())
         out = self._outputs(y, h[0], mask_t)  # (B, T, H) or (B, H)
@@ -188,7 +188,7 @@ class LSTM(Layer):
             raise LstmkitError(f"{self.name or 'lstm'}: expected input of shape (batch, time, "
                                f"{self.input_size}), got {tuple(x.shape)}")
         check_features(x, self.input_size, self)
-        if x.dtype != self.weight_ih.dtype:
+        if x.dtype != self.weight_ih.dtype and not autocast_lowered(x, self.weight_ih):
             raise LstmkitError(f"{self.name or 'lstm'}: expected {self.weight_ih.dtype} input (the "
                                f"layer's weights), got {x.dtype}")
         if self.go_backwards:
@@ -333,7 +333,7 @@ class Bidirectional(Layer):
         zeros = xt.new_zeros(2, xt.shape[1], fw.units)
         two = getattr(fw, "state_count", 1) == 2  # LSTM: (h, c); GRU, SimpleRNN, MinLSTM, MinGRU: h
         hx = (zeros, zeros) if two else zeros
-        y, states = kernel.run(xt, hx, [fw.layer_weights(), bw.layer_weights()], config,
+        y, states = mixed.run(kernel, xt, hx, [fw.layer_weights(), bw.layer_weights()], config,
                                self.training, mask=mask_t)  # y (T, B, 2H): [forward, backward]
         states = states if two else (states,)  # each (2, B, H)
         h = states[0]

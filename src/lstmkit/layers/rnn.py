@@ -11,6 +11,8 @@ import torch
 
 from .. import gates, kernels
 from ..kernels import ops
+from ..kernels import mixed
+from ..nn.checks import autocast_lowered
 from .. import initializers as initializers_
 from ..cells import LayerWeights
 from ..errors import LstmkitError
@@ -101,7 +103,7 @@ class _SingleStateRNN(Layer):
         h0 = self._initial_state(xt, initial_state)
         config = self.kernel_config(mask_t is not None)
         kernel, _ = kernels.select(config, xt.device, self.engine)
-        y, h = kernel.run(xt, h0, [self.layer_weights()], config, self.training, mask=mask_t)
+        y, h = mixed.run(kernel, xt, h0, [self.layer_weights()], config, self.training, mask=mask_t)
         if self.stateful:
             self.states = h.detach()
         if mask_t is not None and not self.zero_output_for_mask:
@@ -117,7 +119,7 @@ class _SingleStateRNN(Layer):
             raise LstmkitError(f"{name}: expected input of shape (batch, time, {self.input_size}), "
                                f"got {tuple(x.shape)}")
         check_features(x, self.input_size, self)
-        if x.dtype != self.weight_ih.dtype:
+        if x.dtype != self.weight_ih.dtype and not autocast_lowered(x, self.weight_ih):
             raise LstmkitError(f"{name}: expected {self.weight_ih.dtype} input (the layer's weights), "
                                f"got {x.dtype}")
         if self.go_backwards:

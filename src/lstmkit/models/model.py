@@ -5,6 +5,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
+from .. import precision as _precision
 from ..errors import LstmkitError
 from ..layers.base import call_symbolic, is_symbolic
 from . import callbacks as cbks
@@ -53,6 +54,7 @@ class Model(nn.Module):
         self.optimizer = self.loss = self.compiled = None
         self.metrics, self.stop_training, self._compile_config = [], False, None
         self._input_specs = self._optimizer_spec = None
+        self.precision = self._fit_precision = None  # None: the global policy (lstmkit.mixed_precision)
 
     def __call__(self, *args, training=None, **kwargs):
         """`model(x)` runs in the model's current mode (inference after fit, as in Keras);
@@ -77,7 +79,7 @@ class Model(nn.Module):
             return self.call(x, training=self.training) if wants_training else self.call(x)
         raise NotImplementedError("Model: pass a module, or subclass Model and define forward or call")
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, *, precision=None):
         """Choose how to train.
 
         Args:
@@ -91,12 +93,15 @@ class Model(nn.Module):
             metrics: names from 'accuracy', 'mae', 'mse', 'rmse' (or Metric objects); for several
                 outputs a list for all, a list of lists or a dict by output name.
             loss_weights: for several outputs, a list or dict of weights on their losses.
+            precision: "fp32" or "bf16" (mixed bfloat16, see `lstmkit.precision`) for fit, evaluate
+                and predict; None follows `lstmkit.mixed_precision.set_global_policy` (fp32 by default).
         """
         if loss is None and not self._custom_loss:
             raise LstmkitError("loss: required, e.g. compile(optimizer='adam', loss='mse'), unless "
                                "the model overrides compute_loss")
         names = self.output_names or (
             [f"output_{k}" for k in range(len(loss))] if isinstance(loss, (list, tuple)) else ["output"])
+        self.precision = None if precision is None else _precision.check(precision)
         self.compiled = Compiled(loss, loss_weights, metrics, names, custom=self._custom_loss)
         self._optimizer_spec = optimizers.get(optimizer)
         self.optimizer = self._optimizer_spec if isinstance(self._optimizer_spec, torch.optim.Optimizer) else None
@@ -146,7 +151,7 @@ class Model(nn.Module):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None):
+            validation_batch_size=None, *, precision=None):
         """Train for `epochs` epochs, as Keras' fit.
 
         Args:
@@ -166,6 +171,8 @@ class Model(nn.Module):
             initial_epoch: epoch to start from (for resuming).
             steps_per_epoch, validation_steps: batches per epoch (the data carries on across epochs).
             validation_batch_size: batch size for validation_data (default batch_size).
+            precision: "fp32" or "bf16" for this fit (forward and loss under bfloat16 autocast,
+                float32 master weights; see `lstmkit.precision`); None: compile's, else the global policy.
 
         Returns:
             A `History`; `history.history` maps 'loss', metrics and 'val_*' to per-epoch values.
@@ -175,6 +182,7 @@ class Model(nn.Module):
                 a `TerminateOnNaN` callback stops training instead.
         """
         self._require_compiled("fit")
+        fit_precision = None if precision is None else _precision.check(precision)
         batch_size, verbose = training.check_fit_args(batch_size, epochs, verbose, initial_epoch)
         feed.check_steps(steps_per_epoch, "steps_per_epoch")
         feed.check_steps(validation_steps, "validation_steps")
@@ -192,7 +200,7 @@ class Model(nn.Module):
         for cb in callbacks:
             cb.set_model(self)
             cb.set_params(params)
-        self.stop_training = False
+        self.stop_training, self._fit_precision = False, fit_precision
         for cb in callbacks:
             cb.on_train_begin()
         try:
@@ -208,6 +216,7 @@ class Model(nn.Module):
             for cb in callbacks:
                 cb.on_train_end()
             self.eval()  # a direct model(x) after fit is inference (no dropout), as in Keras
+            self._fit_precision = None
         self.history = history
         return history
 
@@ -271,17 +280,17 @@ class Model(nn.Module):
             self._build(data.as_inputs(x, "x", getattr(self, "input_names", None)))
         self.eval()
         outs, progress = [], Progress(None, 2 if verbose else 0)
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             for xs, _, _ in feed.predict_batches(self, x, batch_size, steps)():
                 outs.append(self(*xs))
         progress.finish(len(outs), {})
         if not outs:
             raise LstmkitError("predict: the data gave no batches")
         if isinstance(outs[0], dict):
-            return {k: torch.cat([o[k] for o in outs]).cpu().numpy() for k in outs[0]}
+            return {k: _numpy(torch.cat([o[k] for o in outs])) for k in outs[0]}
         if isinstance(outs[0], (tuple, list)):
-            return [torch.cat(o).cpu().numpy() for o in zip(*outs)]
-        return torch.cat(outs).cpu().numpy()
+            return [_numpy(torch.cat(o)) for o in zip(*outs)]
+        return _numpy(torch.cat(outs))
 
     # ---- building and state --------------------------------------------------------------------
 
@@ -375,6 +384,12 @@ class Model(nn.Module):
         """Load weights written by `save_weights` (or by Keras, for `*.weights.h5`) into this model."""
         saving.load_weights(self, path)
 
+    def autocast(self):
+        """The context fit's forward passes, evaluate and predict run in: bfloat16 autocast when this
+        fit's, compile's or the global precision is "bf16" (`lstmkit.precision`), else nothing."""
+        chosen = getattr(self, "_fit_precision", None) or getattr(self, "precision", None)
+        return _precision.autocast(chosen or _precision.global_policy(), self._device())
+
     def _device(self):
         for p in self.parameters():
             return p.device
@@ -383,6 +398,11 @@ class Model(nn.Module):
     def _require_compiled(self, what):
         if self.compiled is None:
             raise LstmkitError(f"{what}: call compile(optimizer, loss) first")
+
+
+def _numpy(t):
+    """numpy has no bfloat16: predictions made under bf16 come back as float32 arrays."""
+    return (t.float() if t.dtype == torch.bfloat16 else t).cpu().numpy()
 
 
 registry.register(Model)

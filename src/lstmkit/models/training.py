@@ -61,7 +61,8 @@ def train_epoch(model, batches, epoch, progress, callbacks, start=0):
 
 def train_step(model, xs, ys, w, tally, constrained):
     """One gradient step; the layers' penalties join the loss, their constraints run after it."""
-    loss, values = batch_loss(model, xs, ys, w, model(*xs), penalty(model))
+    with model.autocast():  # bf16: forward and loss in bfloat16 autocast; backward outside it
+        loss, values = batch_loss(model, xs, ys, w, model(*xs), penalty(model))
     model.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     model.optimizer.step()
@@ -73,10 +74,11 @@ def train_step(model, xs, ys, w, tally, constrained):
 def batch_loss(model, xs, ys, w, out, extra):
     """-> (the loss, the values to log: loss first): the model's own `compute_loss` when it
     overrides it, else the compiled losses plus `extra` (the layers' penalties) and metrics."""
+    preds = [float32(p) for p in as_list(model, out)]  # bf16 autocast: the loss in float32
     if not model._custom_loss:
-        return model.compiled(as_list(model, out), ys, w, extra)
-    loss = model.compute_loss(xs, ys, out, w)
-    return loss, [loss.detach(), *model.compiled.metric_values(as_list(model, out), ys)]
+        return model.compiled(preds, ys, w, extra)
+    loss = model.compute_loss(xs, ys, out, w).float()
+    return loss, [loss.detach(), *model.compiled.metric_values(preds, ys)]
 
 
 def penalty(model):
@@ -92,11 +94,16 @@ def as_list(model, out):
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
+def float32(t):
+    """A bfloat16 (autocast) prediction as float32, so losses and metrics are computed in float32."""
+    return t.float() if isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16 else t
+
+
 def run_eval(model, batches):
     """(logs, batches) of the loss and metrics over `batches`, in inference mode."""
     model.eval()
     tally = Tally(model.compiled.names, model.compiled.results)
-    with torch.no_grad():
+    with torch.no_grad(), model.autocast():
         extra = penalty(model)
         for xs, ys, w in batches:
             tally.add(batch_loss(model, xs, ys, w, model(*xs), extra)[1], len(xs[0]))

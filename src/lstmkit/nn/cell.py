@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..cells import LayerWeights, lstm
+from ..errors import LstmkitError
 from .checks import check_hx, check_input, check_lstm_args
 
 

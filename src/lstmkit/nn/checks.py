@@ -3,6 +3,7 @@ clear `LstmkitError`s (a ValueError, so torch-style callers still catch them) na
 import torch
 
 from .. import kernels
+from ..kernels import mixed
 from ..errors import LstmkitError
 
 
@@ -32,7 +33,7 @@ def check_input(x: torch.Tensor, features: int, param: torch.Tensor, name: str) 
     if x.shape[-1] != features:
         raise LstmkitError(f"{name}: expected {features} features in the last dimension, "
                            f"got shape {tuple(x.shape)}")
-    if x.dtype != param.dtype:
+    if x.dtype != param.dtype and not autocast_lowered(x, param):
         raise LstmkitError(f"{name}: expected dtype {param.dtype} (the module's parameters), got {x.dtype}")
     if x.device != param.device:
         raise LstmkitError(f"{name}: expected a tensor on {param.device} (the module's parameters), "
@@ -45,8 +46,14 @@ def check_hx(h: torch.Tensor, shape: tuple, x: torch.Tensor, name: str) -> torch
         raise LstmkitError(f"{name}: expected a tensor of shape {shape}, got {type(h).__name__}")
     if tuple(h.shape) != tuple(shape):
         raise LstmkitError(f"{name}: expected shape {tuple(shape)}, got {tuple(h.shape)}")
-    if h.dtype != x.dtype:
+    if h.dtype != x.dtype and not (autocast_lowered(h, x) or autocast_lowered(x, h)):
         raise LstmkitError(f"{name}: expected dtype {x.dtype} (the input's), got {h.dtype}")
     if h.device != x.device:
         raise LstmkitError(f"{name}: expected a tensor on {x.device} (the input's), got one on {h.device}")
     return h
+
+
+def autocast_lowered(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether an enclosing torch.autocast explains a's dtype next to b's: a in its lower precision,
+    b in float32 (`kernels.mixed` casts them)."""
+    return (b.dtype == torch.float32 and a.dtype == mixed.autocast_dtype(a.device))

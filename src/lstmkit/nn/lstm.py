@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .. import kernels
-from ..kernels import ops
+from ..kernels import mixed, ops
 from ..cells import LayerWeights
 from ..cells.lstm_variant import VariantSpec, VariantWeights
 from . import init as _init
@@ -132,7 +132,7 @@ class LSTM(nn.Module):
         hx = self._initial_state(hx, batch, x, unbatched, lengths is not None)
         config = self.kernel_config(mask is not None, lengths is not None, batch)
         kernel, _ = kernels.select(config, self.weight_ih_l0.device, self.engine)
-        y, (h, c) = kernel.run(x, hx, self.layer_weights(), config, self.training, mask=mask,
+        y, (h, c) = mixed.run(kernel, x, hx, self.layer_weights(), config, self.training, mask=mask,
                                lengths=lengths)
         if packed:
             return _repack(y, lengths, input), (h, c)

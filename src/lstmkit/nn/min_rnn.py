@@ -11,6 +11,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from .. import kernels
+from ..kernels import mixed
 from ..cells import min_rnn
 from .checks import check_hx, check_input
 from .lstm import LSTM, _check_args, _repack
@@ -82,7 +83,7 @@ class _MinRNN(nn.Module):
             h0 = check_hx(hx, (layers, x.shape[1], self.hidden_size), x, "h0")
         config = self.kernel_config(mask is not None, lengths is not None)
         kernel, _ = kernels.select(config, self.weight_ih_l0.device, self.engine)
-        y, h = kernel.run(x, h0, self.layer_weights(), config, self.training, mask=mask, lengths=lengths)
+        y, h = mixed.run(kernel, x, h0, self.layer_weights(), config, self.training, mask=mask, lengths=lengths)
         if packed:
             return _repack(y, lengths, input), h
         if unbatched:

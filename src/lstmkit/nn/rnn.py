@@ -6,6 +6,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .. import kernels
 from ..kernels import ops
+from ..kernels import mixed
 from ..cells import LayerWeights
 from ..errors import LstmkitError
 from .cell import LSTMCell
@@ -74,7 +75,7 @@ class _SingleStateStack(nn.Module):
         h0 = self._initial_state(hx, x, unbatched)
         config = self.kernel_config(mask is not None, lengths is not None)
         kernel, _ = kernels.select(config, self.weight_ih_l0.device, self.engine)
-        y, h = kernel.run(x, h0, self.layer_weights(), config, self.training, mask=mask, lengths=lengths)
+        y, h = mixed.run(kernel, x, h0, self.layer_weights(), config, self.training, mask=mask, lengths=lengths)
         if packed:
             return _repack(y, lengths, input), h
         if unbatched:

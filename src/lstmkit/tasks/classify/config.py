@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from ...data.text import DEFAULT_TOKENIZER, TOKENIZERS
 from ...errors import LstmkitError
 from ..common import Config as _Base
+from ...precision import PRECISIONS
 from ..schema import (COUNT, FRACTION, MAX_MEMBERS, MAX_UNITS, MAX_VOCAB, POSITIVE, RATE, SEED, agree, any_of,
                       choice, fields, integer, items, number, optional, text)
 
@@ -41,6 +42,7 @@ class Config(_Base):
     val_fraction: float = 0.1  # of what remains after the test split
     ensemble: int = 1  # networks trained from seeds seed, seed+1, ...; probabilities averaged
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     RENAMED = {"test_size": "test_fraction", "val_size": "val_fraction"}
     SCHEMA = {
         "lang": choice(*DEFAULT_TOKENIZER), "tokenizer": optional(choice(*TOKENIZERS)), "min_freq": COUNT,
@@ -49,13 +51,14 @@ class Config(_Base):
         "dropout": RATE, "word_dropout": RATE, "recurrent_dropout": RATE, "epochs": COUNT, "batch_size": COUNT,
         "learning_rate": POSITIVE, "weight_decay": number(0), "patience": integer(0, 1 << 30),
         "class_weight": optional(choice("balanced")), "test_fraction": FRACTION, "val_fraction": FRACTION,
-        "ensemble": integer(1, MAX_MEMBERS), "seed": SEED,
+        "ensemble": integer(1, MAX_MEMBERS), "precision": choice(*PRECISIONS), "seed": SEED,
     }
 
     def __post_init__(self):
         self.check_positive("max_vocab", "max_len", "embed_dim", "hidden_size", "epochs", "batch_size",
                             "ensemble", "min_freq")
         self.check_fraction("test_fraction", "val_fraction")
+        self.check_choice("precision", PRECISIONS)
         if self.lang not in DEFAULT_TOKENIZER:
             raise LstmkitError(f"lang: expected one of {sorted(DEFAULT_TOKENIZER)}, got {self.lang!r}")
         self.check_choice("pooling", POOLINGS)

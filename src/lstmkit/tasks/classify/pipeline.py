@@ -164,7 +164,7 @@ def _fit_one(net, config, weight, train_loader, val_loader, verbose, callbacks):
                   metrics=["accuracy"])
     stop = EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
     model.fit(train_loader, validation_data=val_loader, epochs=config.epochs,
-              verbose=min(verbose, 2), callbacks=[stop, *callbacks])
+              verbose=min(verbose, 2), callbacks=[stop, *callbacks], precision=config.precision)
     return model
 
 

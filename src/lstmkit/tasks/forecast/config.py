@@ -7,6 +7,7 @@ from pandas.tseries.frequencies import to_offset
 
 from ...errors import LstmkitError
 from ..common import Config as _Base
+from ...precision import PRECISIONS
 from ..schema import (COUNT, FRACTION, MAX_LAYERS, MAX_MEMBERS, MAX_UNITS, POSITIVE, RATE, SEED, agree, any_of,
                       boolean, choice, fields, integer, items, number, optional, text)
 from ...models.schema import _fail
@@ -58,6 +59,7 @@ class Config(_Base):
     augment: tuple = ()                 # ("jitter", "scale") for small series
     augment_copies: int = 1
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     peers: str = "auto"                 # statsforecast's AutoARIMA, AutoETS, MSTL in the backtest: "on",
                                         # "off"; "auto": on when installed and the series is at most
                                         # PEERS_AUTO_MAX steps (they re-run at every origin: slow on long ones)
@@ -77,7 +79,7 @@ class Config(_Base):
         "dropout": RATE, "epochs": COUNT, "patience": integer(0, 1 << 30), "batch_size": optional(COUNT),
         "learning_rate": POSITIVE, "ensemble": integer(1, MAX_MEMBERS),
         "augment": items(choice("jitter", "scale"), max_len=2), "augment_copies": integer(0, 1000),
-        "seed": SEED, "peers": choice("auto", "on", "off"), "threads": optional(integer(1, 1024)),
+        "precision": choice(*PRECISIONS), "seed": SEED, "peers": choice("auto", "on", "off"), "threads": optional(integer(1, 1024)),
     }
 
     def __post_init__(self):
@@ -91,6 +93,7 @@ class Config(_Base):
         self.check_choice("peers", ("auto", "on", "off"))
         self.check_choice("transform", ("auto", "log", "none"))
         self.check_choice("base", ("auto", "last", "seasonal", "none"))
+        self.check_choice("precision", PRECISIONS)
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
             raise LstmkitError(f"quantiles: expected increasing levels in (0, 1) including 0.5, got {self.quantiles!r}")

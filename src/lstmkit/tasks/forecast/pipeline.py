@@ -198,7 +198,7 @@ class Forecaster(Predictor):
         shown = [Progress(k, clock)] if clock else []
         batch_size = c.batch_size or max(16, -(-len(x) // 20))
         model.fit(x, y, batch_size=batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
-                  callbacks=[stop, *shown, *members.callbacks(k)])
+                  callbacks=[stop, *shown, *members.callbacks(k)], precision=c.precision)
         members.finish(k, net)
         return net.eval()
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from ...data.audio import FeatureConfig
 from ...errors import LstmkitError
 from ..common import Config as _Base
+from ...precision import PRECISIONS
 from ..schema import (COUNT, FRACTION, MAX_INT, MAX_LAYERS, MAX_UNITS, POSITIVE, RATE, SEED, agree, boolean, choice,
                       fields, integer, items, mapping, number, optional, text)
 from ...models.schema import _fail
@@ -36,6 +37,7 @@ class Config(_Base):
     spec_time: float = 0.05  # each of SpecAugment's two time masks covers up to this share of a recording
     test_fraction: float = 0.15
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     # decoding: prefix beam search with a character n-gram LM fit on the training transcripts;
     # weight and per-character bonus were chosen on a validation split of the training set (README)
     beam: int = 16
@@ -49,7 +51,7 @@ class Config(_Base):
         "num_layers": integer(1, MAX_LAYERS), "dropout": RATE, "epochs": COUNT, "batch_frames": COUNT,
         "learning_rate": POSITIVE, "max_seconds": POSITIVE, "speeds": items(number(0.25, 4), min_len=1, max_len=64),
         "spec_augment": boolean, "synthetic": integer(0, 1 << 30), "spec_time": RATE, "test_fraction": FRACTION,
-        "seed": SEED, "beam": integer(1, 1024), "lm_order": integer(0, MAX_ORDER), "lm_weight": number(0),
+        "precision": choice(*PRECISIONS), "seed": SEED, "beam": integer(1, 1024), "lm_order": integer(0, MAX_ORDER), "lm_weight": number(0),
         "lm_bonus": number(0),
     }
 
@@ -58,6 +60,7 @@ class Config(_Base):
             self.features = FeatureConfig(**self.features)
         self.speeds = tuple(self.speeds)
         self.check_positive("stack", "hidden_size", "num_layers", "epochs", "batch_frames", "beam")
+        self.check_choice("precision", PRECISIONS)
         self.check_fraction("test_fraction")
         for name in ("synthetic", "lm_order", "lm_weight", "lm_bonus"):
             value = getattr(self, name)

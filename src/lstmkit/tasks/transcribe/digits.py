@@ -25,7 +25,8 @@ from ...models.losses import SparseCategoricalCrossentropy
 from ...seeding import set_seed
 from ..common import Config as _Base
 from ..common import Predictor
-from ..schema import COUNT, FRACTION, MAX_LAYERS, MAX_UNITS, POSITIVE, RATE, SEED, agree, fields, integer, items, number
+from ...precision import PRECISIONS
+from ..schema import COUNT, FRACTION, MAX_LAYERS, MAX_UNITS, POSITIVE, RATE, SEED, agree, choice, fields, integer, items, number
 
 
 @dataclass
@@ -39,14 +40,16 @@ class DigitsConfig(_Base):
     learning_rate: float = 3e-3
     test_fraction: float = 0.2
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
 
     SCHEMA = {"hidden_size": integer(1, MAX_UNITS), "num_layers": integer(1, MAX_LAYERS), "dropout": RATE,
               "epochs": COUNT, "batch_size": COUNT, "learning_rate": POSITIVE, "test_fraction": FRACTION,
-              "seed": SEED}
+              "precision": choice(*PRECISIONS), "seed": SEED}
 
     def __post_init__(self):
         self.check_positive("hidden_size", "num_layers", "epochs", "batch_size")
         self.check_fraction("test_fraction")
+        self.check_choice("precision", PRECISIONS)
 
 
 class DigitNet(nn.Module):
@@ -181,7 +184,7 @@ def train(data=None, config: DigitsConfig | None = None, *, verbose=1, callbacks
     model.compile(optimizer=torch.optim.Adam(model.parameters(), lr=config.learning_rate),
                   loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(pad([X[k] for k in train_idx], clf.mean, clf.std), y[train_idx], batch_size=config.batch_size,
-              epochs=config.epochs, verbose=verbose, callbacks=callbacks)
+              epochs=config.epochs, verbose=verbose, callbacks=callbacks, precision=config.precision)
     return clf
 
 

@@ -208,7 +208,7 @@ def train_on(items, config: Config, *, verbose=1, callbacks=None, alphabet: Alph
                                    global_clipnorm=5.0))  # CTC's early gradients spike on long utterances
     batches = EpochBatches(plan.__getitem__, partial(_collate, feats, targets, config, gen))
     transcriber.history = model.fit(batches, epochs=config.epochs, verbose=verbose, callbacks=[
-        GeneratorStates({"spec_augment": gen}), *(callbacks or [])]).history
+        GeneratorStates({"spec_augment": gen}), *(callbacks or [])], precision=config.precision).history
     return transcriber
 
 
@@ -218,7 +218,7 @@ class _CTC(Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
         (log_probs, steps), (labels, label_lengths) = y_pred, y  # (B, T', V), (B,); (sum of L,), (B,)
-        return self.ctc(log_probs.transpose(0, 1), labels, steps, label_lengths)
+        return self.ctc(log_probs.float().transpose(0, 1), labels, steps, label_lengths)  # bf16: CTC in float32
 
 
 def _plan(feats, n_items, config):

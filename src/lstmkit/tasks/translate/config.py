@@ -5,6 +5,7 @@ from ..common import Config as _Base
 from ..schema import (COUNT, FRACTION, MAX_LAYERS, MAX_UNITS, MAX_VOCAB, POSITIVE, RATE, SEED, choice, fields,
                       integer, optional, text)
 from .text import MODEL_TYPES
+from ...precision import PRECISIONS
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Config(_Base):
     clip_norm: float = 1.0  # gradient clipping (global L2 norm)
     max_tokens: int = 64  # subword tokens per side in training; decoding stops at 2x the source + 10
     seed: int = 0
+    precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     time_limit: float | None = None  # seconds; the learning rate then decays over this time
     RENAMED = {"encoder_layers": "num_layers"}
     SCHEMA = {
@@ -37,7 +39,7 @@ class Config(_Base):
         "embed_size": integer(1, MAX_UNITS), "hidden_size": integer(1, MAX_UNITS),
         "num_layers": integer(1, MAX_LAYERS), "dropout": RATE, "vocab_size": integer(1, MAX_VOCAB),
         "tokenizer": choice(*MODEL_TYPES), "epochs": COUNT, "batch_size": COUNT, "learning_rate": POSITIVE,
-        "label_smoothing": RATE, "clip_norm": POSITIVE, "max_tokens": integer(1, 1 << 16), "seed": SEED,
+        "label_smoothing": RATE, "clip_norm": POSITIVE, "max_tokens": integer(1, 1 << 16), "precision": choice(*PRECISIONS), "seed": SEED,
         "time_limit": optional(POSITIVE),
     }
 
@@ -46,6 +48,7 @@ class Config(_Base):
                             "batch_size", "max_tokens")
         self.check_fraction("test_fraction")
         self.check_choice("tokenizer", MODEL_TYPES)
+        self.check_choice("precision", PRECISIONS)
 
 
 # what a saved Translator holds besides its Config: the output layer's size, the SentencePiece model

@@ -11,6 +11,7 @@ target runs through one `lstmkit.nn.LSTM` call (the fast native kernel) and atte
 matmul; decoding calls the same modules one step at a time.
 """
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -65,17 +66,22 @@ class Seq2Seq(nn.Module):
         state = tuple(s.unsqueeze(0).repeat(self.decoder_layers, 1, 1).contiguous() for s in (h0, c0))
         return memory, self.attn_key(memory), mask, state
 
+    def attend(self, tgt_in, state, memory, keys, mask):
+        """The decoder over tgt_in (B, T) from `state`, then attention: (h~ (B, T, H), attention
+        (B, T, S), new state)."""
+        s, state = self.decoder(self.drop(self.embed(tgt_in)), state)  # (B, T, H)
+        scores = torch.bmm(s, keys.transpose(1, 2))  # (B, T, S)
+        attn = scores.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
+        context = torch.bmm(attn, memory)  # (B, T, 2H)
+        return torch.tanh(self.combine(torch.cat([s, context], -1))), attn, state  # h~ (B, T, H)
+
     def decode(self, tgt_in, state, memory, keys, mask):
         """Run the decoder over tgt_in (B, T) from `state`.
 
         Returns:
             (logits (B, T, V), attention (B, T, S), new state).
         """
-        s, state = self.decoder(self.drop(self.embed(tgt_in)), state)  # (B, T, H)
-        scores = torch.bmm(s, keys.transpose(1, 2))  # (B, T, S)
-        attn = scores.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
-        context = torch.bmm(attn, memory)  # (B, T, 2H)
-        h = torch.tanh(self.combine(torch.cat([s, context], -1)))  # (B, T, H)
+        h, attn, state = self.attend(tgt_in, state, memory, keys, mask)
         return self.out(self.drop(h)), attn, state
 
     def forward(self, src, tgt_in):
@@ -83,6 +89,24 @@ class Seq2Seq(nn.Module):
         memory, keys, mask, state = self.encode(src)
         logits, attn, _ = self.decode(tgt_in, state, memory, keys, mask)
         return logits, attn
+
+    def loss(self, src, tgt, label_smoothing=0.0):
+        """Teacher-forced mean token cross-entropy of tgt (B, T+1) = BOS, tokens, EOS, PAD... given
+        src (B, S). The output layer, the largest cost of a training step (V = 4000 outputs per token),
+        runs only at the target's real tokens, not at its padding (about a third of a length-bucketed
+        batch of gettext messages).
+
+        Example:
+            >>> model = Seq2Seq(100, 16, 16)
+            >>> float(model.loss(torch.randint(4, 100, (2, 7)), torch.randint(4, 100, (2, 5)))) > 0
+            True
+        """
+        memory, keys, mask, state = self.encode(src)
+        h, _, _ = self.attend(tgt[:, :-1], state, memory, keys, mask)  # (B, T, H)
+        gold = tgt[:, 1:]
+        real = gold != PAD  # (B, T)
+        logits = self.out(self.drop(h)[real])  # (N, V), N real target tokens (dropout drawn as before, over all)
+        return F.cross_entropy(logits.float(), gold[real], label_smoothing=label_smoothing)
 
 
 def _constrain(logp, remaining, sentinel_ids, steps_left):

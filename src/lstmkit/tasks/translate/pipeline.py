@@ -15,7 +15,6 @@ import random
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 
 from ...data.batching import EpochBatches, length_batches
 from ...data.pairs import dedup_pairs, split_pairs
@@ -183,10 +182,13 @@ class _TeacherForcing(Model):
         super().__init__(net)
         self.label_smoothing = label_smoothing
 
+    def forward(self, src, tgt_in):
+        return src, tgt_in  # the network runs in compute_loss: Seq2Seq.loss, the output layer at real tokens only
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
-        logits, _ = y_pred  # (B, T+1, V)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[0].reshape(-1), ignore_index=PAD,
-                               label_smoothing=self.label_smoothing)
+        src, tgt_in = y_pred  # (B, S), (B, T+1) = BOS, tokens...
+        tgt = torch.cat([tgt_in[:, :1], y[0]], dim=1)  # (B, T+2) = BOS, tokens, EOS, PAD...
+        return self.module.loss(src, tgt, self.label_smoothing)
 
 
 def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> Translator:
@@ -224,5 +226,5 @@ def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> T
     model.compile(optimizers.Adam(schedule, epsilon=1e-8, global_clipnorm=config.clip_norm))
     extra = [budget] if config.time_limit else []  # its per-batch check costs a sync per batch
     model.fit(EpochBatches(plan.__getitem__, partial(_collate, examples)), epochs=config.epochs,
-              verbose=verbose, callbacks=[*extra, *(callbacks or [])])
+              verbose=verbose, callbacks=[*extra, *(callbacks or [])], precision=config.precision)
     return Translator(net, tokenizer, config)
