@@ -56,6 +56,13 @@ class Config(_Base):
                                         # PEERS_AUTO_MAX steps (they re-run at every origin: slow on long ones)
     threads: int | None = 1             # torch threads while training: a net this small runs fastest
                                         # on one (more only add synchronisation); None keeps torch's
+    id_col: str | None = None           # many series (long format, one row per id and step): one global
+                                        # model over all of them, each scaled by its own statistics
+    static_covariates: list = field(default_factory=list)  # constant within a series: categorical ->
+                                        # learned embedding, numeric -> scaled (panel only)
+    series_embedding: int = 0           # panel: size of a learned embedding of the series id (0: none)
+    series_windows: int | None = None   # panel: at most this many training windows per series an epoch
+                                        # (drawn afresh each epoch); None: all
 
     def __post_init__(self):
         self.quantiles, self.augment = tuple(self.quantiles), tuple(self.augment)  # JSON gives lists
@@ -71,9 +78,14 @@ class Config(_Base):
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
             raise LstmkitError(f"quantiles: expected increasing levels in (0, 1) including 0.5, got {self.quantiles!r}")
-        for name in ("covariates", "future_covariates"):  # one column given as a bare string
+        for name in ("covariates", "future_covariates", "static_covariates"):  # one column given as a bare string
             if isinstance(getattr(self, name), str):
                 setattr(self, name, [getattr(self, name)])
+        self.check_positive("series_windows", optional=("series_windows",))
+        if not isinstance(self.series_embedding, int) or self.series_embedding < 0:
+            raise LstmkitError(f"series_embedding: expected an integer >= 0, got {self.series_embedding!r}")
+        if (self.static_covariates or self.series_embedding) and not self.id_col:
+            raise LstmkitError("static_covariates / series_embedding: need many series; give id_col too")
         if set(self.augment) - {"jitter", "scale"}:
             raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
         if self.strategy == "recursive" and self.covariates:

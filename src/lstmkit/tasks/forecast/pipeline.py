@@ -58,7 +58,11 @@ def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> "
         >>> f.predict().shape
         (12, 3)
     """
-    return Forecaster(config or Config())._fit(data, verbose, list(callbacks or []))
+    config = config or Config()
+    if config.id_col:  # many series: one global model (panel.py)
+        from .panel import PanelForecaster
+        return PanelForecaster(config)._fit(data, verbose, list(callbacks or []))
+    return Forecaster(config)._fit(data, verbose, list(callbacks or []))
 
 
 def backtest(forecaster: "Forecaster", data=None) -> Backtest:
@@ -363,6 +367,9 @@ class Forecaster(Predictor):
 
     @classmethod
     def _restore(cls, config, meta, state, prep):
+        if config.id_col and cls is Forecaster:  # a panel model directory
+            from .panel import PanelForecaster
+            return PanelForecaster._restore(config, meta, state, prep)
         self = cls(config)
         self.targets, self.n_targets, self.freq = prep["targets"], len(prep["targets"]), prep["freq"]
         self.time_col = prep["time_col"]
