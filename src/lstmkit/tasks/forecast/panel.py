@@ -212,7 +212,7 @@ class PanelForecaster(Forecaster):
             raise DataError(f"future: the model uses known-future covariates {list(c.future_covariates)}; give "
                             f"their values for the steps after the data, with the id column (--future FILE.csv)")
         spec = pdata.PanelSpec(c.id_col, c.future_covariates[0], c.time_col, list(c.future_covariates[1:]))
-        rows = {r.id: r.frame for r in pdata.read_panel(future, spec)}
+        rows = {r.id: r.frame.reset_index() if c.time_col else r.frame for r in pdata.read_panel(future, spec)}
         known = {r.id for r in source}
         extra = [sid for sid in rows if sid not in known]
         if extra:
