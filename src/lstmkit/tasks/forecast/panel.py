@@ -72,9 +72,7 @@ class PanelForecaster(Forecaster):
         self._first_pass(self.source)
         val = self._validation()
         rng = np.random.default_rng(c.seed)
-        n_windows = sum(min(len(self._split(len(r.frame) - c.test_size)[0]), c.series_windows or 10 ** 9)
-                        for r in self.source)
-        batch_size = c.batch_size or min(1024, max(16, n_windows // 20))
+        batch_size = c.batch_size or min(1024, max(16, self.n_windows // 20))
         clock = RunClock(c.ensemble, c.epochs)
         members = []
         with _threads(c.threads):
@@ -92,7 +90,7 @@ class PanelForecaster(Forecaster):
     def _first_pass(self, source):
         """Ids, per-series scalers and static features; the settings that follow from the data."""
         c, first = self.config, None
-        self.ids, self.scalers, statics = [], {}, []
+        self.ids, self.scalers, statics, self.n_windows = [], {}, [], 0
         for rec in source:
             if first is None:
                 first = rec
@@ -102,6 +100,8 @@ class PanelForecaster(Forecaster):
                 raise DataError(f"data: series {rec.id!r} has frequency {freq}, series {first.id!r} {self.freq}; "
                                 f"one panel holds series of one frequency")
             self.ids.append(rec.id)
+            train = len(self._split(len(rec.frame) - c.test_size)[0])
+            self.n_windows += min(train, c.series_windows or train)  # training windows an epoch
             self.scalers[rec.id] = self._fit_scalers(rec.frame)
             statics.append(rec.static)
         self.frame = None
