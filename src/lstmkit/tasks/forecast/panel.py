@@ -37,6 +37,7 @@ class PanelForecaster(Forecaster):
     with per-series results. Build one with `forecast.train(data, Config(id_col=...))`.
 
     Example:
+        >>> from lstmkit.tasks.forecast import Config
         >>> df = pd.DataFrame({"id": np.repeat(["a", "b"], 80), "y": np.tile(np.arange(80.0), 2) % 7})
         >>> f = PanelForecaster(Config(id_col="id", horizon=4, lookback=14, test_size=8, epochs=1,
         ...                            ensemble=1, calendar=False))._fit(df, 0, [])   # doctest: +SKIP
