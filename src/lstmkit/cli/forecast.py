@@ -12,6 +12,7 @@ from ..saving import atomic_write
 from ..tasks import forecast
 from ..tasks.forecast import Config, Forecaster
 from ..viz.forecast import plot_forecast
+from . import forecast_panel
 from .checks import check_output, check_run_dir, input_paths
 from .common import add_task_parsers, backup_callbacks, drop_backup, run_backup, say, write_run
 
@@ -43,6 +44,7 @@ def register(subparsers) -> None:
     src.add_argument("--time-col", metavar="COL", help="time column, parsed as dates")
     src.add_argument("--covariates", metavar="A,B", help="past covariate columns")
     src.add_argument("--future-covariates", metavar="A,B", help="columns also known ahead (holidays, plans)")
+    forecast_panel.add_arguments(src)
     m = train.add_argument_group("model and training")
     for flags, what in ((("--horizon",), "steps to forecast (H)"), (("--lookback",), "steps the model sees (L)"),
                         (("--test-size",), "steps held out at the end for the backtest"),
@@ -54,7 +56,8 @@ def register(subparsers) -> None:
     m.add_argument("--augment", metavar="KINDS", help="jitter,scale: augmented copies for small series")
     m.add_argument("--peers", choices=("auto", "on", "off"), help="statsforecast's AutoARIMA, AutoETS and MSTL "
                    "in the backtest (default auto: when installed and the series has at most 1000 steps)")
-    predict.add_argument("--data", metavar="FILE.csv", required=True, help="the history to forecast after")
+    predict.add_argument("--data", metavar="FILE.csv", required=True, help="the history to forecast after "
+                         "(a panel model: long format with the id column, a folder of CSVs or Parquet)")
     predict.add_argument("--horizon", type=int, metavar="N", help="steps to forecast (default: the model's)")
     predict.add_argument("--out", metavar="DIR", help="output directory (default runs/forecast-<data>)")
     for p in (train, predict):
@@ -75,6 +78,10 @@ def handle_train(args) -> int:
     start = time.perf_counter()
     data, name, config = _train_config(args)
     out = check_run_dir(args.out or f"runs/forecast-{name}", input_paths(args), files=OUTPUTS)
+    if config.id_col:
+        if args.resume:
+            raise LstmkitError("--resume: a panel (--id-col) run cannot continue from a backup yet; run without --resume")
+        return forecast_panel.handle_train(args, data, name, config)
     backup = run_backup(args, out, "forecast", config)
     forecaster = forecast.train(data, config, verbose=0 if args.quiet else 1, callbacks=backup_callbacks(backup))
     backtest = forecast.backtest(forecaster)
@@ -99,8 +106,9 @@ def handle_predict(args) -> int:
     forecaster = Forecaster.load(args.model, runtime=args.runtime)
     forecaster.config.fill = args.fill or forecaster.config.fill  # the new history may have gaps
     future = forecaster.predict(args.horizon, data=args.data, future=args.future)
-    atomic_write(out / "forecast.csv", _forecast_csv(future))
-    say(args, future.to_string(float_format=lambda v: f"{v:.4g}"))
+    panel = bool(forecaster.config.id_col)
+    atomic_write(out / "forecast.csv", forecast_panel.forecast_csv(future) if panel else _forecast_csv(future))
+    say(args, future.to_string(index=not panel, float_format=lambda v: f"{v:.4g}"))
     say(args, f"wrote {out / 'forecast.csv'}")
     return 0
 
@@ -124,7 +132,9 @@ def _train_config(args):
                  future_covariates=_split(args.future_covariates) or None, fill=args.fill, horizon=args.horizon,
                  lookback=args.lookback, test_size=args.test_size, season_length=args.season,
                  epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden_size, strategy=args.strategy,
-                 augment=tuple(_split(args.augment)) or None, peers=args.peers)
+                 augment=tuple(_split(args.augment)) or None, peers=args.peers, id_col=args.id_col,
+                 static_covariates=_split(args.static_covariates) or None, series_embedding=args.series_embedding,
+                 series_windows=args.series_windows)
     settings.update({k: v for k, v in flags.items() if v is not None})
     settings.update(seed=args.seed, precision=args.precision)
     if "horizon" in settings and "test_size" not in settings:

@@ -65,6 +65,13 @@ class Config(_Base):
                                         # PEERS_AUTO_MAX steps (they re-run at every origin: slow on long ones)
     threads: int | None = 1             # torch threads while training: a net this small runs fastest
                                         # on one (more only add synchronisation); None keeps torch's
+    id_col: str | None = None           # many series (long format, one row per id and step): one global
+                                        # model over all of them, each scaled by its own statistics
+    static_covariates: list = field(default_factory=list)  # constant within a series: categorical ->
+                                        # learned embedding, numeric -> scaled (panel only)
+    series_embedding: int = 0           # panel: size of a learned embedding of the series id (0: none)
+    series_windows: int | None = None   # panel: at most this many training windows per series an epoch
+                                        # (drawn afresh each epoch); None: all
 
     SCHEMA = {
         "target": optional(any_of(text(), COLUMNS, expected="a column name or a list of them")),
@@ -97,9 +104,14 @@ class Config(_Base):
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
             raise LstmkitError(f"quantiles: expected increasing levels in (0, 1) including 0.5, got {self.quantiles!r}")
-        for name in ("covariates", "future_covariates"):  # one column given as a bare string
+        for name in ("covariates", "future_covariates", "static_covariates"):  # one column given as a bare string
             if isinstance(getattr(self, name), str):
                 setattr(self, name, [getattr(self, name)])
+        self.check_positive("series_windows", optional=("series_windows",))
+        if not isinstance(self.series_embedding, int) or self.series_embedding < 0:
+            raise LstmkitError(f"series_embedding: expected an integer >= 0, got {self.series_embedding!r}")
+        if (self.static_covariates or self.series_embedding) and not self.id_col:
+            raise LstmkitError("static_covariates / series_embedding: need many series; give id_col too")
         if set(self.augment) - {"jitter", "scale"}:
             raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
         if self.strategy == "recursive" and self.covariates:
@@ -123,6 +135,18 @@ PREPARED = {"targets": items(text(), min_len=1, max_len=MAX_COLUMNS, distinct=Tr
 PREPROCESSING = fields(PREPARED, required=tuple(PREPARED))
 
 
+def check_freq(freq, where: str) -> None:
+    """A saved frequency is None or a pandas offset that steps forward; else ModelFileError."""
+    if freq is None:
+        return
+    try:
+        forward = to_offset(freq).n >= 1  # "0D" divides by zero, "-1D" steps back in time
+    except (ValueError, TypeError):
+        forward = False
+    if not forward:
+        _fail(where, "a pandas frequency of steps forward ('MS', 'D', '30min', ...)", freq)
+
+
 def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
     """What must agree between a saved Forecaster's config, network and preprocessing: one scaler
     value per column, the network's sizes, a valid frequency and season.
@@ -140,13 +164,7 @@ def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
     agree(f"{at} step", prep["step"], 1 if c.strategy == "recursive" else c.horizon, "config.strategy and horizon")
     if prep["base"] == "seasonal" and not 1 < prep["season"] <= c.lookback:
         _fail(f"{at} season", f"a season in (1, lookback {c.lookback}] for base 'seasonal'", prep["season"])
-    if prep["freq"] is not None:
-        try:
-            forward = to_offset(prep["freq"]).n >= 1  # "0D" divides by zero, "-1D" steps back in time
-        except (ValueError, TypeError):
-            forward = False
-        if not forward:
-            _fail(f"{at} freq", "a pandas frequency of steps forward ('MS', 'D', '30min', ...)", prep["freq"])
+    check_freq(prep["freq"], f"{at} freq")
     at = f"{where['config']} net"
     for name, want in (("n_targets", T), ("lookback", c.lookback), ("horizon", prep["step"]),
                        ("n_quantiles", len(c.quantiles)), ("hidden_size", c.hidden_size),

@@ -19,9 +19,10 @@ from ...data import timeseries as ts
 from ...data.series import read_series
 from ...models import EarlyStopping, Model
 from ...models.optimizers import Adam
-from ...errors import DataError, LstmkitError
+from ...errors import DataError, LstmkitError, ModelFileError
+from ...saving import open_model_dir
 from ...seeding import set_seed
-from ..common import Members, Predictor
+from ..common import Members, Predictor, model_dir
 from . import baselines
 from .config import META, PEERS_AUTO_MAX, PREPROCESSING, Backtest, Config, check_saved
 from .net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
@@ -59,7 +60,11 @@ def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> "
         >>> f.predict().shape
         (12, 3)
     """
-    return Forecaster(config or Config())._fit(data, verbose, list(callbacks or []))
+    config = config or Config()
+    if config.id_col:  # many series: one global model (panel.py)
+        from .panel import PanelForecaster
+        return PanelForecaster(config)._fit(data, verbose, list(callbacks or []))
+    return Forecaster(config)._fit(data, verbose, list(callbacks or []))
 
 
 def backtest(forecaster: "Forecaster", data=None) -> Backtest:
@@ -369,6 +374,15 @@ class Forecaster(Predictor):
         return {"net": self.net[0].config, "ensemble": len(self.net)}, self.net.state_dict(), prep
 
     @classmethod
+    def load(cls, path, *, runtime="torch"):
+        """`Predictor.load`; a directory a panel (global, many-series) model wrote loads as a
+        PanelForecaster."""
+        if cls is Forecaster and _holds_panel(path):
+            from .panel import PanelForecaster
+            return PanelForecaster.load(path, runtime=runtime)
+        return super().load(path, runtime=runtime)
+
+    @classmethod
     def _check(cls, config, meta, prep, where):
         check_saved(config, meta, prep, where)
 
@@ -387,3 +401,13 @@ class Forecaster(Predictor):
         self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
         self.net = network.eval()
         return self
+
+
+def _holds_panel(path) -> bool:
+    """Whether the model directory at `path` was written by a panel model (config "id_col" set); a
+    directory that cannot be read is left for `Predictor.load` to refuse."""
+    try:
+        saved = open_model_dir(model_dir(path)).config.get("config")
+    except (ModelFileError, OSError):
+        return False
+    return isinstance(saved, dict) and bool(saved.get("id_col"))
