@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...models import EarlyStopping
-from ..common import train_epochs
+from ...models import EarlyStopping, Model
+from ...models.optimizers import Adam
 from .net import ForecastNet, PinballLoss
 
 
@@ -114,25 +114,44 @@ def fit_member(net, epoch_batches, val, *, quantiles, learning_rate, epochs, pat
     Returns:
         The trained net, in eval mode.
     """
-    loss_fn, opt = PinballLoss(quantiles), torch.optim.Adam(net.parameters(), lr=learning_rate)
-    xv, yv, cv, nv = _tensors(val)
-
-    def run_epoch(epoch, progress):
-        net.train()
-        total, steps, seen = 0.0, 0, 0
-        for batch in epoch_batches(epoch):
-            x, y, codes, numeric = _tensors(batch)
-            opt.zero_grad()
-            loss = loss_fn(net(x, codes, numeric), y)
-            loss.backward()
-            opt.step()
-            total, steps, seen = total + loss.item() * len(x), steps + 1, seen + len(x)
-        net.eval()
-        with torch.no_grad():
-            val_loss = sum(float(loss_fn(net(xv[i:i + 4096], cv[i:i + 4096], nv[i:i + 4096]), yv[i:i + 4096]))
-                           * len(xv[i:i + 4096]) for i in range(0, len(xv), 4096)) / len(xv)
-        return {"loss": total / max(seen, 1), "val_loss": val_loss, "steps": steps}, False
-
+    chunks = [tuple(p[i:i + 4096] for p in val) for i in range(0, len(val[0]), 4096)]
+    model = Model(_Static(net))
+    model.compile(optimizer=Adam(learning_rate=learning_rate, epsilon=1e-8), loss=PinballLoss(quantiles))
     stop = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-    train_epochs(net, epochs, run_epoch, verbose=0, callbacks=[stop, *callbacks], optimizer=opt)
+    model.fit(_Epochs(epoch_batches), epochs=epochs, verbose=0, validation_data=_Epochs(lambda epoch: chunks),
+              callbacks=[stop, *callbacks])
     return net.eval()
+
+
+class _Epochs:
+    """`Model.fit`'s dataset: epoch k's batches, drawn lazily from `epoch_batches(k)` (a stream
+    never held whole), as ((x, codes, numeric), y) tensors."""
+
+    def __init__(self, epoch_batches):
+        self.epoch_batches, self.epoch = epoch_batches, 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def __iter__(self):
+        for batch in self.epoch_batches(self.epoch):
+            x, y, codes, numeric = _tensors(batch)
+            yield (x, _Static.pack(codes, numeric)), y
+
+
+class _Static(nn.Module):
+    """A PanelNet taking (x, static): its codes and numeric static features in one float tensor
+    (B, 1 + codes + numeric) behind a column of ones, so fit never sees a zero-width input (a panel
+    without static covariates). Codes are exact as floats (vocabularies stay far below 2**24)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.n_codes = net, len(net.embeddings)
+
+    @staticmethod
+    def pack(codes, numeric):
+        return torch.cat([torch.ones(len(codes), 1), codes.float(), numeric], 1)
+
+    def forward(self, x, static):
+        k = 1 + self.n_codes
+        return self.net(x, static[:, 1:k].long(), static[:, k:])
