@@ -36,18 +36,26 @@ class Config(_Base):
     quantiles: tuple = (0.1, 0.5, 0.9)  # must contain 0.5, the point forecast
     samples: int = 100                  # recursive only: sample paths per origin for the quantiles
     transform: str = "auto"             # "log", "none"; "auto": log when every training value is > 0
-    base: str = "auto"                  # predict relative to "last", "seasonal" (a season back) or
-                                        # "none"; auto: seasonal if 1 < season <= lookback, else last
+    base: str = "auto"                  # predict relative to "last", "seasonal" (a season back),
+                                        # "linear" (a linear AR fitted on the training windows: the LSTM
+                                        # learns its errors) or "none"; auto (hybrid.py): seasonal if
+                                        # 1 < season <= lookback, else last, or linear when that forecasts
+                                        # the validation windows better (direct strategy)
     calendar: bool = True               # sine/cosine calendar features as known-future inputs
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
-    epochs: int = 300                   # an upper bound: early stopping on the validation windows
-    patience: int = 60
+    epochs: int = 300                   # an upper bound: early stopping on the validation windows (and
+                                        # scaling.max_epochs for long series) usually ends sooner
+    patience: int | None = None         # None: scaling.patience_epochs: 60 epochs for a short series,
+                                        # down to 10 when an epoch holds thousands of windows
+    epoch_windows: int | None = 2048    # training windows per epoch at most (drawn from a stream
+                                        # reshuffled every pass); None: every window every epoch
     batch_size: int | None = None       # None: about 20 batches an epoch, at least 16 windows each:
                                         # small series get small batches, long ones stay fast
     learning_rate: float = 1e-3
-    ensemble: int = 3                   # members trained from seeds seed, seed+1, ...; cheap here
+    ensemble: int | None = None         # members trained from seeds seed, seed+1, ...; None:
+                                        # scaling.ensemble_size: 3 for short series, 1 for long ones
     augment: tuple = ()                 # ("jitter", "scale") for small series
     augment_copies: int = 1
     seed: int = 0
@@ -60,14 +68,15 @@ class Config(_Base):
     def __post_init__(self):
         self.quantiles, self.augment = tuple(self.quantiles), tuple(self.augment)  # JSON gives lists
         self.check_positive("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
-                            "batch_size", "ensemble", "samples", optional=("batch_size",))
+                            "batch_size", "ensemble", "samples", "patience", "epoch_windows",
+                            optional=("batch_size", "ensemble", "patience", "epoch_windows"))
         if self.test_size < self.horizon:
             raise LstmkitError(f"test_size: expected at least the horizon ({self.horizon}) so one backtest "
                                f"window fits, got {self.test_size}")
         self.check_choice("strategy", ("direct", "recursive"))
         self.check_choice("peers", ("auto", "on", "off"))
         self.check_choice("transform", ("auto", "log", "none"))
-        self.check_choice("base", ("auto", "last", "seasonal", "none"))
+        self.check_choice("base", ("auto", "last", "seasonal", "none", "linear"))
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
             raise LstmkitError(f"quantiles: expected increasing levels in (0, 1) including 0.5, got {self.quantiles!r}")
@@ -76,6 +85,9 @@ class Config(_Base):
                 setattr(self, name, [getattr(self, name)])
         if set(self.augment) - {"jitter", "scale"}:
             raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
+        if self.strategy == "recursive" and self.base == "linear":
+            raise LstmkitError("base: 'linear' forecasts all H steps from the lookback; it needs "
+                               "strategy='direct', got 'recursive'")
         if self.strategy == "recursive" and self.covariates:
             raise LstmkitError("strategy: 'recursive' feeds forecasts back and cannot forecast past "
                                "covariates; use strategy='direct', drop them or give them as future_covariates")

@@ -22,7 +22,7 @@ from ...models.optimizers import Adam
 from ...errors import DataError, LstmkitError
 from ...seeding import set_seed
 from ..common import Predictor
-from . import baselines
+from . import baselines, distributed, hybrid, scaling
 from .config import PEERS_AUTO_MAX, Backtest, Config
 from .net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
 from .metrics import forecast_metrics, mase_scale, probabilistic_metrics, residual_quantiles
@@ -103,15 +103,33 @@ class Forecaster(Predictor):
         self.known_scaler = ts.Scaler.fit(values[:n_fit, past:], log=False)
         z, cov, cal = self._arrays(frame)
         train, val = self._split(n_fit)
+        self._fit_base(z, train, val)
         rng = np.random.default_rng(c.seed)
         x, y = ts.augment(*self._windows(z, cov, cal, train), self.n_targets, c.augment,
                           c.augment_copies, rng)
         xv, yv = self._windows(z, cov, cal, val)
-        clock = RunClock(c.ensemble, c.epochs)
+        members = c.ensemble or scaling.ensemble_size(len(x))
+        clock = RunClock(members, c.epochs)
         with _threads(c.threads):
             self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k, clock if verbose else None, callbacks)
-                                 for k in range(c.ensemble)])
+                                 for k in range(members)])
         return self
+
+    def _fit_base(self, z, train, val):
+        """The "linear" base fitted on the training windows; for base="auto" (direct strategy), the
+        simple base or "linear", whichever forecasts the validation windows better (hybrid.choose)."""
+        c = self.config
+        self.linear = None
+        if c.strategy != "direct" or c.base not in ("auto", "linear"):
+            return
+        self.linear = hybrid.LinearBase(c.lookback, c.horizon).fit(z, train)
+        if c.base == "auto":
+            offsets = ts.base_offsets(c.horizon, self.season, self.base)
+            simple = lambda o: z[o[:, None] + offsets]  # noqa: E731
+            self.base = hybrid.choose({self.base: simple, "linear": lambda o: self.linear(z, o)}, z, val,
+                                      c.horizon)
+        if self.base != "linear":
+            self.linear = None
 
     def _read(self, data, target, time_col):
         c = self.config
@@ -131,6 +149,7 @@ class Forecaster(Predictor):
         fit_values = frame.to_numpy()[: len(frame) - c.test_size, :self.n_targets]
         self.log = c.transform == "log" or (c.transform == "auto" and bool((fit_values > 0).all()))
         seasonal_ok = 1 < self.season <= c.lookback
+        # auto: seasonal or last here; _fit_base may then pick "linear" on the validation windows
         self.base = c.base if c.base != "auto" else ("seasonal" if seasonal_ok else "last")
         if self.base == "seasonal" and not seasonal_ok:
             raise LstmkitError(f"base: 'seasonal' needs 1 < season length ({self.season}) <= lookback "
@@ -177,22 +196,35 @@ class Forecaster(Predictor):
         return x, z[ahead] - bases
 
     def _inputs(self, z, cov, cal, origins, horizon):
+        if self.base == "linear":  # the lookback relative to the last value, targets to the AR forecast
+            x, _ = ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, np.zeros(horizon, int),
+                                   "last")
+            return x, self.linear(z, origins)[:, :horizon]
         offsets = ts.base_offsets(horizon, self.season, self.base)
         return ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, offsets, self.base)
 
     def _train_member(self, x, y, xv, yv, n_known, k, clock, callbacks):
-        """One ensemble member through `lstmkit.models.Model`, early-stopped on the validation windows."""
+        """One ensemble member through `lstmkit.models.Model`, early-stopped on the validation windows;
+        inside a process group of several ranks, through `distributed.fit` (DDP) instead."""
         c = self.config
         set_seed(c.seed + k)
         net = ForecastNet(x.shape[2], n_known, self.n_targets, c.lookback, self.step, len(c.quantiles),
                           c.hidden_size, c.num_layers, c.dropout)
+        per_epoch = scaling.epoch_windows(len(x), c.epoch_windows)
+        patience = c.patience or scaling.patience_epochs(per_epoch)
+        batch_size = c.batch_size or max(16, -(-per_epoch // 20))
+        steps = None if per_epoch == len(x) else max(1, per_epoch // batch_size)  # None: one full pass
+        epochs = scaling.max_epochs(per_epoch, c.epochs)
+        if distributed.active():
+            return distributed.fit(net, x, y, xv, yv, PinballLoss(c.quantiles), learning_rate=c.learning_rate,
+                                   batch_size=batch_size, epochs=epochs, patience=patience, steps=steps,
+                                   seed=c.seed + k)[0]
         model = Model(net)
         model.compile(optimizer=Adam(learning_rate=c.learning_rate), loss=PinballLoss(c.quantiles))
-        stop = EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
+        stop = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         shown = [Progress(k, clock)] if clock else []
-        batch_size = c.batch_size or max(16, -(-len(x) // 20))
-        model.fit(x, y, batch_size=batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
-                  callbacks=[stop, *shown, *callbacks])
+        model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, validation_data=(xv, yv),
+                  callbacks=[stop, *shown, *callbacks], steps_per_epoch=steps)
         return net.eval()
 
     # ---- forecast ----------------------------------------------------------------------------
@@ -358,7 +390,8 @@ class Forecaster(Predictor):
         prep = {"targets": self.targets, "time_col": self.time_col, "freq": self.freq, "season": self.season,
                 "base": self.base, "log": self.log, "step": self.step,
                 "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict(),
-                "known_scaler": self.known_scaler.to_dict()}
+                "known_scaler": self.known_scaler.to_dict(),
+                "linear": self.linear.to_dict() if self.base == "linear" else None}
         return {"net": self.net[0].config, "ensemble": len(self.net)}, self.net.state_dict(), prep
 
     @classmethod
@@ -370,6 +403,7 @@ class Forecaster(Predictor):
         self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
         self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
         self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
+        self.linear = hybrid.LinearBase.from_dict(prep["linear"]) if prep.get("linear") else None
         self.net = Ensemble([ForecastNet(**meta["net"]) for _ in range(meta["ensemble"])])
         self.net.load_state_dict(state)
         self.net.eval()
