@@ -5,9 +5,9 @@ each origin and takes seconds there on the long series). The LSTM's MASE on that
 so the peers' column is compared like with like. Previous-release figures are read from
 benchmarks/results/forecast_series_old.json (measured with that release; see its "source").
 
-    PYTHONPATH=src python benchmarks/forecast_series.py [--only NAME ...] [--no-peers]
+    PYTHONPATH=src python benchmarks/forecast_series.py [--only NAME ...] [--no-peers] [--report]
 
-Writes benchmarks/results/forecast_series.md (and .json) with the machine's load; the CPU is
+Writes benchmarks/results/forecast_series.md (and forecast_series/NAME.json) with the machine's load; the CPU is
 shared with other jobs, so wall times vary; CPU seconds are steadier.
 """
 import argparse
@@ -100,13 +100,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(RUNS), help="these series only")
     parser.add_argument("--no-peers", action="store_true", help="skip the statsforecast peers")
+    parser.add_argument("--report", action="store_true", help="only rewrite the table from the saved JSON")
     args = parser.parse_args()
     old = json.loads((RESULTS / "forecast_series_old.json").read_text())
     load = os.popen("uptime").read().strip()
-    path = RESULTS / "forecast_series.json"
-    results = json.loads(path.read_text()) if path.exists() and args.only else {}
+    results = {}
+    folder = RESULTS / "forecast_series"  # one JSON per series, so series can run in separate processes
+    folder.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.only or RUNS:
+        for name in [] if args.report else args.only or RUNS:
             out = f"{tmp}/{name}"
             wall, cpu, metrics = run_cli(name, RUNS[name], out)
             base = json.loads(Path(out, "model", "preprocessing.json").read_text())["base"]
@@ -114,11 +116,14 @@ def main():
             if not args.no_peers:
                 results[name]["peers"] = peers_on_subset(name, out)
             print(name, json.dumps({k: v for k, v in results[name].items() if k != "metrics"}), flush=True)
-            path.write_text(json.dumps(results, indent=1))
+            (folder / f"{name}.json").write_text(json.dumps(results[name], indent=1))
+    results = {n: json.loads((folder / f"{n}.json").read_text()) for n in RUNS if (folder / f"{n}.json").exists()}
     notes = sorted({n for r in results.values() for n in r.get("peers", {}).get("notes", [])})
     lines = ["# The default forecast run on every named series: previous and new defaults, baselines, peers", "",
-             f"Command: `PYTHONPATH=src python benchmarks/forecast_series.py{' --only ' + ' '.join(args.only) if args.only else ''}`"
-             f"; load before: `{load}`; after: `{os.popen('uptime').read().strip()}`. The 2-core machine is shared "
+             "Command: `PYTHONPATH=src python benchmarks/forecast_series.py` (series that were rerun with "
+             "`--only NAME` carry their own load in the JSON); load when it started: "
+             f"`{next(iter(results.values()))['load'] if results else load}`; when the table was written: "
+             f"`{os.popen('uptime').read().strip()}`. The 2-core machine is shared "
              "with other jobs: wall times are noisy, CPU seconds (one torch thread) steadier.", "",
              f"Old: {old['source']}", "",
              *table(results, {k: v for k, v in old.items() if k != "source"}), "",

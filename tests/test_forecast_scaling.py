@@ -12,11 +12,11 @@ from lstmkit.tasks.forecast.baselines import LinearAR
 
 @pytest.mark.parametrize("n, per_epoch, members, patience, epochs", [
     (73, 73, 3, 60, 300),        # AirPassengers: the previous defaults exactly
-    (230, 230, 3, 26, 300),
-    (1200, 1200, 3, 10, 83),
-    (2200, 2048, 3, 10, 48),     # weekly CO2, half-hourly demand
-    (4000, 2048, 2, 10, 48),
-    (7000, 2048, 1, 10, 48),     # a year of hourly data
+    (230, 230, 3, 60, 300),
+    (1200, 1200, 3, 60, 83),     # MSFT
+    (2200, 2048, 3, 35, 48),     # weekly CO2, half-hourly demand
+    (4000, 2048, 2, 35, 48),
+    (7000, 2048, 1, 35, 48),     # a year of hourly data
 ])
 def test_budget_scales_with_the_number_of_windows(n, per_epoch, members, patience, epochs):
     e = scaling.epoch_windows(n)
@@ -29,7 +29,8 @@ def test_budget_rules_are_monotone_and_respect_their_caps():
     members = [scaling.ensemble_size(n) for n in ns]
     patience = [scaling.patience_epochs(scaling.epoch_windows(n)) for n in ns]
     assert members == sorted(members, reverse=True) and set(members) <= {1, 2, 3}
-    assert patience == sorted(patience, reverse=True) and min(patience) == 10 and max(patience) == 60
+    assert patience == sorted(patience, reverse=True) and min(patience) == 35 and max(patience) == 60
+    assert scaling.patience_epochs(10**5) == 10  # a hand-set epoch_windows that large: the floor
     assert scaling.epoch_windows(10**6, None) == 10**6 and scaling.ensemble_size(10, cap=1) == 1
     assert scaling.patience_epochs(5, cap=4) == 4 and scaling.max_epochs(100, 7) == 7
     cost = [scaling.epoch_windows(n) * scaling.max_epochs(scaling.epoch_windows(n), 300) for n in ns]

@@ -10,8 +10,10 @@ the three follows the data instead:
   training windows whatever the series' length;
 - ensemble members: `MEMBER_WINDOWS / n` rounded, between 1 and the cap (3): averaging members
   helps most where data is scarce and each member is noisy; a long series gets one;
-- patience: `PATIENCE_WINDOWS / windows per epoch` epochs, between 10 and the cap (60): about the
-  same number of training windows without improvement before stopping, short or long series;
+- patience: `PATIENCE_WINDOWS / windows per epoch` epochs, between 10 and the cap (60): 60 epochs
+  up to 1,200 windows an epoch, then about the same number of training windows without improvement
+  (35 epochs of 2,048); a patience of 10 on a series of 1,200 windows stopped too early (MSFT: MASE
+  1.030 against 0.987 with 60);
 - epochs: at most `TOTAL_WINDOWS / windows per epoch` (and the configured bound): a ceiling on one
   member's cost that only long series reach (a year of hourly windows: 48 epochs of 2,048).
 
@@ -22,11 +24,11 @@ Example:
     >>> epoch_windows(73), ensemble_size(73), patience_epochs(73)
     (73, 3, 60)
     >>> epoch_windows(7000), ensemble_size(7000), patience_epochs(2048), max_epochs(2048, 300)
-    (2048, 1, 10, 48)
+    (2048, 1, 35, 48)
 """
 EPOCH_WINDOWS = 2048   # windows per epoch at most
 MEMBER_WINDOWS = 6000  # ensemble members = this / training windows, rounded, within [1, cap]
-PATIENCE_WINDOWS = 6000  # patience in epochs = this / windows per epoch, within [10, cap]
+PATIENCE_WINDOWS = 72_000  # patience in epochs = this / windows per epoch, within [10, cap]
 TOTAL_WINDOWS = 100_000  # training windows one member sees at most
 
 
@@ -55,8 +57,8 @@ def patience_epochs(windows_per_epoch: int, cap: int = 60) -> int:
     within [min(10, cap), cap].
 
     Example:
-        >>> [patience_epochs(n) for n in (73, 230, 1200, 2048)]
-        [60, 26, 10, 10]
+        >>> [patience_epochs(n) for n in (73, 1200, 2048, 8000)]
+        [60, 60, 35, 10]
     """
     return max(min(10, cap), min(cap, round(PATIENCE_WINDOWS / max(1, windows_per_epoch))))
 
