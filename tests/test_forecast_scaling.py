@@ -74,7 +74,8 @@ def test_hybrid_forecast_is_base_plus_the_network_exactly():
     import torch
     with torch.no_grad():
         net = f.net(torch.from_numpy(x)).numpy()
-    assert np.allclose(q, np.sort(net + bases[..., None], -1), atol=1e-5)
+    shift = (1 - f.blend) * net[..., 1:2]  # the median's correction kept at the validated share
+    assert f.blend in (0.0, 0.5, 1.0) and np.allclose(q, np.sort(net - shift + bases[..., None], -1), atol=1e-5)
 
 
 def test_auto_base_keeps_the_simple_base_where_it_forecasts_better_and_linear_where_that_does(tmp_path):

@@ -88,6 +88,7 @@ class Forecaster(Predictor):
     def __init__(self, config: Config | None = None):
         self.config = config or Config()
         self.net = self.frame = None
+        self.blend = 1.0  # share of the network's median correction kept (_fit_blend)
 
     # ---- fit ---------------------------------------------------------------------------------
     def _fit(self, data, verbose, callbacks) -> "Forecaster":
@@ -113,7 +114,19 @@ class Forecaster(Predictor):
         with _threads(c.threads):
             self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k, clock if verbose else None, callbacks)
                                  for k in range(members)])
+        self._fit_blend(z, cov, cal, val)
         return self
+
+    def _fit_blend(self, z, cov, cal, val):
+        """Keep 1, 0.5 or none of the network's correction of the median, whichever forecasts the
+        validation windows best (the spread of its quantiles is kept): where the LSTM only adds
+        noise to a good base (sunspots' autoregression), the base's own forecast is used."""
+        x, bases = self._inputs(z, cov, cal, val, self.step)
+        self.blend = 1.0
+        d = self._run(x, np.zeros_like(bases))[..., list(self.config.quantiles).index(0.5)]  # (B, H, T)
+        ahead = z[val[:, None] + np.arange(1, self.step + 1)]
+        errors = {a: float(np.abs(bases + a * d - ahead).mean()) for a in (1.0, 0.5, 0.0)}
+        self.blend = min(errors, key=errors.get)
 
     def _fit_base(self, z, train, val):
         """The "linear" base fitted on the training windows; for base="auto" (direct strategy), the
@@ -256,7 +269,9 @@ class Forecaster(Predictor):
 
     def _run(self, x, bases):
         with torch.no_grad():
-            out = self.net(torch.from_numpy(x)).numpy()
+            out = self.net(torch.from_numpy(x)).numpy()  # (B, H, T, Q) relative to the base
+        m = list(self.config.quantiles).index(0.5)
+        out = out - (1 - self.blend) * out[..., m:m + 1]  # shrink the median's correction, keep the spread
         return np.sort(out + bases[..., None], -1)  # sorting removes quantile crossing
 
     def predict(self, horizon: int | None = None, data=None, future=None) -> pd.DataFrame:
@@ -391,7 +406,7 @@ class Forecaster(Predictor):
                 "base": self.base, "log": self.log, "step": self.step,
                 "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict(),
                 "known_scaler": self.known_scaler.to_dict(),
-                "linear": self.linear.to_dict() if self.base == "linear" else None}
+                "linear": self.linear.to_dict() if self.base == "linear" else None, "blend": self.blend}
         return {"net": self.net[0].config, "ensemble": len(self.net)}, self.net.state_dict(), prep
 
     @classmethod
@@ -404,6 +419,7 @@ class Forecaster(Predictor):
         self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
         self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
         self.linear = hybrid.LinearBase.from_dict(prep["linear"]) if prep.get("linear") else None
+        self.blend = prep.get("blend", 1.0)  # model directories written before the blend existed
         self.net = Ensemble([ForecastNet(**meta["net"]) for _ in range(meta["ensemble"])])
         self.net.load_state_dict(state)
         self.net.eval()
