@@ -53,7 +53,8 @@ def test_fill_missing_values(fill, expected):
 def test_bundled_airpassengers_is_the_box_jenkins_series():
     frame, spec = load_dataset("airpassengers")
     assert len(frame) == 144 and frame["passengers"].iloc[[0, -1]].tolist() == [112, 432]
-    assert set(DATASETS) == {"airpassengers", "msft", "seattle-weather", "sunspots", "elecdemand"}
+    assert set(DATASETS) == {"airpassengers", "msft", "seattle-weather", "sunspots", "elecdemand", "co2",
+                             "seattle-temps"}
 
 
 # ---- building blocks -------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """`lstmkit forecast train|predict`: train an LSTM forecaster on a CSV or a named data set, backtest
 it next to the baselines, and write the table, plot, forecast and model; or forecast with a saved one."""
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from ..data.series import DATASETS, FILLS, load_dataset
 from ..errors import LstmkitError
 from ..saving import atomic_write
 from ..tasks import forecast
-from ..tasks.forecast import Config, Forecaster
+from ..tasks.forecast import Config, Forecaster, distributed
 from ..viz.forecast import plot_forecast
 from . import forecast_panel
 from .checks import check_output, check_run_dir, input_paths
@@ -54,6 +56,9 @@ def register(subparsers) -> None:
         m.add_argument(*flags, type=int, metavar="N", help=what)
     m.add_argument("--strategy", choices=("direct", "recursive"), help="multi-step strategy (default direct)")
     m.add_argument("--augment", metavar="KINDS", help="jitter,scale: augmented copies for small series")
+    m.add_argument("--nproc", type=int, metavar="N", help="train on N local processes (DistributedDataParallel, "
+                   "gloo on CPU, nccl on GPU; the global batch split across them); under torchrun the "
+                   "processes come from the environment instead")
     m.add_argument("--peers", choices=("auto", "on", "off"), help="statsforecast's AutoARIMA, AutoETS and MSTL "
                    "in the backtest (default auto: when installed and the series has at most 1000 steps)")
     predict.add_argument("--data", metavar="FILE.csv", required=True, help="the history to forecast after "
@@ -75,6 +80,11 @@ def handle_train(args) -> int:
         return 0
     if args.data and args.dataset:
         raise LstmkitError("--data and --dataset: give one of them, not both")
+    if args.nproc is not None and args.nproc < 1:
+        raise LstmkitError(f"--nproc: expected a positive number of processes, got {args.nproc}")
+    if (args.nproc or 1) > 1 and "WORLD_SIZE" not in os.environ:  # relaunch this command under torchrun
+        return distributed.launch(args.nproc, _without_nproc(sys.argv[1:]))
+    rank = distributed.init_from_env()
     start = time.perf_counter()
     data, name, config = _train_config(args)
     out = check_run_dir(args.out or f"runs/forecast-{name}", input_paths(args), files=OUTPUTS)
@@ -83,7 +93,10 @@ def handle_train(args) -> int:
             raise LstmkitError("--resume: a panel (--id-col) run cannot continue from a backup yet; run without --resume")
         return forecast_panel.handle_train(args, data, name, config)
     backup = run_backup(args, out, "forecast", config)
-    forecaster = forecast.train(data, config, verbose=0 if args.quiet else 1, callbacks=backup_callbacks(backup))
+    forecaster = forecast.train(data, config, verbose=0 if args.quiet or rank else 1,
+                                callbacks=backup_callbacks(backup))
+    if rank:  # rank 0 evaluates and writes the run directory
+        return 0
     backtest = forecast.backtest(forecaster)
     # Known-future covariates have no values after the data unless --future gives them.
     future = forecaster.predict(future=args.future) if args.future or not config.future_covariates else None
@@ -111,6 +124,16 @@ def handle_predict(args) -> int:
     say(args, future.to_string(index=not panel, float_format=lambda v: f"{v:.4g}"))
     say(args, f"wrote {out / 'forecast.csv'}")
     return 0
+
+
+def _without_nproc(argv: list) -> list:
+    """The command line without its --nproc N (or --nproc=N)."""
+    out, skip = [], False
+    for a in argv:
+        if not skip and a != "--nproc" and not a.startswith("--nproc="):
+            out.append(a)
+        skip = a == "--nproc"
+    return out
 
 
 def _split(text):

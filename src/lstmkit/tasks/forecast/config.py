@@ -44,18 +44,26 @@ class Config(_Base):
     quantiles: tuple = (0.1, 0.5, 0.9)  # must contain 0.5, the point forecast
     samples: int = 100                  # recursive only: sample paths per origin for the quantiles
     transform: str = "auto"             # "log", "none"; "auto": log when every training value is > 0
-    base: str = "auto"                  # predict relative to "last", "seasonal" (a season back) or
-                                        # "none"; auto: seasonal if 1 < season <= lookback, else last
+    base: str = "auto"                  # predict relative to "last", "seasonal" (a season back),
+                                        # "linear" (a linear AR fitted on the training windows: the LSTM
+                                        # learns its errors) or "none"; auto (hybrid.py): seasonal if
+                                        # 1 < season <= lookback, else last, or linear when that forecasts
+                                        # the validation windows better (direct strategy)
     calendar: bool = True               # sine/cosine calendar features as known-future inputs
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
-    epochs: int = 300                   # an upper bound: early stopping on the validation windows
-    patience: int = 60
+    epochs: int = 300                   # an upper bound: early stopping on the validation windows (and
+                                        # scaling.max_epochs for long series) usually ends sooner
+    patience: int | None = None         # None: scaling.patience_epochs: 60 epochs for a short series,
+                                        # down to 10 when an epoch holds thousands of windows
+    epoch_windows: int | None = 2048    # training windows per epoch at most (drawn from a stream
+                                        # reshuffled every pass); None: every window every epoch
     batch_size: int | None = None       # None: about 20 batches an epoch, at least 16 windows each:
                                         # small series get small batches, long ones stay fast
     learning_rate: float = 1e-3
-    ensemble: int = 3                   # members trained from seeds seed, seed+1, ...; cheap here
+    ensemble: int | None = None         # members trained from seeds seed, seed+1, ...; None:
+                                        # scaling.ensemble_size: 3 for short series, 1 for long ones
     augment: tuple = ()                 # ("jitter", "scale") for small series
     augment_copies: int = 1
     seed: int = 0
@@ -81,10 +89,10 @@ class Config(_Base):
         "lookback": integer(1, MAX_STEPS), "test_size": integer(1, 1 << 30),
         "season_length": optional(integer(1, MAX_STEPS)), "strategy": choice("direct", "recursive"),
         "quantiles": items(FRACTION, min_len=1, max_len=99), "samples": integer(1, 10_000),
-        "transform": choice("auto", "log", "none"), "base": choice("auto", "last", "seasonal", "none"),
+        "transform": choice("auto", "log", "none"), "base": choice("auto", "last", "seasonal", "none", "linear"),
         "calendar": boolean, "hidden_size": integer(1, MAX_UNITS), "num_layers": integer(1, MAX_LAYERS),
-        "dropout": RATE, "epochs": COUNT, "patience": integer(0, 1 << 30), "batch_size": optional(COUNT),
-        "learning_rate": POSITIVE, "ensemble": integer(1, MAX_MEMBERS),
+        "dropout": RATE, "epochs": COUNT, "patience": optional(integer(0, 1 << 30)), "epoch_windows": optional(COUNT), "batch_size": optional(COUNT),
+        "learning_rate": POSITIVE, "ensemble": optional(integer(1, MAX_MEMBERS)),
         "augment": items(choice("jitter", "scale"), max_len=2), "augment_copies": integer(0, 1000),
         "precision": choice(*PRECISIONS), "seed": SEED, "peers": choice("auto", "on", "off"), "threads": optional(integer(1, 1024)),
     }
@@ -92,14 +100,15 @@ class Config(_Base):
     def __post_init__(self):
         self.quantiles, self.augment = tuple(self.quantiles), tuple(self.augment)  # JSON gives lists
         self.check_positive("horizon", "lookback", "test_size", "hidden_size", "num_layers", "epochs",
-                            "batch_size", "ensemble", "samples", optional=("batch_size",))
+                            "batch_size", "ensemble", "samples", "patience", "epoch_windows",
+                            optional=("batch_size", "ensemble", "patience", "epoch_windows"))
         if self.test_size < self.horizon:
             raise LstmkitError(f"test_size: expected at least the horizon ({self.horizon}) so one backtest "
                                f"window fits, got {self.test_size}")
         self.check_choice("strategy", ("direct", "recursive"))
         self.check_choice("peers", ("auto", "on", "off"))
         self.check_choice("transform", ("auto", "log", "none"))
-        self.check_choice("base", ("auto", "last", "seasonal", "none"))
+        self.check_choice("base", ("auto", "last", "seasonal", "none", "linear"))
         self.check_choice("precision", PRECISIONS)
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
@@ -114,6 +123,9 @@ class Config(_Base):
             raise LstmkitError("static_covariates / series_embedding: need many series; give id_col too")
         if set(self.augment) - {"jitter", "scale"}:
             raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
+        if self.strategy == "recursive" and self.base == "linear":
+            raise LstmkitError("base: 'linear' forecasts all H steps from the lookback; it needs "
+                               "strategy='direct', got 'recursive'")
         if self.strategy == "recursive" and self.covariates:
             raise LstmkitError("strategy: 'recursive' feeds forecasts back and cannot forecast past "
                                "covariates; use strategy='direct', drop them or give them as future_covariates")
@@ -129,10 +141,16 @@ NET = {"n_features": integer(1, 3 * MAX_COLUMNS + 4), "n_known": integer(0, MAX_
 META = fields({"net": fields(NET, required=tuple(NET)), "ensemble": integer(1, MAX_MEMBERS)},
               required=("net", "ensemble"))
 PREPARED = {"targets": items(text(), min_len=1, max_len=MAX_COLUMNS, distinct=True), "time_col": optional(text()),
-            "freq": optional(text(64)), "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none"),
+            "freq": optional(text(64)), "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none", "linear"),
             "log": boolean, "step": integer(1, MAX_STEPS), "target_scaler": SCALER, "cov_scaler": SCALER,
-            "known_scaler": SCALER}
-PREPROCESSING = fields(PREPARED, required=tuple(PREPARED))
+            "known_scaler": SCALER,
+            # the hybrid base's linear AR, and the share of the network's correction kept (both newer)
+            "linear": optional(fields({"lookback": integer(1, MAX_STEPS), "horizon": integer(1, MAX_STEPS),
+                                       "coef": items(items(items(number(), max_len=MAX_STEPS), max_len=MAX_STEPS + 1),
+                                                     max_len=MAX_COLUMNS)},
+                                      required=("lookback", "horizon", "coef"))),
+            "blend": number(0, 1)}
+PREPROCESSING = fields(PREPARED, required=tuple(k for k in PREPARED if k not in ("linear", "blend")))
 
 
 def check_freq(freq, where: str) -> None:
@@ -165,6 +183,14 @@ def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
     if prep["base"] == "seasonal" and not 1 < prep["season"] <= c.lookback:
         _fail(f"{at} season", f"a season in (1, lookback {c.lookback}] for base 'seasonal'", prep["season"])
     check_freq(prep["freq"], f"{at} freq")
+    if prep["base"] == "linear":
+        linear = prep.get("linear")
+        if linear is None:
+            _fail(f"{at} linear", "the linear AR of base 'linear'", None)
+        agree(f"{at} linear.lookback", linear["lookback"], c.lookback, "config.lookback")
+        agree(f"{at} linear.horizon", linear["horizon"], prep["step"], "step")
+        agree(f"{at} linear.coef", np.shape(linear["coef"]), (T, c.lookback + 1, prep["step"]),
+              "(targets, lookback + 1, step)")
     at = f"{where['config']} net"
     for name, want in (("n_targets", T), ("lookback", c.lookback), ("horizon", prep["step"]),
                        ("n_quantiles", len(c.quantiles)), ("hidden_size", c.hidden_size),

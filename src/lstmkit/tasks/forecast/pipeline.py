@@ -23,7 +23,7 @@ from ...errors import DataError, LstmkitError, ModelFileError
 from ...saving import open_model_dir
 from ...seeding import set_seed
 from ..common import Members, Predictor, model_dir
-from . import baselines
+from . import baselines, distributed, hybrid, scaling
 from .config import META, PEERS_AUTO_MAX, PREPROCESSING, Backtest, Config, check_saved
 from .net import Ensemble, ForecastNet, PinballLoss, sample_quantiles
 from .metrics import forecast_metrics, mase_scale, probabilistic_metrics, residual_quantiles
@@ -95,6 +95,7 @@ class Forecaster(Predictor):
     def __init__(self, config: Config | None = None):
         self.config = config or Config()
         self.net = self.frame = None
+        self.blend = 1.0  # share of the network's median correction kept (_fit_blend)
 
     # ---- fit ---------------------------------------------------------------------------------
     def _fit(self, data, verbose, callbacks) -> "Forecaster":
@@ -110,16 +111,46 @@ class Forecaster(Predictor):
         self.known_scaler = ts.Scaler.fit(values[:n_fit, past:], log=False)
         z, cov, cal = self._arrays(frame)
         train, val = self._split(n_fit)
+        self._fit_base(z, train, val)
         rng = np.random.default_rng(c.seed)
         x, y = ts.augment(*self._windows(z, cov, cal, train), self.n_targets, c.augment,
                           c.augment_copies, rng)
         xv, yv = self._windows(z, cov, cal, val)
-        clock, members = RunClock(c.ensemble, c.epochs), Members(callbacks)
+        n_members = c.ensemble or scaling.ensemble_size(len(x))
+        clock, members = RunClock(n_members, c.epochs), Members(callbacks)
         with _threads(c.threads):
             self.net = Ensemble([self._train_member(x, y, xv, yv, cal.shape[1], k, clock if verbose else None, members)
-                                 for k in range(c.ensemble)])
+                                 for k in range(n_members)])
         members.close()
+        self._fit_blend(z, cov, cal, val)
         return self
+
+    def _fit_blend(self, z, cov, cal, val):
+        """Keep 1, 0.5 or none of the network's correction of the median, whichever forecasts the
+        validation windows best (the spread of its quantiles is kept): where the LSTM only adds
+        noise to a good base (sunspots' autoregression), the base's own forecast is used."""
+        x, bases = self._inputs(z, cov, cal, val, self.step)
+        self.blend = 1.0
+        d = self._run(x, np.zeros_like(bases))[..., list(self.config.quantiles).index(0.5)]  # (B, H, T)
+        ahead = z[val[:, None] + np.arange(1, self.step + 1)]
+        errors = {a: float(np.abs(bases + a * d - ahead).mean()) for a in (1.0, 0.5, 0.0)}
+        self.blend = min(errors, key=errors.get)
+
+    def _fit_base(self, z, train, val):
+        """The "linear" base fitted on the training windows; for base="auto" (direct strategy), the
+        simple base or "linear", whichever forecasts the validation windows better (hybrid.choose)."""
+        c = self.config
+        self.linear = None
+        if c.strategy != "direct" or c.base not in ("auto", "linear"):
+            return
+        self.linear = hybrid.LinearBase(c.lookback, c.horizon).fit(z, train)
+        if c.base == "auto":
+            offsets = ts.base_offsets(c.horizon, self.season, self.base)
+            simple = lambda o: z[o[:, None] + offsets]  # noqa: E731
+            self.base = hybrid.choose({self.base: simple, "linear": lambda o: self.linear(z, o)}, z, val,
+                                      c.horizon)
+        if self.base != "linear":
+            self.linear = None
 
     def _read(self, data, target, time_col):
         c = self.config
@@ -139,6 +170,7 @@ class Forecaster(Predictor):
         fit_values = frame.to_numpy()[: len(frame) - c.test_size, :self.n_targets]
         self.log = c.transform == "log" or (c.transform == "auto" and bool((fit_values > 0).all()))
         seasonal_ok = 1 < self.season <= c.lookback
+        # auto: seasonal or last here; _fit_base may then pick "linear" on the validation windows
         self.base = c.base if c.base != "auto" else ("seasonal" if seasonal_ok else "last")
         if self.base == "seasonal" and not seasonal_ok:
             raise LstmkitError(f"base: 'seasonal' needs 1 < season length ({self.season}) <= lookback "
@@ -185,6 +217,10 @@ class Forecaster(Predictor):
         return x, z[ahead] - bases
 
     def _inputs(self, z, cov, cal, origins, horizon):
+        if self.base == "linear":  # the lookback relative to the last value, targets to the AR forecast
+            x, _ = ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, np.zeros(horizon, int),
+                                   "last")
+            return x, self.linear(z, origins)[:, :horizon]
         offsets = ts.base_offsets(horizon, self.season, self.base)
         return ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, offsets, self.base)
 
@@ -197,13 +233,21 @@ class Forecaster(Predictor):
                           c.hidden_size, c.num_layers, c.dropout)
         if members.restore(k, net):
             return net.eval()
+        per_epoch = scaling.epoch_windows(len(x), c.epoch_windows)
+        patience = c.patience or scaling.patience_epochs(per_epoch)
+        batch_size = c.batch_size or max(16, -(-per_epoch // 20))
+        steps = None if per_epoch == len(x) else max(1, per_epoch // batch_size)  # None: one full pass
+        epochs = scaling.max_epochs(per_epoch, c.epochs)
+        if distributed.active():
+            return distributed.fit(net, x, y, xv, yv, PinballLoss(c.quantiles), learning_rate=c.learning_rate,
+                                   batch_size=batch_size, epochs=epochs, patience=patience, steps=steps,
+                                   seed=c.seed + k)[0]
         model = Model(net)
         model.compile(optimizer=Adam(learning_rate=c.learning_rate), loss=PinballLoss(c.quantiles))
-        stop = EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
+        stop = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         shown = [Progress(k, clock)] if clock else []
-        batch_size = c.batch_size or max(16, -(-len(x) // 20))
-        model.fit(x, y, batch_size=batch_size, epochs=c.epochs, verbose=0, validation_data=(xv, yv),
-                  callbacks=[stop, *shown, *members.callbacks(k)], precision=c.precision)
+        model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, validation_data=(xv, yv),
+                  callbacks=[stop, *shown, *members.callbacks(k)], steps_per_epoch=steps, precision=c.precision)
         members.finish(k, net)
         return net.eval()
 
@@ -236,7 +280,9 @@ class Forecaster(Predictor):
 
     def _run(self, x, bases):
         with torch.no_grad():
-            out = self.net(torch.from_numpy(x)).numpy()
+            out = self.net(torch.from_numpy(x)).numpy()  # (B, H, T, Q) relative to the base
+        m = list(self.config.quantiles).index(0.5)
+        out = out - (1 - self.blend) * out[..., m:m + 1]  # shrink the median's correction, keep the spread
         return np.sort(out + bases[..., None], -1)  # sorting removes quantile crossing
 
     def predict(self, horizon: int | None = None, data=None, future=None) -> pd.DataFrame:
@@ -370,7 +416,8 @@ class Forecaster(Predictor):
         prep = {"targets": self.targets, "time_col": self.time_col, "freq": self.freq, "season": self.season,
                 "base": self.base, "log": self.log, "step": self.step,
                 "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict(),
-                "known_scaler": self.known_scaler.to_dict()}
+                "known_scaler": self.known_scaler.to_dict(),
+                "linear": self.linear.to_dict() if self.base == "linear" else None, "blend": self.blend}
         return {"net": self.net[0].config, "ensemble": len(self.net)}, self.net.state_dict(), prep
 
     @classmethod
@@ -399,6 +446,8 @@ class Forecaster(Predictor):
         self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
         self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
         self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
+        self.linear = hybrid.LinearBase.from_dict(prep["linear"]) if prep.get("linear") else None
+        self.blend = prep.get("blend", 1.0)  # model directories written before the blend existed
         self.net = network.eval()
         return self
 
