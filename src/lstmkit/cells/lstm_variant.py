@@ -51,9 +51,9 @@ class VariantSpec:
         return cifg.GATES if self.cifg else GATES
 
     def names(self) -> list[str]:
-        """The options that differ from the standard LSTM, e.g. ['peephole', 'activation=relu']."""
+        """The options that differ from the standard LSTM, e.g. ['peephole', 'zoneout_c', 'activation=relu']."""
         out = [k for k in ("peephole", "cifg", "layer_norm") if getattr(self, k)]
-        out += [f"{k}={getattr(self, k)}" for k in ("zoneout_c", "zoneout_h") if getattr(self, k)]
+        out += [k for k in ("zoneout_c", "zoneout_h") if getattr(self, k)]  # no value: symbolic under torch.compile
         out += [f"{k}={getattr(self, k)}" for k, d in (("activation", "tanh"), ("recurrent_activation", "sigmoid"))
                 if getattr(self, k) != d]
         return out

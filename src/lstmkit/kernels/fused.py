@@ -34,6 +34,11 @@ def unsupported(config, device):
         return "ONNX has no op for lstmkit's fused kernel; ONNX export runs torch's op, exported as ONNX's LSTM"
     if not config.dtype.is_floating_point:
         return f"dtype {config.dtype} is not a floating-point type"
+    if config.cell != "lstm" and (config.capture == "compile" or torch.jit.is_tracing()):
+        # only the LSTM's fused kernel is a registered custom op; the GRU's and the simple RNN's are
+        # autograd Functions writing into out= buffers, which Dynamo cannot trace nor TorchScript replay
+        return ("under torch.compile, torch.export and torch.jit.trace the GRU's and simple RNN's fused "
+                "kernels give way to torch's op or the reference loop")
     return None
 
 

@@ -36,6 +36,8 @@ def unsupported(config, device):
         return "the LSTM variants have no projection (proj_size)"
     if not config.dtype.is_floating_point:
         return f"dtype {config.dtype} is not a floating-point type"
+    if config.capture == "compile":  # its autograd.Function writes into out= buffers, which Dynamo cannot trace
+        return "under torch.compile / torch.export the reference loop runs (plain differentiable ops)"
     return onnx_refusal(config)
 
 

@@ -63,8 +63,8 @@ def layer(x, h0, c0, w, reverse, mask, hmask, *, spec, training):
     h, c = h0, c0
     ys = [None] * x.shape[0]
     for t in steps:
-        d_c = D_c[t] if hasattr(D_c, "dim") else D_c
-        d_h = D_h[t] if hasattr(D_h, "dim") else D_h
+        d_c = D_c[t] if isinstance(D_c, torch.Tensor) else D_c
+        d_h = D_h[t] if isinstance(D_h, torch.Tensor) else D_h
         h_new, (_, c_new) = step(xw[t], (h, c), w, spec, d_c, d_h, None if hmask is None else h * hmask)
         if mask is None:
             h, c, ys[t] = h_new, c_new, h_new
