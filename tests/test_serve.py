@@ -122,6 +122,24 @@ def test_forecast_equals_the_predictor_for_columns_and_records(servers, runs):
             np.testing.assert_allclose(got[name], expected[name], rtol=1e-6)
 
 
+def test_a_panel_forecast_model_answers_its_long_frame(tmp_path):
+    from test_forecast_panel import FAST, make_panel
+
+    panel = make_panel(n_series=3, length=60)
+    config = forecast.Config(**{**FAST, "lookback": 12, "test_size": 6}, epochs=1)
+    forecast.train(panel, config, verbose=0).save(tmp_path / "model")
+    history = panel[panel["id"] == "s1"].tail(20)
+    columns = {name: history[name].tolist() for name in ("id", "t", "y", "kind")}
+    expected = forecast.Forecaster.load(tmp_path).predict(data=history)
+    with running(create_app(tmp_path, limits=LIMITS)) as url:
+        r = httpx.post(f"{url}/predict", json={"data": columns}, timeout=30)
+    assert r.status_code == 200, r.text
+    got = r.json()["forecast"]
+    assert list(got) == list(expected.columns) and got["id"] == ["s1"] * len(expected)
+    for name in expected.columns[2:]:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-6)
+
+
 def test_classify_equals_the_predictor(servers, runs):
     texts = ["good story", "awful film", "a great fun film"]
     expected = classify.Classifier.load(runs["classify"][0]).predict(texts)
