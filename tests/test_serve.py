@@ -287,6 +287,36 @@ def test_a_refused_request_in_a_batch_leaves_the_others_answered(servers, runs):
     assert len({json.dumps(r.json()) for r in responses[::2]}) == 1  # every good one got the same forecast
 
 
+def test_a_request_that_left_while_its_refused_batch_ran_leaves_the_batcher_serving():
+    from lstmkit.errors import LstmkitError
+    from lstmkit.serve.batcher import Batcher
+
+    started, release = threading.Event(), threading.Event()
+
+    def run(key, items):
+        if items == ["bad"]:
+            started.set()
+            release.wait(10)
+            raise LstmkitError("items: refused")
+        return items
+
+    async def scenario():
+        batcher = Batcher(run, max_batch=8, max_wait=0)
+        batcher.start()
+        try:
+            left = asyncio.ensure_future(batcher.submit(None, ["bad"]))
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+            left.cancel()  # the client went away while the model ran its request
+            await asyncio.gather(left, return_exceptions=True)
+            release.set()
+            return await asyncio.wait_for(batcher.submit(None, ["ok"]), 10)
+        finally:
+            release.set()
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == ["ok"]
+
+
 # ---- the command ----------------------------------------------------------------------------------
 
 def _one_line_error(capsys):

@@ -112,7 +112,8 @@ class Batcher:
             results = await self._call(group[0].key, [item for p in group for item in p.items])
         except LstmkitError as e:
             if len(group) == 1:
-                group[0].future.set_exception(e)
+                if not group[0].future.done():  # its client may have left while the model ran
+                    group[0].future.set_exception(e)
                 return
             for pending in group:
                 await self._run_group([pending])
