@@ -86,7 +86,8 @@ class PanelForecaster(Forecaster):
                 batches = lambda epoch: shuffled_batches(self._chunks(rng), batch_size, SHUFFLE_BUFFER, rng)  # noqa: E731
                 shown = [Progress(k, clock)] if verbose else []
                 members.append(fit_member(net, batches, val, quantiles=c.quantiles, learning_rate=c.learning_rate,
-                                          epochs=c.epochs, patience=c.patience, callbacks=[*shown, *callbacks]))
+                                          epochs=c.epochs, patience=c.patience, callbacks=[*shown, *callbacks],
+                                          precision=c.precision))
         self.net = PanelEnsemble(members)
         return self
 
