@@ -175,3 +175,12 @@ def test_a_panel_trains_in_the_precision_asked_for():
     config = Config(**{**FAST, "lookback": 12, "test_size": 6}, epochs=1, precision="bf16")
     forecast.train(make_panel(n_series=3, length=60), config, verbose=0, callbacks=[Precision()])
     assert seen == ["bf16"]
+
+
+def test_a_panel_refuses_a_backup_it_could_not_resume_from(tmp_path):
+    from lstmkit.models import BackupAndRestore
+
+    config = Config(**{**FAST, "lookback": 12, "test_size": 6, "ensemble": 2}, epochs=1)
+    with pytest.raises(LstmkitError, match="cannot resume from a BackupAndRestore"):
+        forecast.train(make_panel(n_series=3, length=60), config, verbose=0,
+                       callbacks=[BackupAndRestore(tmp_path / "backup")])

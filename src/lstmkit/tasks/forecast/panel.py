@@ -70,7 +70,14 @@ class PanelForecaster(Forecaster):
 
     # ---- fit -------------------------------------------------------------------------------
     def _fit(self, data, verbose, callbacks):
+        from ...models.backup import BackupAndRestore
+
         c = self.config
+        if any(isinstance(cb, BackupAndRestore) for cb in callbacks):
+            # one backup directory would be shared by every member, and the epochs' shuffles come from
+            # a generator of the panel's own that a backup does not hold: a resumed run would differ
+            raise LstmkitError("callbacks: a many-series (id_col) model cannot resume from a BackupAndRestore "
+                               "yet; train it without one")
         self.source = self._open(data, ts.required_length(c.lookback, c.horizon, c.test_size))
         self._first_pass(self.source)
         val = self._validation()
