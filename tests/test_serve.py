@@ -140,6 +140,19 @@ def test_a_panel_forecast_model_answers_its_long_frame(tmp_path):
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-6)
 
 
+def test_a_classifier_trained_on_numeric_labels_answers_them_as_text(tmp_path):
+    from lstmkit.data.text_datasets import TextData
+
+    data = TextData(["good film", "bad film", "great movie", "awful movie"] * 10, [1, 0, 1, 0] * 10, "numbers")
+    config = classify.Config(embed_dim=4, hidden_size=4, epochs=1, min_freq=1)
+    classify.train(data, config, verbose=0).save(tmp_path / "model")
+    with running(create_app(tmp_path, limits=LIMITS)) as url:
+        r = httpx.post(f"{url}/predict", json={"texts": ["good film"]}, timeout=30)
+    assert r.status_code == 200, r.text
+    got = r.json()["predictions"][0]
+    assert got["label"] in ("0", "1") and set(got["probabilities"]) == {"0", "1"}
+
+
 def test_classify_equals_the_predictor(servers, runs):
     texts = ["good story", "awful film", "a great fun film"]
     expected = classify.Classifier.load(runs["classify"][0]).predict(texts)

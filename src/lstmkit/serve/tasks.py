@@ -99,7 +99,7 @@ class ClassifyService(Service):
         return list(self.predictor.predict_proba(texts))
 
     def reply(self, body, results):
-        labels = self.predictor.labels
+        labels = [str(label) for label in self.predictor.labels]  # labels given as numbers (1, 0) answer as text
         return {"predictions": [{"label": labels[int(p.argmax())], "probability": float(p.max()),
                                  "probabilities": dict(zip(labels, map(float, p)))} for p in results]}
 
