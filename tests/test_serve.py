@@ -330,6 +330,34 @@ def test_a_request_that_left_while_its_refused_batch_ran_leaves_the_batcher_serv
     assert asyncio.run(scenario()) == ["ok"]
 
 
+def test_the_batcher_waits_out_its_window_as_on_python_3_10(monkeypatch):
+    from lstmkit.serve import batcher as batcher_module
+
+    class AsyncioTimeout(Exception):  # Python 3.10's asyncio.TimeoutError, not the built-in one
+        pass
+
+    real_wait_for = asyncio.wait_for
+
+    async def wait_for(awaitable, timeout):
+        try:
+            return await real_wait_for(awaitable, timeout)
+        except TimeoutError:
+            raise AsyncioTimeout from None
+
+    monkeypatch.setattr(batcher_module.asyncio, "TimeoutError", AsyncioTimeout)
+    monkeypatch.setattr(batcher_module.asyncio, "wait_for", wait_for)
+
+    async def scenario():
+        batcher = batcher_module.Batcher(lambda key, items: items, max_batch=8, max_wait=0.01)
+        batcher.start()
+        try:  # a lone request: the window for more passes, then it runs
+            return await real_wait_for(batcher.submit(None, ["a"]), 10)
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == ["a"]
+
+
 # ---- the command ----------------------------------------------------------------------------------
 
 def _one_line_error(capsys):

@@ -95,7 +95,7 @@ class Batcher:
                         break
                     try:
                         pending = await asyncio.wait_for(self._queue.get(), deadline - loop.time())
-                    except TimeoutError:
+                    except asyncio.TimeoutError:  # not the built-in TimeoutError before Python 3.11
                         break
                 batch.append(pending)
                 size += len(pending.items)
