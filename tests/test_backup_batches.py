@@ -87,3 +87,20 @@ def test_backups_are_taken_every_save_freq_batches(tmp_path):
 def test_save_freq_must_be_epoch_or_a_positive_int(tmp_path, bad):
     with pytest.raises(LstmkitError, match="save_freq: expected 'epoch' or a positive number of batches"):
         BackupAndRestore(tmp_path, save_freq=bad)
+
+
+def test_an_ensembles_members_keep_the_save_freq_asked_for(tmp_path):
+    from lstmkit.tasks.common import Members
+
+    members = Members([BackupAndRestore(tmp_path, save_freq=3)])
+    backup = [cb for cb in members.callbacks(1) if isinstance(cb, BackupAndRestore)]
+    assert len(backup) == 1 and backup[0].save_freq == 3 and backup[0].backup_dir == tmp_path / "member-1"
+
+
+def test_a_backup_after_an_epochs_last_batch_keeps_that_epochs_loss(tmp_path, uninterrupted):
+    want, losses = uninterrupted
+    with pytest.raises(Interrupted):  # stopped right after the backup at batch 6, the end of epoch 1
+        fit([BackupAndRestore(tmp_path, save_freq=3), StopAfter(BATCHES)])
+    model, history = fit([BackupAndRestore(tmp_path, save_freq=3)])
+    assert all(torch.equal(model.state_dict()[k], want[k]) for k in want)
+    assert history.history["loss"] == losses  # one loss per epoch, the first one's from the backup

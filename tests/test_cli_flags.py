@@ -74,3 +74,11 @@ def test_old_spellings_say_so_and_are_checked_alike(tmp_path, capsys):
 def test_unknown_flags_and_commands_are_one_line(capsys):
     refused(capsys, "forecast", "train", "--lookbak", "3", match=r"unrecognized arguments: --lookbak 3")
     refused(capsys, "frobnicate", match=r"argument COMMAND: invalid choice: 'frobnicate'")
+
+
+@pytest.mark.parametrize("flags,match", [
+    (["--series-embedding", "-1"], r"--series-embedding: expected a non-negative integer, got -1"),
+    (["--series-windows", "0"], r"--series-windows: expected a positive integer, got 0"),
+])
+def test_forecast_panel_flags_name_the_flag(capsys, flags, match):
+    refused(capsys, "forecast", "train", "--id-col", "id", *flags, match=match)

@@ -164,6 +164,18 @@ def test_export_refusals_are_one_line(runs, tmp_path, capsys, monkeypatch):
         forecast.Forecaster.load(runs["forecast"], runtime="onnx")
 
 
+def test_a_panel_forecast_model_is_refused_in_one_line(tmp_path, capsys):
+    from test_forecast_panel import FAST, make_panel
+
+    config = forecast.Config(**{**FAST, "lookback": 12, "test_size": 6}, epochs=1)
+    forecast.train(make_panel(n_series=3, length=60), config, verbose=0).save(tmp_path / "model")
+    assert main(["export", "--model", str(tmp_path)]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 1 and "many-series" in errors[0] and "no ONNX export" in errors[0], errors
+    with pytest.raises(ModelFileError, match="many-series"):
+        forecast.Forecaster.load(tmp_path, runtime="onnx")
+
+
 # int8 dynamic quantization of the task networks (LSTMs and Linears int8; measured on these tiny models:
 # probabilities within 7e-4, forecasts within 0.15%; benchmarks/quantized.py scores full-size models).
 QUANT_PROB_TOL, QUANT_FORECAST_RTOL = 2e-2, 2e-2

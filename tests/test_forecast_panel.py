@@ -161,3 +161,26 @@ def test_cli_bad_panel_input_is_one_line_and_exit_2(panel, tmp_path, capsys):
                "--horizon", "6", "--lookback", "24", "--test-size", "12", "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "duplicated (id, time) rows" in err
+
+
+def test_a_panel_trains_in_the_precision_asked_for():
+    from lstmkit.models import Callback
+
+    seen = []
+
+    class Precision(Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(self.model._fit_precision)
+
+    config = Config(**{**FAST, "lookback": 12, "test_size": 6}, epochs=1, precision="bf16")
+    forecast.train(make_panel(n_series=3, length=60), config, verbose=0, callbacks=[Precision()])
+    assert seen == ["bf16"]
+
+
+def test_a_panel_refuses_a_backup_it_could_not_resume_from(tmp_path):
+    from lstmkit.models import BackupAndRestore
+
+    config = Config(**{**FAST, "lookback": 12, "test_size": 6, "ensemble": 2}, epochs=1)
+    with pytest.raises(LstmkitError, match="cannot resume from a BackupAndRestore"):
+        forecast.train(make_panel(n_series=3, length=60), config, verbose=0,
+                       callbacks=[BackupAndRestore(tmp_path / "backup")])

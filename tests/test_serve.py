@@ -122,6 +122,37 @@ def test_forecast_equals_the_predictor_for_columns_and_records(servers, runs):
             np.testing.assert_allclose(got[name], expected[name], rtol=1e-6)
 
 
+def test_a_panel_forecast_model_answers_its_long_frame(tmp_path):
+    from test_forecast_panel import FAST, make_panel
+
+    panel = make_panel(n_series=3, length=60)
+    config = forecast.Config(**{**FAST, "lookback": 12, "test_size": 6}, epochs=1)
+    forecast.train(panel, config, verbose=0).save(tmp_path / "model")
+    history = panel[panel["id"] == "s1"].tail(20)
+    columns = {name: history[name].tolist() for name in ("id", "t", "y", "kind")}
+    expected = forecast.Forecaster.load(tmp_path).predict(data=history)
+    with running(create_app(tmp_path, limits=LIMITS)) as url:
+        r = httpx.post(f"{url}/predict", json={"data": columns}, timeout=30)
+    assert r.status_code == 200, r.text
+    got = r.json()["forecast"]
+    assert list(got) == list(expected.columns) and got["id"] == ["s1"] * len(expected)
+    for name in expected.columns[2:]:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-6)
+
+
+def test_a_classifier_trained_on_numeric_labels_answers_them_as_text(tmp_path):
+    from lstmkit.data.text_datasets import TextData
+
+    data = TextData(["good film", "bad film", "great movie", "awful movie"] * 10, [1, 0, 1, 0] * 10, "numbers")
+    config = classify.Config(embed_dim=4, hidden_size=4, epochs=1, min_freq=1)
+    classify.train(data, config, verbose=0).save(tmp_path / "model")
+    with running(create_app(tmp_path, limits=LIMITS)) as url:
+        r = httpx.post(f"{url}/predict", json={"texts": ["good film"]}, timeout=30)
+    assert r.status_code == 200, r.text
+    got = r.json()["predictions"][0]
+    assert got["label"] in ("0", "1") and set(got["probabilities"]) == {"0", "1"}
+
+
 def test_classify_equals_the_predictor(servers, runs):
     texts = ["good story", "awful film", "a great fun film"]
     expected = classify.Classifier.load(runs["classify"][0]).predict(texts)
@@ -267,6 +298,64 @@ def test_a_refused_request_in_a_batch_leaves_the_others_answered(servers, runs):
     responses = asyncio.run(_clients(servers["forecast"][0], [good, bad] * 8, 16))
     assert [r.status_code for r in responses] == [200, 422] * 8
     assert len({json.dumps(r.json()) for r in responses[::2]}) == 1  # every good one got the same forecast
+
+
+def test_a_request_that_left_while_its_refused_batch_ran_leaves_the_batcher_serving():
+    from lstmkit.errors import LstmkitError
+    from lstmkit.serve.batcher import Batcher
+
+    started, release = threading.Event(), threading.Event()
+
+    def run(key, items):
+        if items == ["bad"]:
+            started.set()
+            release.wait(10)
+            raise LstmkitError("items: refused")
+        return items
+
+    async def scenario():
+        batcher = Batcher(run, max_batch=8, max_wait=0)
+        batcher.start()
+        try:
+            left = asyncio.ensure_future(batcher.submit(None, ["bad"]))
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+            left.cancel()  # the client went away while the model ran its request
+            await asyncio.gather(left, return_exceptions=True)
+            release.set()
+            return await asyncio.wait_for(batcher.submit(None, ["ok"]), 10)
+        finally:
+            release.set()
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == ["ok"]
+
+
+def test_the_batcher_waits_out_its_window_as_on_python_3_10(monkeypatch):
+    from lstmkit.serve import batcher as batcher_module
+
+    class AsyncioTimeout(Exception):  # Python 3.10's asyncio.TimeoutError, not the built-in one
+        pass
+
+    real_wait_for = asyncio.wait_for
+
+    async def wait_for(awaitable, timeout):
+        try:
+            return await real_wait_for(awaitable, timeout)
+        except TimeoutError:
+            raise AsyncioTimeout from None
+
+    monkeypatch.setattr(batcher_module.asyncio, "TimeoutError", AsyncioTimeout)
+    monkeypatch.setattr(batcher_module.asyncio, "wait_for", wait_for)
+
+    async def scenario():
+        batcher = batcher_module.Batcher(lambda key, items: items, max_batch=8, max_wait=0.01)
+        batcher.start()
+        try:  # a lone request: the window for more passes, then it runs
+            return await real_wait_for(batcher.submit(None, ["a"]), 10)
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == ["a"]
 
 
 # ---- the command ----------------------------------------------------------------------------------

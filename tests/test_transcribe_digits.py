@@ -57,3 +57,6 @@ def test_predict_command_names_the_digit_of_each_mfcc_file(tmp_path, capsys):
         assert len(err.splitlines()) == 1 and re.search(says, err)
     assert main(["transcribe", "predict", "--model", str(tmp_path / "run"), "--beam", "4", files[0]]) == 2
     assert "digit classifier" in capsys.readouterr().err
+    assert main(["transcribe", "predict", "--model", str(tmp_path / "run"), "--runtime", "onnx", files[0]]) == 2
+    err = capsys.readouterr().err  # not run in torch as if onnx had been asked for
+    assert len(err.splitlines()) == 1 and "no ONNX export" in err

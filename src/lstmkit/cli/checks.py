@@ -18,7 +18,7 @@ INT_RANGES = {  # dest: (smallest, largest)
     "embed_size": (1, SIZE), "num_layers": (1, 64), "vocab_size": (1, 1_000_000), "batch_size": (1, 1_000_000),
     "max_words": (1, 10_000), "beam": (1, 1024), "repeats": (1, 10_000), "threads": (1, 1024),
     "updates": (1, 10_000_000), "port": (0, 65535), "max_body": (1, 2**40), "max_items": (1, 10_000_000),
-    "max_batch": (1, 1_000_000),
+    "max_batch": (1, 1_000_000), "series_embedding": (0, SIZE), "series_windows": (1, 1_000_000_000),
 }
 FLOAT_RANGES = {  # dest: (smallest, largest, whether the smallest itself is allowed)
     "lm_weight": (0.0, 1e6, True), "time_limit": (0.0, 1e9, False), "recurrent_dropout": (0.0, 1.0, True),

@@ -76,6 +76,9 @@ def handle_predict(args) -> int:
         if args.beam is not None or args.lm_weight is not None:
             raise LstmkitError(f"--beam, --lm-weight: the model in {args.model} is a digit classifier, "
                                "which has no decoding to set")
+        if args.runtime != "torch":
+            raise LstmkitError(f"--runtime: the model in {args.model} is a digit classifier, which has no "
+                               "ONNX export; leave out --runtime onnx")
         clf = digits.DigitClassifier.load(args.model)
         texts = [str(d) for d in clf.predict(digits.read_mfcc(args.files, len(clf.mean)))]
     else:

@@ -54,12 +54,13 @@ def export_onnx(model, out=None) -> Path:
     """
     import onnx
 
-    from .runtime import predictor_class, require_onnxruntime
+    from .runtime import predictor_class, refuse_panel, require_onnxruntime
 
     ort = require_onnxruntime("lstmkit export")
     directory = model_dir(model)
     cls = predictor_class(directory)
     predictor = cls.load(directory)
+    refuse_panel(predictor, directory)
     out = Path(out) if out is not None else directory / DEFAULT_NAME
     if out.suffix != ".onnx":
         raise LstmkitError(f"onnx: expected a path ending in .onnx, got {str(out)!r}")

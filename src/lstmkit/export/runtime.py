@@ -50,6 +50,13 @@ def predictor_class(directory: Path):
     return classes[task]
 
 
+def refuse_panel(predictor, directory: Path) -> None:
+    """A many-series (panel) forecast model has no ONNX export: say so in one line."""
+    if predictor.task == "forecast" and getattr(predictor.config, "id_col", None):
+        raise ModelFileError(f"model: {directory} is a many-series (id_col={predictor.config.id_col!r}) forecast "
+                             "model, which has no ONNX export yet; run it with the torch runtime")
+
+
 def attach(predictor, directory: Path):
     """`predictor` (just loaded from `directory`) with its networks replaced by onnxruntime sessions.
 
@@ -61,6 +68,7 @@ def attach(predictor, directory: Path):
 
     if predictor.task not in ("forecast", "classify", "translate", "transcribe"):
         raise ModelFileError(f"runtime: {predictor.task!r} models have no ONNX export; use runtime='torch'")
+    refuse_panel(predictor, directory)
     ort = require_onnxruntime("runtime='onnx'")
     sidecar = directory / SIDECAR
     run = f"run `lstmkit export --model {directory}`"

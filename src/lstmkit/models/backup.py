@@ -48,6 +48,7 @@ class BackupAndRestore(Callback):
         self.delete_checkpoint = delete_checkpoint
         self._callbacks, self._start, self._last = [], None, None
         self._seen, self._epoch, self._epoch_rng, self._skip, self._then = 0, 0, None, 0, None
+        self.trained_logs = None  # a backup inside an epoch: that epoch's logs over its batches until then
         if save_freq != "epoch":  # a hook only then: fit skips per-batch hooks (and a sync) when none is set
             self.on_train_batch_end = self._after_batch
 
@@ -60,7 +61,7 @@ class BackupAndRestore(Callback):
         """
         self._callbacks = [cb for cb in callbacks if cb is not self]
         latest = self.backup_dir / LATEST
-        self._last, self._seen, self._skip, self._then = None, 0, 0, None
+        self._last, self._seen, self._skip, self._then, self.trained_logs = None, 0, 0, None, None
         if not (latest.exists() or (self.backup_dir / f".{LATEST}.old").is_dir()):
             self._start = initial_epoch
             return initial_epoch, 0
@@ -75,6 +76,7 @@ class BackupAndRestore(Callback):
             if self._skip:  # inside an epoch: its shuffle is drawn again from its start's states
                 _set_rng(meta["epoch_rng"], tensors, "rng_epoch/")
                 self._then = meta["rng"], tensors
+                self.trained_logs = meta.get("logs") or None
             else:
                 _set_rng(meta["rng"], tensors)
             for key, cb in _keyed(self._callbacks):
@@ -119,7 +121,7 @@ class BackupAndRestore(Callback):
     def _after_batch(self, batch, logs=None):
         self._seen += 1
         if self._seen % self.save_freq == 0:
-            self._backup(self._epoch - 1, batch + 1)
+            self._backup(self._epoch - 1, batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._last = epoch
@@ -137,7 +139,7 @@ class BackupAndRestore(Callback):
         elif self._last is not None:
             self._backup(self._last)
 
-    def _backup(self, epoch: int, batch: int = 0):
+    def _backup(self, epoch: int, batch: int = 0, logs=None):
         """Back up the state after `epoch` (the last completed) and `batch` batches of the next."""
         tensors = {**{k: v for k, v in self.model.state_dict().items()}, **_rng_tensors()}
         states = {}
@@ -148,6 +150,7 @@ class BackupAndRestore(Callback):
         if batch:
             tensors.update(self._epoch_rng[0])
             meta["epoch_rng"] = self._epoch_rng[1]
+            meta["logs"] = {k: float(v) for k, v in (logs or {}).items()}
         optimizer = self.model.optimizer.state_dict() if self.model.optimizer is not None else None
         saving.write_model_dir(self.backup_dir / LATEST, {"backup": meta}, tensors, optimizer=optimizer)
 
@@ -185,6 +188,15 @@ def resume(callbacks, initial_epoch: int) -> tuple[int, int]:
         if isinstance(cb, BackupAndRestore):
             initial_epoch, step = cb.resume(callbacks, initial_epoch)
     return initial_epoch, step
+
+
+def trained_logs(callbacks):
+    """The logs a backup inside an epoch kept of that epoch's batches (for a resumed epoch whose
+    batches were all trained before the backup), or None."""
+    for cb in callbacks:
+        if isinstance(cb, BackupAndRestore) and cb.trained_logs:
+            return dict(cb.trained_logs)
+    return None
 
 
 def skip_trained(batches, n: int, callbacks):

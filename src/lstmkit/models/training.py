@@ -24,6 +24,8 @@ def run_epochs(model, train, val, initial_epoch, epochs, verbose, callbacks, don
         progress = Progress(train.length, verbose)
         batches = backup.skip_trained(train(), done, callbacks) if done else train()
         logs, steps = train_epoch(model, batches, epoch, progress, callbacks if batch_hooks else None, done)
+        if done and steps == done:  # the backup came after the epoch's last batch: its logs are the epoch's
+            logs = backup.trained_logs(callbacks) or logs
         done = 0
         if train.ran_out and not steps:
             break

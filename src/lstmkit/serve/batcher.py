@@ -95,7 +95,7 @@ class Batcher:
                         break
                     try:
                         pending = await asyncio.wait_for(self._queue.get(), deadline - loop.time())
-                    except TimeoutError:
+                    except asyncio.TimeoutError:  # not the built-in TimeoutError before Python 3.11
                         break
                 batch.append(pending)
                 size += len(pending.items)
@@ -112,7 +112,8 @@ class Batcher:
             results = await self._call(group[0].key, [item for p in group for item in p.items])
         except LstmkitError as e:
             if len(group) == 1:
-                group[0].future.set_exception(e)
+                if not group[0].future.done():  # its client may have left while the model ran
+                    group[0].future.set_exception(e)
                 return
             for pending in group:
                 await self._run_group([pending])

@@ -64,10 +64,21 @@ class ForecastService(Service):
 
     def reply(self, body, results):
         frame = results[0]
+        if self.predictor.config.id_col:  # a panel model: the series id and the time are columns
+            return {"forecast": {name: _column(frame[name]) for name in frame.columns}}
         index = frame.index
         times = ([t.isoformat() for t in index] if isinstance(index, pd.DatetimeIndex) else index.tolist())
         columns = {name: frame[name].astype(float).tolist() for name in frame.columns}
         return {"forecast": {self.predictor.time_col or "step": times, **columns}}
+
+
+def _column(values: pd.Series) -> list:
+    """A forecast column as JSON: times as ISO strings, numbers as floats, anything else (series ids) as str."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return [t.isoformat() for t in values]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype(float).tolist()
+    return values.astype(str).tolist()
 
 
 def _frame(table, name) -> pd.DataFrame:
@@ -88,7 +99,7 @@ class ClassifyService(Service):
         return list(self.predictor.predict_proba(texts))
 
     def reply(self, body, results):
-        labels = self.predictor.labels
+        labels = [str(label) for label in self.predictor.labels]  # labels given as numbers (1, 0) answer as text
         return {"predictions": [{"label": labels[int(p.argmax())], "probability": float(p.max()),
                                  "probabilities": dict(zip(labels, map(float, p)))} for p in results]}
 

@@ -195,8 +195,8 @@ class Members:
     ensemble's members).
 
     A `BackupAndRestore(DIR)` among the callbacks becomes one per member, `DIR/member-K` (each
-    member's epochs are backed up there), and a member that finished keeps its final weights in
-    `DIR/member-K-done`: a run resumed after a kill skips the members that finished and continues
+    member's epochs, or every `save_freq` batches, are backed up there), and a member that
+    finished keeps its final weights in `DIR/member-K-done`: a run resumed after a kill skips the members that finished and continues
     the one that was interrupted, so it ends with the weights of a run never interrupted. Without
     a BackupAndRestore every member gets the callbacks as they are.
 
@@ -224,7 +224,8 @@ class Members:
 
         if self.backup is None:
             return list(self.others)
-        return [*self.others, BackupAndRestore(self.backup.backup_dir / f"member-{k}")]
+        return [*self.others, BackupAndRestore(self.backup.backup_dir / f"member-{k}",
+                                               save_freq=self.backup.save_freq)]
 
     def restore(self, k: int, net) -> bool:
         """Load member k's final weights into `net` if it finished in an earlier run; True if so."""

@@ -70,7 +70,14 @@ class PanelForecaster(Forecaster):
 
     # ---- fit -------------------------------------------------------------------------------
     def _fit(self, data, verbose, callbacks):
+        from ...models.backup import BackupAndRestore
+
         c = self.config
+        if any(isinstance(cb, BackupAndRestore) for cb in callbacks):
+            # one backup directory would be shared by every member, and the epochs' shuffles come from
+            # a generator of the panel's own that a backup does not hold: a resumed run would differ
+            raise LstmkitError("callbacks: a many-series (id_col) model cannot resume from a BackupAndRestore "
+                               "yet; train it without one")
         self.source = self._open(data, ts.required_length(c.lookback, c.horizon, c.test_size))
         self._first_pass(self.source)
         val = self._validation()
@@ -86,7 +93,8 @@ class PanelForecaster(Forecaster):
                 batches = lambda epoch: shuffled_batches(self._chunks(rng), batch_size, SHUFFLE_BUFFER, rng)  # noqa: E731
                 shown = [Progress(k, clock)] if verbose else []
                 members.append(fit_member(net, batches, val, quantiles=c.quantiles, learning_rate=c.learning_rate,
-                                          epochs=c.epochs, patience=c.patience, callbacks=[*shown, *callbacks]))
+                                          epochs=c.epochs, patience=c.patience, callbacks=[*shown, *callbacks],
+                                          precision=c.precision))
         self.net = PanelEnsemble(members)
         return self
 

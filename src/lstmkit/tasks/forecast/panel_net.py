@@ -101,7 +101,8 @@ def _tensors(batch):
             torch.from_numpy(np.ascontiguousarray(codes, np.int64)), torch.from_numpy(np.ascontiguousarray(numeric, np.float32)))
 
 
-def fit_member(net, epoch_batches, val, *, quantiles, learning_rate, epochs, patience, callbacks=()):
+def fit_member(net, epoch_batches, val, *, quantiles, learning_rate, epochs, patience, callbacks=(),
+               precision="fp32"):
     """Train one PanelNet with Adam on the pinball loss, early-stopped on the validation windows
     (the best epoch's weights are put back).
 
@@ -110,6 +111,7 @@ def fit_member(net, epoch_batches, val, *, quantiles, learning_rate, epochs, pat
             `shuffled_batches` yields them. val: the validation windows as one such batch.
         quantiles, learning_rate, epochs, patience: as in the forecasting Config.
         callbacks: more callbacks (e.g. the forecast Progress line).
+        precision: "fp32" or "bf16" (`lstmkit.precision`), as the Config's.
 
     Returns:
         The trained net, in eval mode.
@@ -119,7 +121,7 @@ def fit_member(net, epoch_batches, val, *, quantiles, learning_rate, epochs, pat
     model.compile(optimizer=Adam(learning_rate=learning_rate, epsilon=1e-8), loss=PinballLoss(quantiles))
     stop = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     model.fit(_Epochs(epoch_batches), epochs=epochs, verbose=0, validation_data=_Epochs(lambda epoch: chunks),
-              callbacks=[stop, *callbacks])
+              callbacks=[stop, *callbacks], precision=precision)
     return net.eval()
 
 
