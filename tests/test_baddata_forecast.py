@@ -102,6 +102,15 @@ def test_predict_flags(tmp_path, capsys):
             match=r"--horizon: expected a positive integer, got 0")
     refused(capsys, "forecast", "predict", "--model", tmp_path, "--data", path, "--out", path,
             match=r"--out: .* is also the input --data")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    earlier = series_csv(run_dir / "forecast.csv")  # an earlier forecast, given as the new history
+    refused(capsys, "forecast", "predict", "--model", tmp_path, "--data", earlier, "--out", run_dir,
+            match=r"--out: .*run/forecast\.csv is also the input --data")
+    assert earlier.read_text()  # untouched
+    (tmp_path / "run2" / "forecast.csv").mkdir(parents=True)
+    refused(capsys, "forecast", "predict", "--model", tmp_path, "--data", path, "--out", tmp_path / "run2",
+            match=r"forecast\.csv is a directory; expected a file name")
 
 
 def test_fill_gives_a_correct_run_and_nonfinite_loss_stops_with_one_line(tmp_path, capsys, monkeypatch):

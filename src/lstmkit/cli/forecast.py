@@ -114,8 +114,7 @@ def handle_predict(args) -> int:
     """Forecast after --data with a saved model; write OUT/forecast.csv."""
     out = check_output("--out", args.out or f"runs/forecast-{Path(args.data).stem}", directory=True,
                        inputs=input_paths(args))
-    if (out / "forecast.csv").is_dir():
-        raise LstmkitError(f"--out: {out / 'forecast.csv'} is a directory; the forecast is written there")
+    check_output("--out", out / "forecast.csv", directory=False, inputs=input_paths(args))  # not --data itself
     forecaster = Forecaster.load(args.model, runtime=args.runtime)
     forecaster.config.fill = args.fill or forecaster.config.fill  # the new history may have gaps
     future = forecaster.predict(args.horizon, data=args.data, future=args.future)

@@ -49,12 +49,16 @@ def read_text(path, what: str) -> str:
             longer than MAX_LINE characters; the message names the file and the line.
     """
     path = check_file(path, what)
-    raw = path.read_bytes()
     if path.suffix == ".gz":
         try:
-            raw = gzip.decompress(raw)
+            with gzip.open(path, "rb") as f:
+                raw = f.read(MAX_FILE + 1)  # unpacked size bounded too: a small file may unpack to gigabytes
         except (OSError, EOFError) as e:
             raise DataError(f"{what}: {path} is not a readable gzip file ({e})") from None
+        if len(raw) > MAX_FILE:
+            raise DataError(f"{what}: {path} unpacks to more than {MAX_FILE:,} bytes; expected at most that")
+    else:
+        raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"{what}: {path} is empty ({len(raw)} bytes)")
     nul = raw.find(b"\0")
