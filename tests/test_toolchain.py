@@ -57,8 +57,15 @@ def _train_grads(model, x):
     return [x.grad] + [p.grad.clone() for p in model.parameters()]
 
 
-def test_compile_inference_and_training_match_eager_without_graph_breaks(monkeypatch):
-    monkeypatch.setattr(torch._inductor.config, "compile_threads", 1)  # no worker pool to start: faster here
+@pytest.fixture
+def one_compile_thread():
+    # no worker pool to start: faster here (config.patch restores the setting; monkeypatch's undo
+    # deleted it from inductor's config module, which broke every later compile in the process)
+    with torch._inductor.config.patch(compile_threads=1):
+        yield
+
+
+def test_compile_inference_and_training_match_eager_without_graph_breaks(one_compile_thread):
     model = _model(bidirectional=True)
     # fullgraph: any graph break is an error; dynamic: one graph for every batch size and length.
     compiled = torch.compile(model, fullgraph=True, dynamic=True)
