@@ -83,6 +83,9 @@ def test_forecast_predict_runtime_onnx_equals_torch(runs, tmp_path):
     torch_f, onnx_f = forecast.Forecaster.load(model), forecast.Forecaster.load(model, runtime="onnx")
     assert type(onnx_f.net).__name__ == "Session"
     np.testing.assert_allclose(onnx_f.predict(data=data).values, torch_f.predict(data=data).values, rtol=1e-4)
+    with pytest.raises(LstmkitError, match=r"runs in onnxruntime .* load it with runtime='torch' to save it"):
+        onnx_f.save(tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()
     csv = tmp_path / "air.csv"
     data.to_csv(csv)
     for runtime in ("torch", "onnx"):

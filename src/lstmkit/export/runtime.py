@@ -92,6 +92,7 @@ def attach(predictor, directory: Path):
         predictor.model = Seq2SeqSessions(sessions["encoder"], sessions["decoder"])
     else:
         predictor.model = Session(sessions["model"])
+    predictor.runtime = "onnx"  # Predictor.save refuses: the sessions hold no torch weights to write
     return predictor
 
 

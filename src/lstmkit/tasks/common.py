@@ -95,6 +95,9 @@ class Predictor:
 
     def save(self, path) -> Path:
         """Write the model directory (config.json, model.safetensors, preprocessing.json)."""
+        if getattr(self, "runtime", "torch") == "onnx":
+            raise LstmkitError(f"save: this {self.task} predictor runs in onnxruntime (loaded with runtime='onnx'), "
+                               "which holds no weights to write; load it with runtime='torch' to save it")
         meta, state, prep = self._parts()
         return write_model_dir(path, {"task": self.task, "config": self.config.to_dict(), **meta}, state, prep)
 
