@@ -48,14 +48,7 @@ class LSTMCell(nn.Module):
                 p.uniform_(-bound, bound)
 
     def forward(self, input, hx=None):
-        if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
-            shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
-            raise LstmkitError(f"input: expected shape (B, {self.input_size}) or ({self.input_size},), "
-                               f"got {shape}")
-        check_input(input, self.input_size, self.weight_ih, "input")
-        unbatched = input.dim() == 1
-        x = input.unsqueeze(0) if unbatched else input  # (B, I)
-        w = LayerWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        x, unbatched, w = cell_input(self, input)
         if hx is None:
             h, c = lstm.init_state(x.shape[0], w, x)
         else:
@@ -68,3 +61,15 @@ class LSTMCell(nn.Module):
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+def cell_input(cell, input):
+    """(x (B, I), whether `input` was unbatched, the cell's LayerWeights) for a cell's forward;
+    input (B, I) or (I,), checked against the cell's input size and weights' dtype and device."""
+    if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
+        shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
+        raise LstmkitError(f"input: expected shape (B, {cell.input_size}) or ({cell.input_size},), got {shape}")
+    check_input(input, cell.input_size, cell.weight_ih, "input")
+    unbatched = input.dim() == 1
+    x = input.unsqueeze(0) if unbatched else input  # (B, I)
+    return x, unbatched, LayerWeights(cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)

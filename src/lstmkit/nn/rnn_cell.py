@@ -2,10 +2,10 @@
 import torch
 from torch import nn
 
-from ..cells import LayerWeights, gru, rnn
+from ..cells import gru, rnn
 from ..errors import LstmkitError
-from .cell import LSTMCell
-from .checks import check_hx, check_input
+from .cell import LSTMCell, cell_input
+from .checks import check_hx
 
 
 class _SingleStateCell(nn.Module):
@@ -29,14 +29,7 @@ class _SingleStateCell(nn.Module):
 
     def forward(self, input, hx=None):
         """input (B, I) or (I,), hx (B, H) or (H,) or None -> h_1 shaped like hx."""
-        if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
-            shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
-            raise LstmkitError(f"input: expected shape (B, {self.input_size}) or ({self.input_size},), "
-                               f"got {shape}")
-        check_input(input, self.input_size, self.weight_ih, "input")
-        unbatched = input.dim() == 1
-        x = input.unsqueeze(0) if unbatched else input  # (B, I)
-        w = LayerWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        x, unbatched, w = cell_input(self, input)
         if hx is None:
             h = x.new_zeros(x.shape[0], self.hidden_size)
         else:
