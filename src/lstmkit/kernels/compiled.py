@@ -33,7 +33,9 @@ import torch
 from .stack import lengths_to_mask, run_stack
 
 name = "compiled"
-SOURCE = Path(__file__).parent / "csrc" / "lstm.cpp"
+# Every C++ source of the library: csrc/lstm.cpp registers the `lstmkit_compiled` op namespace and
+# each further cell's file adds its ops to it with TORCH_LIBRARY_FRAGMENT; all build into one library.
+SOURCES = tuple(sorted((Path(__file__).parent / "csrc").glob("*.cpp")))
 _DTYPES = (torch.float32, torch.float64)
 _FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-std=c++17", "-shared", "-fPIC", "-w")
 _state = {}  # "ops" once loaded, or "error": why it could not be built or loaded
@@ -116,14 +118,15 @@ def library_path(cache_dir=None) -> Path:
     """Where the built library for this source, torch version, compiler flags and CPU lives."""
     cache = Path(cache_dir or os.environ.get("LSTMKIT_CACHE") or Path.home() / ".cache" / "lstmkit")
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), torch.__version__.encode(), " ".join(_FLAGS).encode(),
+    sources = (src.name.encode() + src.read_bytes() for src in SOURCES)
+    for part in (*sources, torch.__version__.encode(), " ".join(_FLAGS).encode(),
                  _compiler().encode(), platform.machine().encode(), _cpu_flags().encode()):
         key.update(part)
     return cache / "compiled" / key.hexdigest()[:16] / "lstmkit_compiled.so"
 
 
 def build(cache_dir=None, force=False) -> Path:
-    """Compile `csrc/lstm.cpp` into the cache (once; `force` rebuilds) and return the library's path.
+    """Compile the `csrc/*.cpp` sources into one library in the cache (once; `force` rebuilds) and return the library's path.
 
     Raises:
         BuildError: no compiler, or it failed.
@@ -134,7 +137,7 @@ def build(cache_dir=None, force=False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".so", delete=False) as tmp:
         part = Path(tmp.name)
-    cmd = [*shlex.split(_compiler()), *_FLAGS, str(SOURCE), "-o", str(part), *_torch_flags()]
+    cmd = [*shlex.split(_compiler()), *_FLAGS, *map(str, SOURCES), "-o", str(part), *_torch_flags()]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)
     except OSError as e:
