@@ -104,3 +104,24 @@ def test_a_backup_after_an_epochs_last_batch_keeps_that_epochs_loss(tmp_path, un
     model, history = fit([BackupAndRestore(tmp_path, save_freq=3)])
     assert all(torch.equal(model.state_dict()[k], want[k]) for k in want)
     assert history.history["loss"] == losses  # one loss per epoch, the first one's from the backup
+
+
+def test_a_resumed_run_keeps_the_time_budget_it_had_used(tmp_path, monkeypatch):
+    clock = iter(range(10_000))  # every look at the clock is one second later
+    monkeypatch.setattr("lstmkit.models.callbacks.time.monotonic", lambda: next(clock))
+    from lstmkit.models import TimeLimit
+    budget = TimeLimit(14.5)
+    with pytest.raises(Interrupted):
+        fit([budget, BackupAndRestore(tmp_path, save_freq=2), StopAfter(8)])
+    assert budget.used == 8  # one look at train begin, one per batch
+    meta = json.loads((tmp_path / "latest" / "config.json").read_text())["backup"]
+    assert meta["callbacks"]["TimeLimit#0"]["used"]["value"] == 8  # the backup after batch 8
+    resumed, seen = TimeLimit(14.5), []
+
+    class Count(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    fit([resumed, BackupAndRestore(tmp_path, save_freq=2), Count()])
+    # 8 s were used before: the 7th batch after them crosses 14.5 s (a fresh budget: all 10 left)
+    assert len(seen) == 7 and resumed.used == 15

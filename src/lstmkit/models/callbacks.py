@@ -226,7 +226,9 @@ class TimeLimit(Callback):
     """End training once `seconds` have passed since fit began: after the batch that crossed the
     limit, mid-epoch if need be (that epoch's logs cover the batches it ran; the other callbacks get
     its on_epoch_end as usual). `share()`, the part of the time used, lets a schedule decay over the
-    time rather than over the steps.
+    time rather than over the steps. With `BackupAndRestore` the budget is the run's, not the
+    process's: `used` (the seconds trained until the last batch) is backed up, and a resumed run
+    continues from it (list TimeLimit before BackupAndRestore, so a backup sees the batch it follows).
 
     Args:
         seconds: the time budget, a positive number (None: no limit).
@@ -239,19 +241,25 @@ class TimeLimit(Callback):
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
                                     or not seconds > 0):
             raise LstmkitError(f"seconds: expected a positive number or None, got {seconds!r}")
-        self.seconds, self._start = seconds, None
+        self.seconds, self.used, self._start, self._base = seconds, 0.0, None, None
 
     def on_train_begin(self, logs=None):
-        self._start = time.monotonic()
+        self.used, self._start, self._base = 0.0, time.monotonic(), None
+
+    def _elapsed(self) -> float:
+        if self._base is None:  # the first look: a backup restored `used`, if any, just before
+            self._base = float(self.used)
+        return self._base + time.monotonic() - self._start
 
     def share(self) -> float:
-        """Elapsed time / the budget (0 before fit starts or without a limit)."""
+        """Time used / the budget (0 before fit starts or without a limit)."""
         if self.seconds is None or self._start is None:
             return 0.0
-        return (time.monotonic() - self._start) / self.seconds
+        return self._elapsed() / self.seconds
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.share() > 1:
+        self.used = self._elapsed()
+        if self.seconds is not None and self.used > self.seconds:
             self.model.stop_training = True
 
 
