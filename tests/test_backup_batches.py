@@ -31,14 +31,24 @@ class StopAfter(Callback):
             raise Interrupted
 
 
-def fit(callbacks):
+def fit(callbacks, steps=None, source="arrays"):
+    """`source`: "arrays" (shuffled each pass) or "generator" (one endless pass, made anew by a
+    resumed run, as a user's script would)."""
     torch.set_num_threads(1)
     lstmkit.set_seed(0)
     rng = np.random.default_rng(0)
     x, y = rng.random((48, 5, 2), dtype=np.float32), rng.random((48, 1), dtype=np.float32)
     model = Sequential([LSTM(6, input_shape=(None, 2), dropout=0.2), Dropout(0.3), Dense(1)])
     model.compile(optimizer="adam", loss="mse")
-    history = model.fit(x, y, epochs=EPOCHS, batch_size=8, verbose=0, callbacks=callbacks)
+    if source == "generator":
+        def endless():
+            while True:
+                for i in range(0, 48, 8):
+                    yield x[i:i + 8], y[i:i + 8]
+        history = model.fit(endless(), epochs=EPOCHS, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
+    else:
+        history = model.fit(x, y, epochs=EPOCHS, batch_size=8, verbose=0, callbacks=callbacks,
+                            steps_per_epoch=steps)
     return model, history
 
 
@@ -125,3 +135,15 @@ def test_a_resumed_run_keeps_the_time_budget_it_had_used(tmp_path, monkeypatch):
     fit([resumed, BackupAndRestore(tmp_path, save_freq=2), Count()])
     # 8 s were used before: the 7th batch after them crosses 14.5 s (a fresh budget: all 10 left)
     assert len(seen) == 7 and resumed.used == 15
+
+
+# steps_per_epoch: an epoch is part of a pass that carries on across epochs (4 or 5 of the 6 batches):
+# backups inside the second pass, inside an epoch, at an epoch's end, and epoch backups
+@pytest.mark.parametrize("source", ["arrays", "generator"])
+@pytest.mark.parametrize("steps, stop, freq", [(4, 5, 2), (4, 6, 3), (5, 7, 2), (4, 11, 5), (4, 9, "epoch")])
+def test_steps_per_epoch_resumes_where_the_pass_was(tmp_path, source, steps, stop, freq):
+    want = fit([], steps, source)[0].state_dict()
+    with pytest.raises(Interrupted):
+        fit([BackupAndRestore(tmp_path, save_freq=freq), StopAfter(stop)], steps, source)
+    got = fit([BackupAndRestore(tmp_path, save_freq=freq)], steps, source)[0].state_dict()
+    assert all(torch.equal(got[k], want[k]) for k in want)

@@ -8,7 +8,10 @@ the optimizer's state, the random number generators' states (torch, numpy, Pytho
 shuffling and the dropout masks) and the other callbacks' state (their JSON-able attributes, and
 dicts of tensors such as EarlyStopping's best weights). A backup inside an epoch also keeps the
 generators' states at that epoch's start: on resuming, fit draws the epoch's shuffle again from
-them, passes over the batches already trained, and continues with the states of the backup.
+them, passes over the batches already trained, and continues with the states of the backup. With
+`steps_per_epoch` an epoch is part of a pass that carries on across epochs, so the backup keeps the
+states the current pass was drawn from and how far into it training was, and a resumed run takes
+that pass up at the same batch.
 """
 import random
 from pathlib import Path
@@ -48,18 +51,23 @@ class BackupAndRestore(Callback):
         self.delete_checkpoint = delete_checkpoint
         self._callbacks, self._start, self._last = [], None, None
         self._seen, self._epoch, self._epoch_rng, self._skip, self._then = 0, 0, None, 0, None
+        self._batches, self._pass_rng = None, None  # with steps_per_epoch: fit's batches, a pass's states
         self.trained_logs = None  # a backup inside an epoch: that epoch's logs over its batches until then
         if save_freq != "epoch":  # a hook only then: fit skips per-batch hooks (and a sync) when none is set
             self.on_train_batch_end = self._after_batch
 
-    def resume(self, callbacks, initial_epoch: int) -> int:
+    def resume(self, callbacks, initial_epoch: int, batches=None) -> int:
         """Called by fit after every callback's on_train_begin: restore the backup, if there is one.
+        `batches`: fit's training batches (`feed.Batches`); with steps they carry on across epochs.
 
         Returns:
             (the epoch to start from, batches of it already trained): the epoch after the last
             backed-up one, or the one a backup inside an epoch was taken in; else (`initial_epoch`, 0).
         """
         self._callbacks = [cb for cb in callbacks if cb is not self]
+        self._batches = batches if batches is not None and batches.steps is not None else None
+        if self._batches is not None:
+            self._batches.on_new_pass = self._pass_begins
         latest = self.backup_dir / LATEST
         self._last, self._seen, self._skip, self._then, self.trained_logs = None, 0, 0, None, None
         if not (latest.exists() or (self.backup_dir / f".{LATEST}.old").is_dir()):
@@ -81,11 +89,24 @@ class BackupAndRestore(Callback):
                 _set_rng(meta["rng"], tensors)
             for key, cb in _keyed(self._callbacks):
                 _set_state(cb, meta["callbacks"].get(key, {}), tensors, key)
+            if self._batches is not None and "pass" in meta:
+                self._take_up_pass(meta, tensors)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
             raise ModelFileError(f"backup: {model_dir.path} is damaged (random state or callbacks: "
                                  f"{' '.join(str(e).split())[:120]})") from None
         self._start = meta["epoch"] + 1
         return self._start, self._skip
+
+    def _pass_begins(self):
+        self._pass_rng = _rng_tensors("rng_pass/"), _rng_json()
+
+    def _take_up_pass(self, meta, tensors):
+        """steps_per_epoch: draw the backed-up pass again from its states, pass over the batches
+        taken from it before the backup, then continue with the backup's states."""
+        _set_rng(meta["pass"]["rng"], tensors, "rng_pass/")
+        self._batches.fast_forward(int(meta["pass"]["offset"]))
+        _set_rng(meta["rng"], tensors)
+        self._then = None
 
     def continue_after_skip(self):
         """fit has passed over the batches trained before the backup: take up its random states."""
@@ -97,7 +118,8 @@ class BackupAndRestore(Callback):
         from .saving import check_optimizer_state  # models.saving imports the model classes
 
         own = self.model.state_dict()
-        weights = {k: v for k, v in tensors.items() if not k.startswith(("rng/", "rng_epoch/", "callbacks/"))}
+        weights = {k: v for k, v in tensors.items()
+                   if not k.startswith(("rng/", "rng_epoch/", "rng_pass/", "callbacks/"))}
         saving.check_tensor_specs({k: (v.dtype, tuple(v.shape)) for k, v in weights.items()},
                                   {k: (v.dtype, tuple(v.shape)) for k, v in own.items()},
                                   model_dir.path / saving.WEIGHTS)
@@ -128,6 +150,8 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         # fit calls this also when training fails (an error, Ctrl-C): then the backup stays
+        if self._start is None:  # the backup could not be restored: nothing ran
+            return
         done = self.model.stop_training or self._start >= self.params["epochs"] or (
             self._last is not None and self._last + 1 >= self.params["epochs"])
         if not done:
@@ -147,6 +171,9 @@ class BackupAndRestore(Callback):
             states[key], cb_tensors = _get_state(cb, key)
             tensors.update(cb_tensors)
         meta = {"epoch": epoch, "batch": batch, "seen": self._seen, "rng": _rng_json(), "callbacks": states}
+        if self._batches is not None and self._pass_rng is not None:
+            tensors.update(self._pass_rng[0])
+            meta["pass"] = {"offset": self._batches.offset, "rng": self._pass_rng[1]}
         if batch:
             tensors.update(self._epoch_rng[0])
             meta["epoch_rng"] = self._epoch_rng[1]
@@ -180,13 +207,13 @@ class GeneratorStates(Callback):
         self.states = {k: g.get_state() for k, g in self._generators.items()}
 
 
-def resume(callbacks, initial_epoch: int) -> tuple[int, int]:
+def resume(callbacks, initial_epoch: int, batches=None) -> tuple[int, int]:
     """(the epoch fit starts from, batches of it already trained): a BackupAndRestore among
-    `callbacks` restores its backup."""
+    `callbacks` restores its backup (and, with steps_per_epoch, puts `batches` where it was)."""
     step = 0
     for cb in callbacks:
         if isinstance(cb, BackupAndRestore):
-            initial_epoch, step = cb.resume(callbacks, initial_epoch)
+            initial_epoch, step = cb.resume(callbacks, initial_epoch, batches)
     return initial_epoch, step
 
 

@@ -33,6 +33,9 @@ class Batches:
         self.make, self.steps, self.one_shot, self.ran_out = make, steps, one_shot, False
         self._length, self._set_epoch = length, set_epoch
         self._it = None
+        # with steps: batches taken from the current pass, and a hook called before each pass
+        # begins (BackupAndRestore keeps the random state a pass's shuffle is drawn from)
+        self.offset, self.on_new_pass = 0, None
 
     @property
     def length(self):
@@ -45,7 +48,8 @@ class Batches:
         if self._set_epoch is not None:
             self._set_epoch(epoch)
 
-    def __call__(self):
+    def __call__(self, start=0):
+        """One epoch's batches; with steps, `start` of them were trained before a resume."""
         if self.steps is None:
             if self.one_shot and self._it is not None:
                 self.ran_out = True
@@ -53,18 +57,28 @@ class Batches:
             self._it = self.make()
             yield from self._it
             return
-        for _ in range(self.steps):
+        for _ in range(self.steps - start):
             batch = self._next()
             if batch is None:
                 return
             yield batch
 
+    def fast_forward(self, n: int):
+        """With steps: take up the current pass where a backup left it, `n` batches into it."""
+        for _ in range(n):
+            if self._next() is None:
+                return
+
     def _next(self):
         for attempt in range(2):
             if self._it is None:
-                self._it = self.make()
+                if self.on_new_pass is not None:
+                    self.on_new_pass()
+                self._it, self.offset = self.make(), 0
             try:
-                return next(self._it)
+                batch = next(self._it)
+                self.offset += 1
+                return batch
             except StopIteration:
                 self._it = None
                 if self.one_shot or attempt:

@@ -204,7 +204,7 @@ class Model(nn.Module):
         for cb in callbacks:
             cb.on_train_begin()
         try:
-            initial_epoch, done = backup.resume(callbacks, initial_epoch)  # continue a run that was killed
+            initial_epoch, done = backup.resume(callbacks, initial_epoch, train)  # continue a killed run
             training.run_epochs(self, train, val, initial_epoch, epochs, verbose, callbacks, done)
         except NonFiniteLoss as e:
             if not any(isinstance(cb, cbks.TerminateOnNaN) for cb in callbacks):

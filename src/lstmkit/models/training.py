@@ -22,7 +22,10 @@ def run_epochs(model, train, val, initial_epoch, epochs, verbose, callbacks, don
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
         train.set_epoch(epoch)
         progress = Progress(train.length, verbose)
-        batches = backup.skip_trained(train(), done, callbacks) if done else train()
+        if done and train.steps is not None:  # the resume put the carried-on iterator in place
+            batches = train(done)
+        else:
+            batches = backup.skip_trained(train(), done, callbacks) if done else train()
         logs, steps = train_epoch(model, batches, epoch, progress, callbacks if batch_hooks else None, done)
         if done and steps == done:  # the backup came after the epoch's last batch: its logs are the epoch's
             logs = backup.trained_logs(callbacks) or logs
