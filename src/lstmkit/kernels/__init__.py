@@ -157,10 +157,13 @@ def _auto_order(config, device):
 def _single_state_order(config):
     """`_auto_order` on the CPU for the GRU and the simple RNN, whose torch ops have no oneDNN path.
 
-    The compiled kernel goes first: one thread, CPU time, the machine shared, at S1-S4 it ran the GRU
-    at 0.53x/0.80x/PLACEHOLDER/0.33x torch's forward time and 0.28x/0.70x/PLACEHOLDER/0.06x its training
-    time, the RNN at 0.49x/0.77x/PLACEHOLDER/0.32x and 0.34x/0.76x/PLACEHOLDER/0.17x, and ahead of the
-    fused kernel everywhere, with masks and recurrent dropout too (benchmarks/results/engine_gru_rnn.md).
+    The compiled kernel goes first: one thread, CPU time, the machine shared (load 17-21 on 2 cores),
+    at S1/S2/S3/S4 it ran the GRU at 0.68x/0.80x/1.10x/0.38x torch's forward time and
+    0.32x/0.69x/0.76x/0.09x its training time, the RNN at 0.55x/0.74x/0.88x/0.30x and
+    0.48x/0.80x/0.64x/0.13x, ahead of the fused kernel but for noise, with masks, recurrent dropout
+    and the reset-before GRU too (benchmarks/results/engine_gru_rnn.md). S3 forward is one large GEMM
+    per step in both, at parity within that run's noise (torch's own op, run as `native`, came out at
+    0.84x of itself; an earlier run had the compiled GRU at 0.94x there).
     On packed sequences torch's op skips the finished rows while the compiled kernel masks them: it
     trained faster still (I=128 H=256 B=64 T=100: GRU 0.34x, RNN 0.60x torch's time) but inference
     was mixed (GRU 1.38x vs native's 1.14x, RNN 1.64x vs 1.78x), so packed inference stays with
