@@ -118,12 +118,13 @@ def _chosen(**kw):
 def test_auto_chooses_compiled_on_the_cpu_and_says_why(cell):
     for kw in (dict(hidden_size=50, batch=32), dict(hidden_size=256, batch=1), dict(hidden_size=256, batch=64),
                dict(hidden_size=256, batch=64, training=True), dict(hidden_size=50, masked=True, training=True),
-               dict(hidden_size=256, recurrent_dropout=0.25, training=True)):
+               dict(hidden_size=256, recurrent_dropout=0.25, training=True),
+               dict(hidden_size=1024, training=True), dict(hidden_size=256, packed=True, training=True)):
         kernel, reason = _chosen(cell=cell, **kw)
         assert kernel.name == "compiled", kw
     assert "native: slower than the compiled kernel" in _chosen(cell=cell, hidden_size=50)[1]
     assert _chosen(cell=cell, hidden_size=50, capture="compile")[0].name != "compiled"
-    assert _chosen(cell=cell, hidden_size=50, batch=32)[0].name == "compiled"
+    assert _chosen(cell=cell, hidden_size=256, packed=True)[0].name == "native"  # it skips finished rows
     assert lstmkit.nn.GRU(I, 50).select_kernel()[0].name == "compiled"  # modules pass their H
 
 
