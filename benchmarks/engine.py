@@ -2,8 +2,8 @@
 
 Usage: .venv/bin/python benchmarks/engine.py [--shapes S1,S2] [--repeats 7] [--threads 2] [--clock cpu] [--cells lstm]
 Writes benchmarks/results/engine.md (linked from the README) and engine.json. Never asserts a time.
-`--cells gru,rnn` times the GRU and the simple RNN instead (next to torch.nn.GRU / torch.nn.RNN, on S2
-and S3 unless --shapes says otherwise) and writes benchmarks/results/engine_gru_rnn.md.
+`--cells gru,rnn` times the GRU and the simple RNN instead (next to torch.nn.GRU / torch.nn.RNN) and
+writes benchmarks/results/engine_gru_rnn.md.
 With --variants: the LSTM variants and minLSTM instead (`lstmkit.bench_variants`), on S2 and S3
 unless --shapes says otherwise, into benchmarks/results/engine_variants.md.
 """
@@ -30,5 +30,5 @@ if __name__ == "__main__":
     elif a.cells == "lstm":
         bench.run(a.shapes.split(","), a.modes.split(","), a.repeats, a.threads, a.out, clock=a.clock)
     else:
-        shapes = a.shapes.split(",") if a.shapes != p.get_default("shapes") else ("S2", "S3")
-        bench_rnn.run(a.cells.split(","), shapes, a.modes.split(","), a.repeats, a.threads, a.out)
+        bench_rnn.run(a.cells.split(","), a.shapes.split(","), a.modes.split(","), a.repeats, a.threads, a.out,
+                      clock=a.clock)

@@ -19,8 +19,12 @@ from .bench import SHAPES, Row, matmul_peak
 from .saving import atomic_write
 
 CELLS = {"gru": (torch.nn.GRU, lnn.GRU, 3), "rnn": (torch.nn.RNN, lnn.RNN, 1)}
-ENGINES = ("auto", "native", "fused", "reference")
+ENGINES = ("auto", "native", "fused", "compiled", "reference")
 SLOW = ("reference", "plain loop")
+# What torch's op cannot run, on lstmkit's two fast kernels: variational recurrent dropout (p=0.25) in
+# training, and the GRU's reset-before form (Keras' reset_after=False).
+_DROPOUT = ("recurrent dropout", dict(recurrent_dropout=0.25))
+VARIANTS = {"gru": (_DROPOUT, ("reset_after=False", dict(reset_after=False))), "rnn": (_DROPOUT,)}
 
 
 class PlainGRULoop(torch.nn.Module):
@@ -65,7 +69,7 @@ def flops(cell, I, H, B, T, mode):
     return f if mode == "forward" else 3 * f
 
 
-def _modules(cell, I, H):
+def _modules(cell, I, H, mode):
     torch_cls, ours_cls, _ = CELLS[cell]
     torch.manual_seed(0)
     ref = torch_cls(I, H)
@@ -74,6 +78,12 @@ def _modules(cell, I, H):
     for engine in ENGINES:
         mods[engine] = ours_cls(I, H, engine=engine)
         mods[engine].load_state_dict(ref.state_dict())
+    for label, kw in VARIANTS[cell]:
+        if label == "recurrent dropout" and mode != "train":
+            continue  # dropout is off in inference: the same as the plain rows
+        for engine in ("fused", "compiled"):
+            mods[f"{engine} + {label}"] = ours_cls(I, H, engine=engine, **kw)
+            mods[f"{engine} + {label}"].load_state_dict(ref.state_dict())
     return mods
 
 
@@ -86,10 +96,10 @@ def _step(module, x, mode):
     (y.sum() + h.sum()).backward()
 
 
-def bench_shape(cell, name, mode, repeats, peak=1.0):
+def bench_shape(cell, name, mode, repeats, peak=1.0, clock=time.perf_counter):
     """Rows for one cell, shape and mode: median seconds per call, contenders alternated in each repeat."""
     I, H, B, T = SHAPES[name]
-    mods = _modules(cell, I, H)
+    mods = _modules(cell, I, H, mode)
     x = torch.randn(T, B, I, requires_grad=(mode == "train"))
     times = {c: [] for c in mods}
     for c in mods:
@@ -98,9 +108,9 @@ def bench_shape(cell, name, mode, repeats, peak=1.0):
         for c in mods:
             if c in SLOW and r >= max(2, repeats // 2):
                 continue  # the slow loops are stable; fewer repeats keep the run short
-            t0 = time.perf_counter()
+            t0 = clock()
             _step(mods[c], x, mode)
-            times[c].append(time.perf_counter() - t0)
+            times[c].append(clock() - t0)
     base = statistics.median(next(iter(times.values())))
     f = flops(cell, I, H, B, T, mode)
     return [Row(name, mode, f"{cell}: {c}", statistics.median(t), f / statistics.median(t) / 1e9,
@@ -114,24 +124,29 @@ def to_markdown(rows, peak, meta):
                              "torch.nn.RNN, same weights)")
 
 
-def run(cells=tuple(CELLS), shapes=("S2", "S3"), modes=("forward", "train"), repeats=5, threads=2,
-        out_dir=None, log=print):
-    """Run the benchmark; write engine_gru_rnn.md to `out_dir` when given. Returns (rows, peak GFLOP/s)."""
+def run(cells=tuple(CELLS), shapes=tuple(SHAPES), modes=("forward", "train"), repeats=5, threads=2,
+        out_dir=None, log=print, clock="wall"):
+    """Run the benchmark; write engine_gru_rnn.md to `out_dir` when given. Returns (rows, peak GFLOP/s).
+
+    clock: "wall", or "cpu" (this thread's CPU time; needs threads=1), as in `lstmkit.bench.run`.
+    """
+    if clock == "cpu" and threads != 1:
+        raise ValueError(f"clock: 'cpu' counts one thread's time and needs threads=1, got threads={threads}")
     torch.set_num_threads(threads)
     load = os.getloadavg()
-    peak = matmul_peak()
+    peak = matmul_peak(clock=bench.CLOCKS[clock])
     log(f"matmul peak: {peak:.0f} GFLOP/s ({threads} threads)")
     rows = []
     for cell in cells:
         for name in shapes:
             for mode in modes:
-                for r in bench_shape(cell, name, mode, repeats, peak):
+                for r in bench_shape(cell, name, mode, repeats, peak, bench.CLOCKS[clock]):
                     rows.append(r)
-                    log(f"{name} {mode:7s} {r.contender:20s} {r.seconds * 1e3:9.2f} ms  {r.gflops:6.1f} GFLOP/s"
+                    log(f"{name} {mode:7s} {r.contender:34s} {r.seconds * 1e3:9.2f} ms  {r.gflops:6.1f} GFLOP/s"
                         f"  {r.ratio:5.2f}x")
     if out_dir is not None:
         meta = (f"torch {torch.__version__}, {threads} thread(s), {platform.processor() or platform.machine()}, "
-                f"float32, CPU; median of {repeats} alternated repeats (reference and plain loop: fewer); "
+                f"float32, CPU; {clock} clock; median of {repeats} alternated repeats (reference and plain loop: fewer); "
                 f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) at the start, "
                 f"{os.getloadavg()[0]:.1f} at the end, on a {os.cpu_count()}-core machine shared with other "
                 "work: absolute times are noisy, ratios from the same run hold better. Command: "

@@ -120,7 +120,8 @@ def _auto_order(config, device):
     torch's GRU and RNN ops have no oneDNN path on the CPU either, and their backward computes the
     weight gradients step by step; from H = 1024 on the fused kernel trained faster (I=512 B=64 T=100,
     one thread: GRU 7.9 s vs 9.2 s, RNN 2.7 s vs 3.3 s) while at H = 512 torch's op stayed ahead
-    (2.30 s vs 2.36 s, 0.65 s vs 0.68 s).
+    (2.30 s vs 2.36 s, 0.65 s vs 0.68 s). The compiled kernel now goes ahead of both for these cells:
+    see `_single_state_order`.
 
     The compiled kernel (the whole loop in C++) goes first where the batch is at most 4 and the
     per-step work B·4H·P is at most 2^20: at S4 (B=1, H=256, T=1000) it ran at 0.90x torch's forward time
@@ -135,9 +136,8 @@ def _auto_order(config, device):
     """
     if device.type != "cpu":
         return AUTO_ORDER, None
-    if config.cell != "lstm" and config.training and config.hidden_size >= 1024:
-        return ("fused", "native", "reference"), ("native: slower to train from H = 1024 on the CPU, where "
-                                                   "torch's op has no oneDNN path")
+    if config.cell != "lstm":
+        return _single_state_order(config)
     # The compiled kernel runs the plain LSTM only: for the other cells work stays 0 and it goes last.
     plain = config.cell == "lstm" and not reference_variants.is_variant(config)
     work = config.batch * 4 * config.hidden_size * (config.proj_size or config.hidden_size) * plain
@@ -152,6 +152,29 @@ def _auto_order(config, device):
         return (*ours, "native", "reference"), ("native: slower to train on packed sequences on the CPU, "
                                                 "where torch's op has no oneDNN path")
     return ("native", *ours, "reference"), None
+
+
+def _single_state_order(config):
+    """`_auto_order` on the CPU for the GRU and the simple RNN, whose torch ops have no oneDNN path.
+
+    The compiled kernel goes first: one thread, CPU time, the machine shared (load 17-21 on 2 cores),
+    at S1/S2/S3/S4 it ran the GRU at 0.68x/0.80x/1.10x/0.38x torch's forward time and
+    0.32x/0.69x/0.76x/0.09x its training time, the RNN at 0.55x/0.74x/0.88x/0.30x and
+    0.48x/0.80x/0.64x/0.13x, ahead of the fused kernel but for noise, with masks, recurrent dropout
+    and the reset-before GRU too (benchmarks/results/engine_gru_rnn.md). S3 forward is one large GEMM
+    per step in both, at parity within that run's noise (torch's own op, run as `native`, came out at
+    0.84x of itself; an earlier run had the compiled GRU at 0.94x there).
+    On packed sequences torch's op skips the finished rows while the compiled kernel masks them: it
+    trained faster still (I=128 H=256 B=64 T=100: GRU 0.34x, RNN 0.60x torch's time) but inference
+    was mixed (GRU 1.38x vs native's 1.14x, RNN 1.64x vs 1.78x), so packed inference stays with
+    torch's op. Behind the compiled kernel (when it cannot be built) `_auto_order`'s fused-kernel
+    rules for these cells hold (training from H = 1024 on, and on packed sequences).
+    """
+    if config.packed and not config.training:
+        return ("native", "compiled", "fused", "reference"), None
+    fused_first = config.training and (config.hidden_size >= 1024 or config.packed)
+    rest = ("fused", "native", "reference") if fused_first else ("native", "fused", "reference")
+    return ("compiled", *rest), "native: slower than the compiled kernel for the GRU and the simple RNN on the CPU"
 
 
 # Per-step work is B * 4H * P multiply-adds, the recurrent GEMM of one step (see `_auto_order`).

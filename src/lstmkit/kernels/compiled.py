@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from . import compiled_rnn
 from .stack import lengths_to_mask, run_stack
 
 name = "compiled"
@@ -45,18 +46,20 @@ def unsupported(config, device):
     """Why the compiled kernel cannot run `config` on `device`, or None."""
     if torch.device(device).type != "cpu":
         return "runs on the CPU only"
-    if config.cell != "lstm":
-        return f"runs the LSTM only, not the {config.cell} cell"
+    if config.cell != "lstm" and config.cell not in compiled_rnn.CELLS:
+        return f"runs the LSTM, the GRU and the simple RNN only, not the {config.cell} cell"
     if config.capture:
         return ("has no fake-tensor registration, so torch.compile, torch.export and ONNX run lstmkit's "
                 "registered ops instead")
     if config.dtype not in _DTYPES:
         return f"dtype {config.dtype} is not supported (float32 and float64 are)"
-    return load_error()
+    return (compiled_rnn.unsupported(config) if config.cell != "lstm" else None) or load_error()
 
 
 def run(x, hx, weights, config, training, mask=None, lengths=None):
     """See `lstmkit.kernels` for the contract."""
+    if config.cell != "lstm":  # the GRU and the simple RNN (csrc/single_state.cpp)
+        return compiled_rnn.run(_ops(), x, hx, weights, config, training, mask, lengths)
     if lengths is not None:
         mask = lengths_to_mask(lengths, x.shape[0], x.device)
     return run_stack(layer, x, hx, weights, config, training, mask)

@@ -115,7 +115,7 @@ class RNN(_SingleStateStack):
         input_size: I; hidden_size: H; num_layers: stacked layers (default 1).
         nonlinearity: 'tanh' (default) or 'relu'.
         bias, batch_first, dropout, bidirectional, device, dtype: as in torch.nn.RNN.
-        engine: "auto", "native", "fused" or "reference" (keyword-only).
+        engine: "auto", "native", "fused", "compiled" or "reference" (keyword-only).
         recurrent_dropout: variational dropout on h during training, one mask per sequence (keyword-only).
 
     Inputs: input (T, B, I), (B, T, I) with batch_first, (T, I) unbatched, or a PackedSequence;
@@ -151,7 +151,7 @@ class GRU(_SingleStateStack):
     Args:
         input_size: I; hidden_size: H; num_layers: stacked layers (default 1).
         bias, batch_first, dropout, bidirectional, device, dtype: as in torch.nn.GRU.
-        engine: "auto", "native", "fused" or "reference" (keyword-only).
+        engine: "auto", "native", "fused", "compiled" or "reference" (keyword-only).
         recurrent_dropout: variational dropout on h during training, one mask per sequence (keyword-only).
         reset_after: False computes Keras' reset-before form, W_hn (r ⊙ h), which torch's op does not
             have; it runs on the fused kernel (keyword-only).
