@@ -10,6 +10,7 @@ import pytest
 from lstmkit.errors import LstmkitError
 from lstmkit.tasks import forecast
 from lstmkit.tasks.forecast import Config, Forecaster
+from lstmkit.tasks.forecast import panel_base
 from lstmkit.tasks.forecast.panel import PanelForecaster
 from lstmkit.tasks.forecast.panel_base import DecompBase, _fit_holt, _profile
 
@@ -120,3 +121,12 @@ def test_decomposition_without_a_season_is_refused(panel):
     with pytest.raises(LstmkitError, match="season length > 1.*got 1") as err:
         forecast.train(panel, Config(**{**FAST, "season_length": 1}), verbose=0)
     assert "\n" not in str(err.value)
+
+
+def test_without_statsforecast_the_numpy_fallback_runs_and_says_so(panel, monkeypatch):
+    monkeypatch.setattr(panel_base, "engine", lambda: "numpy")
+    model = forecast.train(panel, Config(**{**FAST, "epochs": 3}), verbose=0)
+    result = model.backtest()
+    assert all(base.kind == "numpy" for base in model.decomp.values())
+    assert panel_base.FALLBACK_NOTE in result.notes
+    assert result.metrics["lstm"]["mase"] < result.metrics["seasonal_naive"]["mase"]

@@ -300,6 +300,8 @@ class PanelForecaster(Forecaster):
         if c.peers == "auto" and peers == "off":
             notes.append(f"peers: AutoARIMA, AutoETS and MSTL left out: the panel has more than {PEERS_PANEL_MAX} "
                          f"steps; peers='on' (--peers on) runs them")
+        if self.base == "decomp" and panel_base.engine() == "numpy":
+            notes.append(panel_base.FALLBACK_NOTE)
         return PanelBacktest(series, frames, per_series, aggregate(per_series), notes)
 
     @contextlib.contextmanager

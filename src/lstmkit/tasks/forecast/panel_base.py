@@ -24,6 +24,8 @@ import importlib.util
 import numpy as np
 
 YEARS = 4  # seasons of history the fallback's seasonal profile averages (recent ones: patterns drift)
+FALLBACK_NOTE = ("base: 'decomp' ran on the numpy fallback (classical decomposition + damped Holt): statsforecast "
+                 "is not installed (pip install 'lstmkit[peers]' for its MSTL)")
 _GRID = [(a, b, p) for a in (0.2, 0.4, 0.6, 0.8, 1.0) for b in (0.02, 0.1, 0.3) for p in (0.8, 0.9, 0.98)]
 
 
