@@ -11,6 +11,7 @@ series complete over that span.
     PYTHONPATH=src python benchmarks/forecast_panel.py            # the full run (48 series; ~10 min on 2 shared cores)
     PYTHONPATH=src python benchmarks/forecast_panel.py --quick    # smoke test: 8 series, tiny budgets
     ... --reuse neuralforecast_lstm   # that contender's rows and time from the previous results file
+    ... --combine seasonal            # also a global model with base "seasonal", and the two averaged
 
 `--reuse NAME` takes a contender's per-series scores and wall time from the previous
 `forecast_panel.json` instead of running it again (neuralforecast's LSTM takes ~15 minutes); the
@@ -21,6 +22,7 @@ Writes benchmarks/results/forecast_panel.md (and .json). Times vary with the mac
 printed next to the numbers); the metrics do not depend on it.
 """
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -83,7 +85,17 @@ def run_global(frame, config):
     seconds = time.perf_counter() - start
     lstm = {sid: {"lstm": m["lstm"]} for sid, m in bt.per_series.items()}
     baselines = {sid: {k: v for k, v in m.items() if k != "lstm"} for sid, m in bt.per_series.items()}
-    return lstm, baselines, seconds
+    return lstm, baselines, seconds, bt.series
+
+
+def combined(arrays, *backtests):
+    """Per series, the mean of several global models' quantile forecasts (equal weights, fixed
+    before any result is seen), scored as every contender is."""
+    out = {}
+    for sid, values in arrays.items():
+        quant = np.mean([bt[sid].quantiles[..., 0, :] for bt in backtests], 0)  # (B, H, Q), still sorted
+        out[sid] = {"lstm_combined": score(values, backtests[0][sid].positions, quant[..., Q.index(0.5)], quant)}
+    return out
 
 
 def run_per_series(frame, ids, config):
@@ -183,7 +195,8 @@ def rows(agg, seconds, names, label_all):
     for name, m in sorted(((n, agg[n]) for n in names if n in agg), key=lambda kv: kv[1]["mase"]):
         wall = f"{seconds[name]:.1f}" if name in seconds else "(in the global run)"
         better = "" if name == "lstm" else f"{m['lstm_better']:.0%}"
-        label = {"lstm": "**lstmkit global**", "lstm_per_series": "lstmkit per series"}.get(name, name)
+        label = {"lstm": "**lstmkit global**", "lstm_per_series": "lstmkit per series",
+                 "lstm_combined": "lstmkit global, two bases"}.get(name, name)
         wall += label_all if name == "lstm" else ""
         out.append(f"| {label} | {m['series']} | {m['mase']:.3f} | {m['mase_median']:.3f} | {m['smape']:.2f} | "
                    f"{m['crps_scaled']:.3f} | {wall} | {better} |")
@@ -199,7 +212,7 @@ def table(per_series, seconds, subset, notes):
     sub = aggregate({sid: per_series[sid] for sid in subset})
     lines += ["", f"On the first {len(subset)} series (AutoARIMA and per-series lstmkit run only there; their wall "
               f"times are for these series, the global model's for all):", ""]
-    lines += head + rows(sub, seconds, ["lstm", "mstl", "auto_ets", *SUBSET_ONLY], " (all series)")
+    lines += head + rows(sub, seconds, ["lstm", "lstm_combined", "mstl", "auto_ets", *SUBSET_ONLY], " (all series)")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes])
 
 
@@ -224,6 +237,8 @@ def main(argv=None):
     ap.add_argument("--nf-steps", type=int, default=None, help="neuralforecast LSTM training steps")
     ap.add_argument("--base", default="decomp", help="the global model's base: decomp (a per-series "
                     "seasonal-trend base, the default here), seasonal, last")
+    ap.add_argument("--combine", default=None, metavar="BASE", help="also a second global model with this base "
+                    "(e.g. seasonal) and the mean of the two models' forecasts as one more contender")
     ap.add_argument("--reuse", action="append", default=[], metavar="NAME",
                     help="take contender NAME (e.g. neuralforecast_lstm) from the previous results file")
     ap.add_argument("--out", default=str(RESULTS / "forecast_panel.md"))
@@ -244,17 +259,27 @@ def main(argv=None):
     signature = {"ids": ids, "length": args.length, "origins": len(origins_of(arrays[ids[0]]))}
     earlier = Path(args.out).with_suffix(".json")
     for name in args.reuse:  # read before this run overwrites the file
-        found, seconds[name], reuse[name] = reused(earlier, name, ids, signature)
+        found, seconds[name], reuse[name] = reused(earlier, name, subset if name in SUBSET_ONLY else ids, signature)
         parts.append(found)
         notes.append(f"{name}: not rerun; its scores and wall time are those of the run of {reuse[name][:16]} "
                      f"on the same series and windows (`--reuse {name}`, from {earlier.name})")
     print(f"{len(ids)} series x {args.length} months; origins per series: {len(origins_of(arrays[ids[0]]))}", flush=True)
-    lstm, base, seconds["lstm"] = run_global(frame, glob)
+    lstm, base, seconds["lstm"], series = run_global(frame, glob)
     parts += [lstm, base]
     print(f"lstmkit global: {seconds['lstm']:.1f} s", flush=True)
-    per, seconds["lstm_per_series"] = run_per_series(frame[frame["id"].isin(subset)], subset, single)
-    parts.append({sid: {"lstm_per_series": m["lstm"]} for sid, m in per.items()})
-    print(f"lstmkit per series ({len(subset)}): {seconds['lstm_per_series']:.1f} s", flush=True)
+    if args.combine:
+        other = dataclasses.replace(glob, base=args.combine)
+        _, _, more, other_series = run_global(frame, other)
+        seconds["lstm_combined"] = seconds["lstm"] + more
+        parts.append(combined(arrays, series, other_series))
+        notes.append(f"lstmkit global, {glob.base} + {other.base}: the mean of the quantile forecasts of two global "
+                     f"models, one with base {glob.base!r} and one with {other.base!r} (equal weights, fixed in "
+                     f"advance); its wall time is both runs'")
+        print(f"lstmkit global, base {other.base}: {more:.1f} s", flush=True)
+    if "lstm_per_series" not in reuse:
+        per, seconds["lstm_per_series"] = run_per_series(frame[frame["id"].isin(subset)], subset, single)
+        parts.append({sid: {"lstm_per_series": m["lstm"]} for sid, m in per.items()})
+        print(f"lstmkit per series ({len(subset)}): {seconds['lstm_per_series']:.1f} s", flush=True)
     for name in ("auto_arima", "auto_ets", "mstl"):
         if name in reuse:
             continue

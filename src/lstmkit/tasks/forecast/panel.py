@@ -6,7 +6,10 @@ series' units. Windows are cut from every series exactly as the single-series Fo
 (the same code runs on one series at a time with that series' scalers), shuffled across series, and
 the network also sees the series' static features (`panel_net.PanelNet`). A Parquet input is
 streamed series by series in every pass (statistics, each epoch, the backtest), so memory holds a
-shuffle buffer of windows and the per-series statistics, not the panel.
+shuffle buffer of windows and the per-series statistics, not the panel. With base="decomp" each
+series has its own seasonal-trend base (panel_base) that the network corrects, and every series
+keeps the share of the correction that forecasts its validation windows best; those bases' forecasts
+are cached for every window (memory grows with the windows: for in-memory panels of modest size).
 
 Shapes: S series; per series as in pipeline.py (N steps, L lookback, H horizon, Q quantiles).
 """
