@@ -45,8 +45,12 @@ void gemm(const T* w, bool transposed, int n, int m, int k, const T* a, T* c, T 
   }
 }
 
+// The pointwise helpers are forced inline: inside `activate`'s many loops GCC otherwise calls them
+// and leaves the loops scalar.
+#define VARIANTS_INLINE inline __attribute__((always_inline))
+
 // exp by range reduction and a polynomial, branch-free so loops calling it vectorise (lstm.cpp's).
-inline float exp_poly(float x) {
+VARIANTS_INLINE float exp_poly(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   const float magic = 12582912.0f;
   const float n = (x * 1.44269504088896341f + magic) - magic;
@@ -61,30 +65,40 @@ inline float exp_poly(float x) {
   return p * __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);
 }
 
-inline double exp_poly(double x) {
+VARIANTS_INLINE double exp_poly(double x) {
   x = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
   const double magic = 6755399441055744.0;
   const double n = (x * 1.4426950408889634 + magic) - magic;
   const double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-  double p = 1.0 / 479001600;
-  for (double d : {39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0})
-    p = p * r + 1.0 / d;
+  double p = 1.0 / 479001600;  // 1/12!, then Horner down to 1/0!
+  p = p * r + 1.0 / 39916800;
+  p = p * r + 1.0 / 3628800;
+  p = p * r + 1.0 / 362880;
+  p = p * r + 1.0 / 40320;
+  p = p * r + 1.0 / 5040;
+  p = p * r + 1.0 / 720;
+  p = p * r + 1.0 / 120;
+  p = p * r + 1.0 / 24;
+  p = p * r + 1.0 / 6;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
   return p * __builtin_bit_cast(double, (static_cast<int64_t>(n) + 1023) << 52);
 }
 
 template <typename T>
-inline T sigmoid(T x) { return T(1) / (T(1) + exp_poly(-x)); }
+VARIANTS_INLINE T sigmoid(T x) { return T(1) / (T(1) + exp_poly(-x)); }
 template <typename T>
-inline T tanh_(T x) { return T(1) - T(2) / (T(1) + exp_poly(T(2) * x)); }
+VARIANTS_INLINE T tanh_(T x) { return T(1) - T(2) / (T(1) + exp_poly(T(2) * x)); }
 template <typename T>
-inline T hard_sigmoid(T x) {
+VARIANTS_INLINE T hard_sigmoid(T x) {
   const T y = x / T(6) + T(0.5);
   return y < T(0) ? T(0) : (y > T(1) ? T(1) : y);
 }
 template <typename T>
-inline T inside(T x, T lo, T hi) { return x > lo && x < hi ? T(1) : T(0); }
+VARIANTS_INLINE T inside(T x, T lo, T hi) { return x > lo && x < hi ? T(1) : T(0); }
 template <typename T>
-inline T softplus(T x) { return x > T(20) ? x : std::log1p(std::exp(x)); }  // torch's threshold
+VARIANTS_INLINE T softplus(T x) { return x > T(20) ? x : std::log1p(std::exp(x)); }  // torch's threshold
 
 // The activations of cells/activations.py, in the order of compiled_variants.ACTIVATION_CODES.
 enum Act { LINEAR, TANH, SIGMOID, HARD_SIGMOID, RELU, RELU6, LEAKY_RELU, ELU, SELU, SOFTPLUS, SOFTSIGN,
@@ -126,16 +140,16 @@ void activate(int code, const T* z, T* y, int n) {
 #undef VARIANTS_LOOP
 
 template <typename T>
-inline T silu_grad(T x) {
+VARIANTS_INLINE T silu_grad(T x) {
   const T s = sigmoid(x);
   return s * (T(1) + x * (T(1) - s));
 }
 template <typename T>
-inline T gelu_grad(T x) {  // Φ(x) + x φ(x)
+VARIANTS_INLINE T gelu_grad(T x) {  // Φ(x) + x φ(x)
   return T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2))) + x * std::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
 }
 template <typename T>
-inline T mish_grad(T x) {  // t + x σ(x) (1 - t²), t = tanh(softplus(x))
+VARIANTS_INLINE T mish_grad(T x) {  // t + x σ(x) (1 - t²), t = tanh(softplus(x))
   const T t = std::tanh(softplus(x));
   return t + x * sigmoid(x) * (T(1) - t * t);
 }
@@ -181,25 +195,31 @@ constexpr double kEps = 1e-5;  // cells/layer_norm.EPS
 template <typename T>
 void norm_stats(const T* a, int n, T* mu, T* rstd) {
   double s = 0, q = 0;
+#pragma omp simd reduction(+ : s)
   for (int j = 0; j < n; ++j) s += a[j];
   const double m = s / n;
+#pragma omp simd reduction(+ : q)
   for (int j = 0; j < n; ++j) q += (a[j] - m) * (a[j] - m);
   *mu = T(m);
   *rstd = T(1.0 / std::sqrt(q / n + kEps));
 }
 
 // out = rstd (dn - mean(dn) - n mean(dn ⊙ n)), dn = γ dy, n = (a - μ) rstd: the gradient of a.
+// Also acc += dy ⊙ n, the gain's gradient (in double: it sums over every row of the call).
 template <typename T>
-void norm_backward(const T* dy, const T* a, T mu, T rstd, const T* gamma, int n, T* out) {
+void norm_backward(const T* dy, const T* a, T mu, T rstd, const T* gamma, int n, T* out, double* acc) {
   double s = 0, q = 0;
+#pragma omp simd reduction(+ : s, q)
   for (int j = 0; j < n; ++j) {
     const double dn = double(dy[j]) * gamma[j];
     s += dn;
     q += dn * (double(a[j]) - mu) * rstd;
   }
   const T ms = T(s / n), mq = T(q / n);
+#pragma omp simd
   for (int j = 0; j < n; ++j) {
     const T nj = (a[j] - mu) * rstd;
+    acc[j] += double(dy[j]) * nj;
     out[j] = rstd * (dy[j] * gamma[j] - ms - nj * mq);
   }
 }
@@ -232,31 +252,42 @@ void forward_row(const Layer<T>& L, int t, int b, const T* hp, const T* cp) {
   T *z = L.Z + r * GH, *a = L.A + r * GH, *cn = L.CN + e0, *u = L.U + e0, *tau = L.TAU + e0;
   T *zo = z + (L.G - 1) * H, *ao = a + (L.G - 1) * H;
   if (L.p) {
-    for (int j = 0; j < H; ++j) z[j] += L.p[j] * cp[j];
-    if (!L.cifg)
-      for (int j = 0; j < H; ++j) z[H + j] += L.p[H + j] * cp[j];
+    const T* p = L.p;
+#pragma omp simd
+    for (int j = 0; j < H; ++j) z[j] += p[j] * cp[j];
+    if (!L.cifg) {
+#pragma omp simd
+      for (int j = 0; j < H; ++j) z[H + j] += p[H + j] * cp[j];
+    }
   }
   activate(L.rec, z, a, L.cifg ? H : 2 * H);  // i (and f)
   activate(L.act, z + L.kg() * H, a + L.kg() * H, H);
   const T *i = a, *g = a + L.kg() * H;
 #pragma omp simd
   for (int j = 0; j < H; ++j) cn[j] = (L.cifg ? T(1) - i[j] : a[H + j]) * cp[j] + i[j] * g[j];
-  if (L.p)
-    for (int j = 0; j < H; ++j) zo[j] += L.p[(L.cifg ? 1 : 2) * H + j] * cn[j];
+  if (L.p) {
+    const T* po = L.p + (L.cifg ? 1 : 2) * H;
+#pragma omp simd
+    for (int j = 0; j < H; ++j) zo[j] += po[j] * cn[j];
+  }
   activate(L.rec, zo, ao, H);
   if (L.MC) {
     norm_stats(cn, H, L.MC + r, L.RC + r);
-    for (int j = 0; j < H; ++j) u[j] = L.b_c[j] + (cn[j] - L.MC[r]) * L.RC[r] * L.g_c[j];
+    const T mu = L.MC[r], rs = L.RC[r], *gc = L.g_c, *bc = L.b_c;
+#pragma omp simd
+    for (int j = 0; j < H; ++j) u[j] = bc[j] + (cn[j] - mu) * rs * gc[j];
   }
   activate(L.act, u, tau, H);
   T *c = L.C + e0, *s = L.S + e0, *y = L.Y + e0;
-  const bool on = L.on(t, b);
-  for (int j = 0; j < H; ++j) {
+  const T on = L.on(t, b) ? T(1) : T(0);
+  const T *Dc = L.Dc ? L.Dc + e0 : nullptr, *Dh = L.Dh ? L.Dh + e0 : nullptr, zc = L.zc, zh = L.zh;
+#pragma omp simd
+  for (int j = 0; j < H; ++j) {  // zoneout, then the mask: masked rows keep the state and output 0
     const T hn = ao[j] * tau[j];
-    const T ct = cn[j] + L.dc(e0 + j) * (cp[j] - cn[j]), ht = hn + L.dh(e0 + j) * (hp[j] - hn);
-    c[j] = on ? ct : cp[j];
-    s[j] = on ? ht : hp[j];
-    y[j] = on ? ht : T(0);
+    const T ct = cn[j] + (Dc ? Dc[j] : zc) * (cp[j] - cn[j]), ht = hn + (Dh ? Dh[j] : zh) * (hp[j] - hn);
+    c[j] = on != T(0) ? ct : cp[j];
+    s[j] = on != T(0) ? ht : hp[j];
+    y[j] = ht * on;
   }
 }
 
@@ -277,8 +308,12 @@ void forward_loop(const Layer<T>& L, const T* h0, const T* c0, T* h_in) {
       gemm(L.w_hh, true, B, GH, H, x, aht, T(0));
       for (int b = 0; b < B; ++b) {
         const int64_t r = L.row(t, b);
-        norm_stats(aht + int64_t(b) * GH, GH, L.MH + r, L.RH + r);
-        for (int j = 0; j < GH; ++j) zt[b * GH + j] += (aht[b * GH + j] - L.MH[r]) * L.RH[r] * L.g_h[j];
+        const T* a = aht + int64_t(b) * GH;
+        norm_stats(a, GH, L.MH + r, L.RH + r);
+        const T mu = L.MH[r], rs = L.RH[r], *gh = L.g_h;
+        T* zb = zt + int64_t(b) * GH;
+#pragma omp simd
+        for (int j = 0; j < GH; ++j) zb[j] += (a[j] - mu) * rs * gh[j];
       }
     } else {
       gemm(L.w_hh, true, B, GH, H, x, zt, T(1));  // z += h W_hh^T
@@ -349,85 +384,113 @@ std::vector<Tensor> variants_forward(const Tensor& xw_in, const Tensor& h0_in, c
   return b;
 }
 
-// Scratch rows of the backward: dh~, dc~ and the zoneout carries, each (H,).
+// Scratch rows of the backward (H,) and the parameter gradients summed over every row of the call, in
+// double: the peepholes (rows i, f, o or i, o), γ_h (G·H), γ_c and β_c (H).
 template <typename T>
 struct Scratch {
-  std::vector<T> dht, dct, du;
-  explicit Scratch(int H) : dht(H), dct(H), du(H) {}
+  std::vector<T> dht, dct, du, dn;
+  std::vector<double> dp, dg_h, dg_c, db_c;
+  Scratch(const Layer<T>& L)
+      : dht(L.H), dct(L.H), du(L.H), dn(L.H), dp(L.p ? (L.cifg ? 2 : 3) * L.H : 0),
+        dg_h(L.AH ? L.G * L.H : 0), dg_c(L.AH ? L.H : 0), db_c(L.AH ? L.H : 0) {}
 };
 
-// One row of the backward step: fills dZ (and DU), turns dc into dc_{t-1} and zh into the zoneout
-// share of dh_{t-1}. dh holds dh + dY_t on entry.
+// dc~ = (1 - d^c) dc + dz_o p_o + [LN_c'](dh~ o φ'(u)), dz_o = dh~ φ(u) σ'_r(o), dh~ = (1 - d^h) dh.
+// Returns dc~ in s.dct; dz_o is written, the rest of dz follows in backward_row.
 template <typename T>
-void backward_row(const Layer<T>& L, int t, int b, const T* cp, const T* dh, T* dc, T* zh, T* dZ, T* DU,
-                  Scratch<T>& s) {
+void backward_cell(const Layer<T>& L, int64_t r, const T* dh, const T* dc, T* dzo, Scratch<T>& s) {
   const int H = L.H, GH = L.G * H;
-  const int64_t r = L.row(t, b), e0 = r * H;
-  const T *z = L.Z + r * GH, *a = L.A + r * GH, *i = a, *g = a + L.kg() * H, *ao = a + (L.G - 1) * H;
-  T *dz = dZ + int64_t(b) * GH, *dzo = dz + (L.G - 1) * H, *du = s.du.data();
+  const int64_t e0 = r * H;
+  const T *ao = L.A + r * GH + (L.G - 1) * H, *tau = L.TAU + e0;
+  const T *Dc = L.Dc ? L.Dc + e0 : nullptr, *Dh = L.Dh ? L.Dh + e0 : nullptr, zc = L.zc, zh = L.zh;
+  T *dht = s.dht.data(), *dct = s.dct.data(), *du = s.du.data();
+#pragma omp simd
   for (int j = 0; j < H; ++j) {
-    s.dht[j] = dh[j] * (T(1) - L.dh(e0 + j));
-    s.dct[j] = dc[j] * (T(1) - L.dc(e0 + j));
-    du[j] = s.dht[j] * ao[j];
-    dzo[j] = s.dht[j] * L.TAU[e0 + j];
+    dht[j] = dh[j] * (T(1) - (Dh ? Dh[j] : zh));
+    dct[j] = dc[j] * (T(1) - (Dc ? Dc[j] : zc));
+    du[j] = dht[j] * ao[j];
+    dzo[j] = dht[j] * tau[j];
   }
-  times_derivative(L.act, L.U + e0, L.TAU + e0, du, H);  // dh~ o φ'(u)
+  times_derivative(L.act, L.U + e0, tau, du, H);  // dh~ o φ'(u)
   if (L.MC) {
-    std::memcpy(DU + e0, du, sizeof(T) * H);
-    norm_backward(DU + e0, L.CN + e0, L.MC[r], L.RC[r], L.g_c, H, du);
+    for (int j = 0; j < H; ++j) s.db_c[j] += du[j];
+    norm_backward(du, L.CN + e0, L.MC[r], L.RC[r], L.g_c, H, s.dn.data(), s.dg_c.data());
+    du = s.dn.data();
   }
-  times_derivative(L.rec, z + (L.G - 1) * H, ao, dzo, H);  // dz_o = dh~ φ(u) σ'(o)
+  times_derivative(L.rec, L.Z + r * GH + (L.G - 1) * H, ao, dzo, H);
   const T* po = L.p ? L.p + (L.cifg ? 1 : 2) * H : nullptr;
+#pragma omp simd
+  for (int j = 0; j < H; ++j) dct[j] += du[j] + (po ? dzo[j] * po[j] : T(0));
+}
+
+// One row of the backward step: fills dz (G·H,), turns dc into dc_{t-1} and writes zh, the zoneout
+// share of dh_{t-1}. dh holds dh + dY_t on entry; cp is c_{t-1}.
+template <typename T>
+void backward_row(const Layer<T>& L, int64_t r, const T* cp, const T* dh, T* dc, T* zh, T* dz, Scratch<T>& s) {
+  const int H = L.H, GH = L.G * H, kg = L.kg();
+  const T *z = L.Z + r * GH, *a = L.A + r * GH, *i = a, *g = a + kg * H;
+  backward_cell(L, r, dh, dc, dz + (L.G - 1) * H, s);
+  const T* dct = s.dct.data();
+  const bool cifg = L.cifg;
+#pragma omp simd
   for (int j = 0; j < H; ++j) {
-    const T d = s.dct[j] + du[j] + (po ? dzo[j] * po[j] : T(0));
-    s.dct[j] = d;
-    dz[j] = d * (L.cifg ? g[j] - cp[j] : g[j]);
-    if (!L.cifg) dz[H + j] = d * cp[j];
-    dz[L.kg() * H + j] = d * i[j];
+    dz[j] = dct[j] * (cifg ? g[j] - cp[j] : g[j]);
+    if (!cifg) dz[H + j] = dct[j] * cp[j];
+    dz[kg * H + j] = dct[j] * i[j];
   }
-  times_derivative(L.rec, z, a, dz, L.cifg ? H : 2 * H);
-  times_derivative(L.act, z + L.kg() * H, g, dz + L.kg() * H, H);
+  times_derivative(L.rec, z, a, dz, cifg ? H : 2 * H);
+  times_derivative(L.act, z + kg * H, g, dz + kg * H, H);
+  const T *Dc = L.Dc ? L.Dc + r * H : nullptr, *Dh = L.Dh ? L.Dh + r * H : nullptr, zc = L.zc, zhz = L.zh;
+  const T* p = L.p;
+#pragma omp simd
   for (int j = 0; j < H; ++j) {
-    const T f = L.cifg ? T(1) - i[j] : a[H + j];
-    T d = s.dct[j] * f;
-    if (L.p) d += dz[j] * L.p[j] + (L.cifg ? T(0) : dz[H + j] * L.p[H + j]);
-    zh[j] = dh[j] * L.dh(e0 + j);
-    dc[j] = d + dc[j] * L.dc(e0 + j);
+    T d = dct[j] * (cifg ? T(1) - i[j] : a[H + j]);  // dc~ f
+    if (p) d += dz[j] * p[j] + (cifg ? T(0) : dz[H + j] * p[H + j]);
+    zh[j] = dh[j] * (Dh ? Dh[j] : zhz);
+    dc[j] = d + dc[j] * (Dc ? Dc[j] : zc);
+  }
+  if (p) {  // dp_i, dp_f += dz ⊙ c_{t-1}; dp_o += dz_o ⊙ c~
+    const int n = cifg ? 1 : 2;
+    for (int q = 0; q < n; ++q)
+      for (int j = 0; j < H; ++j) s.dp[q * H + j] += double(dz[q * H + j]) * cp[j];
+    const T* cn = L.CN + r * H;
+    for (int j = 0; j < H; ++j) s.dp[n * H + j] += double(dz[(L.G - 1) * H + j]) * cn[j];
   }
 }
 
-// The backward time loop: fills dZ (and DU, DHW with layer norm); dh, dc hold dh_n, dc_n on entry and
-// the gradients of h0, c0 on return. work: (B, H) x3.
+// The backward time loop: fills dZ (and DHW with layer norm) and the sums in s; dh, dc hold dh_n, dc_n
+// on entry and the gradients of h0, c0 on return. work: (B, H) x3.
 template <typename T>
-void backward_loop(const Layer<T>& L, const T* dY, const T* c0, T* dZ, T* DU, T* DHW, T* dh, T* dc,
-                   T* dh_cur, T* zh, T* dh_next) {
+void backward_loop(const Layer<T>& L, const T* dY, const T* c0, T* dZ, T* DHW, T* dh, T* dc, T* dh_cur, T* zh,
+                   T* dh_next, Scratch<T>& s) {
   const int B = L.B, H = L.H, GH = L.G * H;
   const int64_t BH = int64_t(B) * H;
-  Scratch<T> s(H);
   for (int k = L.T_ - 1; k >= 0; --k) {
     const int t = L.step(k);
     const T* cprev = k == 0 ? c0 : L.C + int64_t(L.step(k - 1)) * BH;
     T *dzt = dZ + int64_t(t) * B * GH, *dwt = DHW + int64_t(t) * B * GH;
     for (int64_t e = 0; e < BH; ++e) dh_cur[e] = dh[e] + dY[int64_t(t) * BH + e];
     for (int b = 0; b < B; ++b) {
+      const int64_t r = L.row(t, b);
       if (!L.on(t, b)) {  // a masked row: no gradient into its gates, the carry passes through
         std::memset(dzt + int64_t(b) * GH, 0, sizeof(T) * GH);
         if (L.AH) std::memset(dwt + int64_t(b) * GH, 0, sizeof(T) * GH);
-        if (DU) std::memset(DU + L.row(t, b) * H, 0, sizeof(T) * H);
         continue;
       }
-      backward_row(L, t, b, cprev + int64_t(b) * H, dh_cur + int64_t(b) * H, dc + int64_t(b) * H,
-                   zh + int64_t(b) * H, dzt, DU, s);
-      if (L.AH) {
-        const int64_t r = L.row(t, b);
-        norm_backward(dzt + int64_t(b) * GH, L.AH + r * GH, L.MH[r], L.RH[r], L.g_h, GH, dwt + int64_t(b) * GH);
-      }
+      backward_row(L, r, cprev + int64_t(b) * H, dh_cur + int64_t(b) * H, dc + int64_t(b) * H, zh + int64_t(b) * H,
+                   dzt + int64_t(b) * GH, s);
+      if (L.AH)
+        norm_backward(dzt + int64_t(b) * GH, L.AH + r * GH, L.MH[r], L.RH[r], L.g_h, GH, dwt + int64_t(b) * GH,
+                      s.dg_h.data());
     }
     gemm(L.w_hh, false, B, H, GH, dwt, dh_next, T(0));  // dh_{t-1} = dz_t W_hh (layer normalised)
     for (int b = 0; b < B; ++b) {
-      T *dn = dh_next + int64_t(b) * H, *d = dh + int64_t(b) * H;
       if (!L.on(t, b)) continue;  // dh stays
-      for (int j = 0; j < H; ++j) d[j] = dn[j] * (L.hmask ? L.hmask[int64_t(b) * H + j] : T(1)) + zh[int64_t(b) * H + j];
+      const T *dn = dh_next + int64_t(b) * H, *hm = L.hmask ? L.hmask + int64_t(b) * H : nullptr,
+              *zb = zh + int64_t(b) * H;
+      T* d = dh + int64_t(b) * H;
+#pragma omp simd
+      for (int j = 0; j < H; ++j) d[j] = dn[j] * (hm ? hm[j] : T(1)) + zb[j];
     }
   }
 }
@@ -438,30 +501,12 @@ Tensor shifted(const Tensor& S, const Tensor& s0, bool reverse) {
   return reverse ? at::cat({S.slice(0, 1, T_), s0.unsqueeze(0)}, 0) : at::cat({s0.unsqueeze(0), S.slice(0, 0, T_ - 1)}, 0);
 }
 
-// dW_hh (one GEMM), the peepholes and the layer-norm gains (one reduction each) over all steps.
-std::vector<Tensor> param_grads(const std::vector<Tensor>& b, const Tensor& dZ, const Tensor& DU, const Tensor& DHW,
-                                const Tensor& h0, const Tensor& c0, const std::vector<Tensor>& in, bool reverse,
-                                bool cifg, int64_t G) {
-  const int64_t T_ = dZ.size(0), B = dZ.size(1), H = h0.size(1);
-  const Tensor none = at::empty({0}, dZ.options());
-  Tensor h_prev = shifted(b[9], h0, reverse);
-  if (in[5].defined()) h_prev = h_prev * in[5];
-  Tensor dw_hh = at::mm(DHW.reshape({T_ * B, G * H}).t(), h_prev.reshape({T_ * B, H}));
-  Tensor dp = none, dg_h = none, dg_c = none, db_c = none;
-  const Tensor dZ4 = dZ.view({T_, B, G, H});
-  if (in[0].defined()) {
-    const Tensor Cp = shifted(b[8], c0, reverse);
-    std::vector<Tensor> rows{(dZ4.select(2, 0) * Cp).sum({0, 1})};
-    if (!cifg) rows.push_back((dZ4.select(2, 1) * Cp).sum({0, 1}));
-    rows.push_back((dZ4.select(2, G - 1) * b[5]).sum({0, 1}));
-    dp = at::stack(rows);
-  }
-  if (b[10].numel()) {
-    dg_h = (dZ * (b[10] - b[11].unsqueeze(2)) * b[12].unsqueeze(2)).sum({0, 1});
-    dg_c = (DU * (b[5] - b[13].unsqueeze(2)) * b[14].unsqueeze(2)).sum({0, 1});
-    db_c = DU.sum({0, 1});
-  }
-  return {dw_hh, dp, dg_h, dg_c, db_c};
+Tensor from_sums(const std::vector<double>& v, const at::TensorOptions& o, int64_t rows) {
+  if (v.empty()) return at::empty({0}, o);
+  Tensor t = at::empty({int64_t(v.size())}, o.dtype(at::kDouble));
+  std::memcpy(t.data_ptr<double>(), v.data(), sizeof(double) * v.size());
+  t = t.to(o.dtype());
+  return rows ? t.view({rows, -1}) : t;
 }
 
 // Returns [dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c] (empty where absent). `saved` is the forward's list.
@@ -478,17 +523,23 @@ std::vector<Tensor> variants_backward(const Tensor& dY_in, const Tensor& dh_n, c
   const bool ln = saved[10].numel() > 0;
   Tensor dh = dh_n.contiguous().clone(), dc = dc_n.contiguous().clone();
   Tensor dZ = at::empty_like(saved[3]), DHW = ln ? at::empty_like(dZ) : dZ;
-  Tensor DU = ln ? at::empty_like(saved[5]) : Tensor();
   Tensor dh_cur = at::empty_like(dh), zhb = at::empty_like(dh), dh_next = at::empty_like(dh);
-  const int64_t G = saved[3].size(2) / h0.size(1);
+  const int64_t T_ = dZ.size(0), B = dZ.size(1), H = h0.size(1);
+  std::vector<Tensor> out{dZ, dh, dc};
   AT_DISPATCH_FLOATING_TYPES(dY.scalar_type(), "variants_backward", [&] {
     using T = scalar_t;
     const Layer<T> L = make_layer<T>(saved, w_hh, in, zc, zh, reverse, cifg, act, rec);
-    backward_loop(L, dY.data_ptr<T>(), c0.data_ptr<T>(), dZ.data_ptr<T>(), ptr<T>(DU), DHW.data_ptr<T>(),
-                  dh.data_ptr<T>(), dc.data_ptr<T>(), dh_cur.data_ptr<T>(), zhb.data_ptr<T>(), dh_next.data_ptr<T>());
+    Scratch<T> s(L);
+    backward_loop(L, dY.data_ptr<T>(), c0.data_ptr<T>(), dZ.data_ptr<T>(), DHW.data_ptr<T>(), dh.data_ptr<T>(),
+                  dc.data_ptr<T>(), dh_cur.data_ptr<T>(), zhb.data_ptr<T>(), dh_next.data_ptr<T>(), s);
+    Tensor h_prev = shifted(saved[9], h0, reverse);  // the h each step's recurrent GEMM saw
+    if (in[5].defined()) h_prev = h_prev * in[5];
+    out.push_back(at::mm(DHW.view({T_ * B, -1}).t(), h_prev.view({T_ * B, H})));  // dW_hh, one GEMM
+    const auto o = dZ.options();
+    for (Tensor t : {from_sums(s.dp, o, cifg ? 2 : 3), from_sums(s.dg_h, o, 0), from_sums(s.dg_c, o, 0),
+                     from_sums(s.db_c, o, 0)})
+      out.push_back(t);
   });
-  std::vector<Tensor> out{dZ, dh, dc};
-  for (Tensor& t : param_grads(saved, dZ, DU, DHW, h0, c0, in, reverse, cifg, G)) out.push_back(t);
   return out;
 }
 
