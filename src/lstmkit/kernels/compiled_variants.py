@@ -58,8 +58,9 @@ def layer(x, h0, c0, w, reverse, mask, hmask, *, spec, training):
     """One layer and direction: (T, B, I) -> (T, B, H), h_n (B, H), c_n (B, H)."""
     D_c, D_h = zoneout_masks(x, w.hidden_size, spec, training)
     xw = input_projection(x, w, spec)  # (T, B, G·H)
+    # xw is this layer's own temporary (no autograd node saves it), so the kernel may overwrite it
     args = (xw, h0, c0, w.weight_hh, w.peephole, w.ln_hh, w.ln_c_weight, w.ln_c_bias, mask, hmask, D_c, D_h,
-            reverse, spec)
+            reverse, spec, True)
     if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
         return CompiledVariant.apply(*args)
     return tuple(_forward(*args)[:3])  # inference: no autograd node, nothing kept for a backward
@@ -73,12 +74,12 @@ def _options(D_c, D_h, reverse, spec):
     return tensors, zs, codes
 
 
-def _forward(xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec):
+def _forward(xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch=False):
     """[Y, h_n, c_n, Z, A, CN, U, TAU, C, S, AH, MH, RH, MC, RC]: outputs and what backward reads."""
     (dc, dh), (zc, zh), (act, rec) = _options(D_c, D_h, reverse, spec)
     return compiled._ops().variants_forward(xw.detach(), h0.detach(), c0.detach(), w_hh.detach(),
                                             *_detached(p, g_h, g_c, b_c), mask, hmask, dc, dh, zc, zh, reverse,
-                                            spec.cifg, spec.layer_norm, act, rec)
+                                            spec.cifg, spec.layer_norm, act, rec, scratch)
 
 
 def _detached(*ts):
@@ -86,11 +87,14 @@ def _detached(*ts):
 
 
 class CompiledVariant(torch.autograd.Function):
-    """(xw, h0, c0, W_hh, p, γ_h, γ_c, β_c, mask, hmask, D_c, D_h, reverse, spec) -> (Y, h_n, c_n)."""
+    """(xw, h0, c0, W_hh, p, γ_h, γ_c, β_c, mask, hmask, D_c, D_h, reverse, spec[, scratch]) -> (Y, h_n, c_n).
+
+    scratch: xw is the caller's temporary, which the kernel may overwrite (default False: it copies).
+    """
 
     @staticmethod
-    def forward(ctx, xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec):
-        out = _forward(xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec)
+    def forward(ctx, xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch=False):
+        out = _forward(xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch)
         ctx.reverse, ctx.spec, ctx.zoneout, ctx.n = reverse, spec, (D_c, D_h), len(out)
         ctx.absent = [t is None for t in (p, g_h, g_c, b_c, mask, hmask)]
         present = [t for t in (p, g_h, g_c, b_c, mask, hmask) if t is not None]
@@ -113,4 +117,4 @@ class CompiledVariant(torch.autograd.Function):
         grads = compiled._ops().variants_backward(dY, dh_n, dc_n, saved, h0, c0, w_hh, p, g_h, g_c, b_c, mask,
                                                   hmask, dc, dh, zc, zh, ctx.reverse, ctx.spec.cifg, act, rec)
         dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c = (g if g.numel() or i < 4 else None for i, g in enumerate(grads))
-        return dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c, None, None, None, None, None, None
+        return dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c, None, None, None, None, None, None, None

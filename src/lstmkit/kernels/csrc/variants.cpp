@@ -329,10 +329,12 @@ template <typename T>
 T* ptr(const Tensor& t) { return t.defined() && t.numel() ? t.data_ptr<T>() : nullptr; }
 
 // The buffers of one call: [Y, h_n, c_n, Z, A, CN, U, TAU, C, S, AH, MH, RH, MC, RC] (empty where absent).
-std::vector<Tensor> buffers(const Tensor& xw, int64_t H, bool layer_norm, bool masked) {
+std::vector<Tensor> buffers(const Tensor& xw, int64_t H, bool layer_norm, bool masked, bool scratch) {
   const int64_t T_ = xw.size(0), B = xw.size(1);
   auto o = xw.options();
-  Tensor Z = xw.clone(), A = at::empty_like(xw), CN = at::empty({T_, B, H}, o), none = at::empty({0}, o);
+  // With `scratch` xw is the caller's own temporary (compiled_variants.layer), nobody else holds it:
+  // the pre-activations are written into it instead of a copy.
+  Tensor Z = scratch ? xw : xw.clone(), A = at::empty_like(xw), CN = at::empty({T_, B, H}, o), none = at::empty({0}, o);
   Tensor S = at::empty_like(CN), Y = masked ? at::empty_like(CN) : S;
   Tensor U = layer_norm ? at::empty_like(CN) : CN;
   auto stat = [&] { return layer_norm ? at::empty({T_, B}, o) : none; };
@@ -366,12 +368,13 @@ std::vector<Tensor> variants_forward(const Tensor& xw_in, const Tensor& h0_in, c
                                      const optional<Tensor>& g_c, const optional<Tensor>& b_c,
                                      const optional<Tensor>& mask, const optional<Tensor>& hmask,
                                      const optional<Tensor>& D_c, const optional<Tensor>& D_h, double zc, double zh,
-                                     bool reverse, bool cifg, bool layer_norm, int64_t act, int64_t rec) {
+                                     bool reverse, bool cifg, bool layer_norm, int64_t act, int64_t rec,
+                                     bool scratch) {
   TORCH_CHECK(xw_in.device().is_cpu(), "compiled variants kernel: expected CPU tensors");
   const Tensor xw = xw_in.contiguous(), h0 = h0_in.contiguous(), c0 = c0_in.contiguous();
   const Tensor w_hh = w_hh_in.contiguous();
   const int64_t T_ = xw.size(0), H = w_hh.size(1);
-  std::vector<Tensor> b = buffers(xw, H, layer_norm, mask.has_value());
+  std::vector<Tensor> b = buffers(xw, H, layer_norm, mask.has_value(), scratch && xw.is_same(xw_in));
   const std::vector<Tensor> in = inputs(p, g_h, g_c, b_c, mask, hmask, D_c, D_h);
   Tensor h_in = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "variants_forward", [&] {
@@ -442,15 +445,16 @@ void backward_row(const Layer<T>& L, int64_t r, const T* cp, const T* dh, T* dc,
   times_derivative(L.act, z + kg * H, g, dz + kg * H, H);
   const T *Dc = L.Dc ? L.Dc + r * H : nullptr, *Dh = L.Dh ? L.Dh + r * H : nullptr, zc = L.zc, zhz = L.zh;
   const T* p = L.p;
+  const T* f = cifg ? nullptr : a + H;
 #pragma omp simd
-  for (int j = 0; j < H; ++j) {
-    T d = dct[j] * (cifg ? T(1) - i[j] : a[H + j]);  // dc~ f
-    if (p) d += dz[j] * p[j] + (cifg ? T(0) : dz[H + j] * p[H + j]);
+  for (int j = 0; j < H; ++j) {  // dc_{t-1} = dc~ f + d^c dc (peepholes below)
     zh[j] = dh[j] * (Dh ? Dh[j] : zhz);
-    dc[j] = d + dc[j] * (Dc ? Dc[j] : zc);
+    dc[j] = dct[j] * (f ? f[j] : T(1) - i[j]) + dc[j] * (Dc ? Dc[j] : zc);
   }
-  if (p) {  // dp_i, dp_f += dz ⊙ c_{t-1}; dp_o += dz_o ⊙ c~
-    const int n = cifg ? 1 : 2;
+  if (p) {  // dc_{t-1} += dz_i p_i + dz_f p_f
+#pragma omp simd
+    for (int j = 0; j < H; ++j) dc[j] += dz[j] * p[j] + (cifg ? T(0) : dz[H + j] * p[H + j]);
+    const int n = cifg ? 1 : 2;  // dp_i, dp_f += dz ⊙ c_{t-1}; dp_o += dz_o ⊙ c~
     for (int q = 0; q < n; ++q)
       for (int j = 0; j < H; ++j) s.dp[q * H + j] += double(dz[q * H + j]) * cp[j];
     const T* cn = L.CN + r * H;
@@ -548,7 +552,7 @@ std::vector<Tensor> variants_backward(const Tensor& dY_in, const Tensor& dh_n, c
 TORCH_LIBRARY_FRAGMENT(lstmkit_compiled, m) {
   m.def("variants_forward(Tensor xw, Tensor h0, Tensor c0, Tensor w_hh, Tensor? p, Tensor? g_h, Tensor? g_c, "
         "Tensor? b_c, Tensor? mask, Tensor? hmask, Tensor? D_c, Tensor? D_h, float zc, float zh, bool reverse, "
-        "bool cifg, bool layer_norm, int act, int rec) -> Tensor[]",
+        "bool cifg, bool layer_norm, int act, int rec, bool scratch) -> Tensor[]",
         &variants_forward);
   m.def("variants_backward(Tensor dY, Tensor dh_n, Tensor dc_n, Tensor[] saved, Tensor h0, Tensor c0, "
         "Tensor w_hh, Tensor? p, Tensor? g_h, Tensor? g_c, Tensor? b_c, Tensor? mask, Tensor? hmask, "
