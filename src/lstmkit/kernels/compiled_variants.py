@@ -41,6 +41,8 @@ def unsupported(config, device):
     if config.capture:  # no fake-tensor registration, as the compiled LSTM kernel
         return ("has no fake-tensor registration, so torch.compile and torch.export run the reference loop "
                 "instead") if config.capture == "compile" else onnx_refusal(config)
+    if torch.jit.is_tracing():  # the trace would record the inference and autograd paths as different graphs
+        return "under torch.jit.trace the fused kernel runs (its torch ops trace as one graph)"
     if config.dtype not in compiled._DTYPES:
         return f"dtype {config.dtype} is not supported (float32 and float64 are)"
     return compiled.load_error()
