@@ -21,12 +21,13 @@ if __name__ == "__main__":
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     p.add_argument("--cells", default="lstm", help="lstm, or any of gru,rnn")
     p.add_argument("--variants", action="store_true", help="the LSTM variants and minLSTM (see above)")
+    p.add_argument("--skip-min", action="store_true", help="with --variants: the variants only, not minLSTM")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="cpu: this thread's CPU time (use with --threads 1 on a shared, loaded CPU)")
     a = p.parse_args()
     if a.variants:
         shapes = a.shapes.split(",") if a.shapes != p.get_default("shapes") else ["S2", "S3"]
-        bench_variants.run(shapes, a.repeats, a.threads, a.out)
+        bench_variants.run(shapes, a.repeats, a.threads, a.out, with_min=not a.skip_min, clock=a.clock)
     elif a.cells == "lstm":
         bench.run(a.shapes.split(","), a.modes.split(","), a.repeats, a.threads, a.out, clock=a.clock)
     else:

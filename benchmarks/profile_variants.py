@@ -1,8 +1,9 @@
 """Where the variants' fused kernel spends its time: torch.profiler over training steps at S2.
 
-Usage: .venv/bin/python benchmarks/profile_variants.py [--variant peephole] [--steps 3] [--threads 1] [--min]
-Writes benchmarks/results/engine_variants_profile.md: the top operators by self CPU time, for the fused
-kernel and for torch.nn.LSTM in the same run, and the number of operator calls per time step.
+Usage: .venv/bin/python benchmarks/profile_variants.py [--variant peephole] [--engine fused] [--steps 3] [--threads 1] [--min]
+Writes benchmarks/results/engine_variants_profile.md (with --engine compiled:
+engine_variants_profile_compiled.md): the top operators by self CPU time, for the variant kernel, the
+plain loop and torch.nn.LSTM in the same run, and the number of operator calls per time step.
 With --min: minLSTM's scan training at I=H=256 B=8 T=1024 instead, into engine_min_profile.md.
 """
 import argparse
@@ -30,6 +31,7 @@ def table(module, x, steps):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", default="peephole", choices=list(VARIANTS))
+    p.add_argument("--engine", default="fused", choices=("fused", "compiled"))
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--min", action="store_true", help="profile minLSTM's scan instead")
@@ -39,17 +41,18 @@ def main():
         return profile_min(a)
     I, H, B, T = SHAPES["S2"]
     x = torch.randn(T, B, I)
-    lines = [f"# Profile: `{a.variant}` on the fused variant kernel, S2 (I={I} H={H} B={B} T={T}), training\n",
+    lines = [f"# Profile: `{a.variant}` on the {a.engine} variant kernel, S2 (I={I} H={H} B={B} T={T}), training\n",
              f"torch {torch.__version__}, {a.threads} thread(s), {a.steps} steps; load average "
              f"{os.getloadavg()[0]:.1f} (a CPU shared with other jobs). Command: benchmarks/profile_variants.py "
-             f"--variant '{a.variant}'\n"]
-    for name, module in (("lstmkit fused variant kernel", lnn.LSTM(I, H, engine="fused", **VARIANTS[a.variant])),
+             f"--variant '{a.variant}' --engine {a.engine}\n"]
+    for name, module in ((f"lstmkit {a.engine} variant kernel", lnn.LSTM(I, H, engine=a.engine, **VARIANTS[a.variant])),
                          ("plain autograd loop (reference kernel)", lnn.LSTM(I, H, engine="reference",
                                                                             **VARIANTS[a.variant])),
                          ("torch.nn.LSTM (vanilla)", torch.nn.LSTM(I, H))):
         text, calls = table(module, x, a.steps)
         lines += [f"\n## {name}: {calls / (a.steps * T):.0f} operator calls per time step\n", "```", text, "```"]
-    out = Path(__file__).parent / "results" / "engine_variants_profile.md"
+    suffix = "" if a.engine == "fused" else f"_{a.engine}"
+    out = Path(__file__).parent / "results" / f"engine_variants_profile{suffix}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,8 +1,8 @@
 """Training times of the LSTM variants and minLSTM, next to torch.nn.LSTM (vanilla), in one run.
 
-Each variant trains (forward + backward) on lstmkit's fused variant kernel, next to torch.nn.LSTM
-(the standard cell on oneDNN) and next to the plain autograd loop over the same cell (the `reference`
-kernel: the loop one writes by hand). minLSTM at T=4096 trains as a scan next to its own sequential
+Each variant trains (forward + backward) on lstmkit's compiled and fused variant kernels, next to
+torch.nn.LSTM (the standard cell on oneDNN) and next to the plain autograd loop over the same cell (the
+`reference` kernel: the loop one writes by hand). minLSTM at T=4096 trains as a scan next to its own sequential
 form and a sequential LSTM of the same width (torch.nn.LSTM). Contenders alternate within each
 repeat; the median is reported. Nothing here asserts a time.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from . import nn as lnn
-from .bench import SHAPES
+from .bench import CLOCKS, SHAPES
 from .saving import atomic_write
 
 VARIANTS = {
@@ -33,7 +33,7 @@ def _train_step(module, x):
     y.sum().backward()
 
 
-def _median_times(modules, x, repeats, slow=()):
+def _median_times(modules, x, repeats, slow=(), clock=time.perf_counter):
     """Median seconds of one training step per module, alternating modules within each repeat."""
     times = {k: [] for k in modules}
     for m in modules.values():
@@ -42,47 +42,52 @@ def _median_times(modules, x, repeats, slow=()):
         for k, m in modules.items():
             if k in slow and r >= max(2, repeats // 2):
                 continue  # the slow loops are stable; fewer repeats keep the run short
-            t0 = time.perf_counter()
+            t0 = clock()
             _train_step(m, x)
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(clock() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_variants(shape, repeats):
-    """Rows (shape, variant, fused s, reference s, torch.nn.LSTM s) for every variant on one shape."""
+def bench_variants(shape, repeats, clock=time.perf_counter):
+    """Rows (shape, variant, compiled s, fused s, plain loop s, torch.nn.LSTM s), every variant on one shape."""
     I, H, B, T = SHAPES[shape]
     torch.manual_seed(0)
     x = torch.randn(T, B, I)
     rows = []
     for name, options in VARIANTS.items():
         modules = {"torch.nn.LSTM": torch.nn.LSTM(I, H),
+                   "compiled": lnn.LSTM(I, H, engine="compiled", **options).train(),
                    "fused": lnn.LSTM(I, H, engine="fused", **options).train(),
                    "plain loop": lnn.LSTM(I, H, engine="reference", **options).train()}
-        t = _median_times(modules, x, repeats, slow=("plain loop",))
-        rows.append((shape, name, t["fused"], t["plain loop"], t["torch.nn.LSTM"]))
+        t = _median_times(modules, x, repeats, slow=("plain loop",), clock=clock)
+        rows.append((shape, name, t["compiled"], t["fused"], t["plain loop"], t["torch.nn.LSTM"]))
     return rows
 
 
-def bench_min(repeats, shape=MIN_SHAPE):
+def bench_min(repeats, shape=MIN_SHAPE, clock=time.perf_counter):
     """Seconds of one training step: minLSTM scan, minLSTM sequential, torch.nn.LSTM, same width."""
     I, H, B, T = shape
     torch.manual_seed(0)
     x = torch.randn(T, B, I)
     modules = {"minLSTM (scan)": lnn.MinLSTM(I, H), "minLSTM (sequential)": lnn.MinLSTM(I, H, engine="reference"),
                "LSTM (torch.nn.LSTM, sequential)": torch.nn.LSTM(I, H)}
-    return _median_times(modules, x, repeats, slow=("minLSTM (sequential)",))
+    return _median_times(modules, x, repeats, slow=("minLSTM (sequential)",), clock=clock)
 
 
-def to_markdown(rows, min_times, meta):
+def to_markdown(rows, min_times, meta, earlier_min=""):
     lines = ["# LSTM variants and minLSTM: training time\n", meta + "\n",
-             "Forward + backward of one batch. ratio columns: the variant's fused time / torch.nn.LSTM's "
-             "(vanilla cell, oneDNN) time, and the plain autograd loop's time / the fused time (how much "
-             "faster than the loop one writes by hand). Goals: ≤ 1.3x and ≥ 1.5x.\n",
-             "| shape | variant | fused ms | plain loop ms | torch.nn.LSTM ms | fused / torch.nn.LSTM | "
-             "plain loop / fused |", "|---|---|---:|---:|---:|---:|---:|"]
-    for shape, name, fused, loop, ref in rows:
-        lines.append(f"| {shape} | {name} | {fused * 1e3:.1f} | {loop * 1e3:.1f} | {ref * 1e3:.1f} | "
-                     f"{fused / ref:.2f}x | {loop / fused:.2f}x |")
+             "Forward + backward of one batch. `auto` runs the compiled kernel for every variant on the CPU. "
+             "Ratio columns: the compiled kernel's time / torch.nn.LSTM's (vanilla cell, oneDNN) time, the "
+             "plain autograd loop's time / the compiled time (how much faster than the loop one writes by "
+             "hand), and the fused (Python-driven) kernel's time / the compiled time. Goals: ≤ 1.3x and "
+             "≥ 1.5x.\n",
+             "| shape | variant | compiled ms | fused ms | plain loop ms | torch.nn.LSTM ms | compiled / torch.nn.LSTM "
+             "| plain loop / compiled | fused / compiled |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for shape, name, comp, fused, loop, ref in rows:
+        lines.append(f"| {shape} | {name} | {comp * 1e3:.1f} | {fused * 1e3:.1f} | {loop * 1e3:.1f} | "
+                     f"{ref * 1e3:.1f} | {comp / ref:.2f}x | {loop / comp:.2f}x | {fused / comp:.2f}x |")
+    if not min_times and earlier_min:
+        lines += ["\n" + earlier_min.rstrip()]
     if min_times:
         I, H, B, T = MIN_SHAPE
         base = min_times["minLSTM (scan)"]
@@ -92,28 +97,52 @@ def to_markdown(rows, min_times, meta):
     return "\n".join(lines) + "\n"
 
 
-def run(shapes=("S2", "S3"), repeats=5, threads=2, out_dir=None, with_min=True, log=print):
-    """Measure, print and (with out_dir) write engine_variants.md; returns (rows, min_times)."""
+def _earlier_min(path):
+    """The minLSTM section of an earlier engine_variants.md, marked as such ('' if none)."""
+    text = path.read_text() if path.exists() else ""
+    if "## minLSTM" not in text:
+        return ""
+    section = text[text.index("## minLSTM"):]
+    note = "\n(not re-measured in this run, which had --skip-min: kept from the file's previous run)\n"
+    lines = section.splitlines()
+    last = max(i for i, ln in enumerate(lines) if ln.startswith("|"))  # the table's end
+    first, rest = lines[0], "\n".join(lines[1:last + 1])
+    return first + "\n" + (rest if "not re-measured" in rest else note + rest)
+
+
+def run(shapes=("S2", "S3"), repeats=5, threads=2, out_dir=None, with_min=True, log=print, clock="wall"):
+    """Measure, print and (with out_dir) write engine_variants.md; returns (rows, min_times).
+
+    clock: "wall", or "cpu" (this thread's CPU time; needs threads=1, see `bench.run`).
+    """
+    if clock == "cpu" and threads != 1:
+        raise ValueError(f"clock: 'cpu' counts one thread's time and needs threads=1, got threads={threads}")
     torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     rows, min_times = [], {}
+    target = Path(out_dir) / "engine_variants.md" if out_dir is not None else None
+    earlier = _earlier_min(target) if target is not None and not with_min else ""
+    command = ("benchmarks/engine.py --variants" + (f" --shapes {','.join(shapes)}" if list(shapes) != ["S2", "S3"] else "")
+               + (f" --repeats {repeats}" if repeats != 5 else "") + f" --threads {threads}"
+               + (f" --clock {clock}" if clock != "wall" else "") + ("" if with_min else " --skip-min"))
 
     def write():  # after every part, so a time limit keeps what finished
-        if out_dir is not None:
-            meta = (f"torch {torch.__version__}, {threads} threads, float32, CPU; median of {repeats} alternated "
-                    f"repeats; load average {load:.1f} / {os.getloadavg()[0]:.1f} at the start / last write, on "
-                    "a CPU shared with other jobs (absolute times vary, ratios from one run hold). Command: "
-                    "benchmarks/engine.py --variants" + (f" --repeats {repeats}" if repeats != 5 else ""))
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
-            atomic_write(Path(out_dir) / "engine_variants.md", to_markdown(rows, min_times, meta))
+        if target is not None:
+            meta = (f"torch {torch.__version__}, {threads} threads, float32, CPU; {clock} clock; median of {repeats} "
+                    f"alternated repeats; load average {load:.1f} / {os.getloadavg()[0]:.1f} at the start / last "
+                    "write, on a CPU shared with other jobs (absolute times vary, ratios from one run hold). "
+                    f"Command: {command}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, to_markdown(rows, min_times, meta, earlier))
     for k, shape in enumerate(shapes):
-        for row in bench_variants(shape, repeats):
+        for row in bench_variants(shape, repeats, CLOCKS[clock]):
             rows.append(row)
-            log(f"{row[0]} {row[1]:22s} fused {row[2] * 1e3:8.1f} ms  loop {row[3] * 1e3:8.1f} ms  "
-                f"torch.nn.LSTM {row[4] * 1e3:8.1f} ms  {row[2] / row[4]:.2f}x  {row[3] / row[2]:.2f}x")
+            log(f"{row[0]} {row[1]:22s} compiled {row[2] * 1e3:8.1f} ms  fused {row[3] * 1e3:8.1f} ms  loop "
+                f"{row[4] * 1e3:8.1f} ms  torch.nn.LSTM {row[5] * 1e3:8.1f} ms  {row[2] / row[5]:.2f}x  "
+                f"{row[4] / row[2]:.2f}x")
             write()
         if with_min and k == 0:  # after the first shape: the cheaper measurements come first
-            min_times.update(bench_min(repeats))
+            min_times.update(bench_min(repeats, clock=CLOCKS[clock]))
             for name, v in min_times.items():
                 log(f"{name:34s} {v * 1e3:9.1f} ms")
             write()

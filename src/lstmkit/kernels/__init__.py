@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import KernelUnavailable
-from . import (compiled, fused, fused_variants, native, reference, reference_min, reference_variants,
-               scan)
+from . import (compiled, compiled_variants, fused, fused_variants, native, reference, reference_min,
+               reference_variants, scan)
 
 KERNELS = {k.name: k for k in (native, fused, reference, compiled)}
 # Fastest first: native is torch's fused op (oneDNN / cuDNN); fused and compiled are ours (compiled
@@ -26,7 +26,7 @@ KERNELS = {k.name: k for k in (native, fused, reference, compiled)}
 AUTO_ORDER = ("native", "fused", "compiled", "reference")
 ENGINES = ("auto", *KERNELS)
 # The same engine names for the LSTM variants and the minimal RNNs: each name means that cell's kernel.
-VARIANT_KERNELS = {k.name: k for k in (native, fused_variants, reference_variants)}
+VARIANT_KERNELS = {k.name: k for k in (native, fused_variants, compiled_variants, reference_variants)}
 MIN_KERNELS = {k.name: k for k in (native, scan, reference_min)}
 MIN_CELLS = ("minlstm", "mingru")
 
@@ -133,11 +133,17 @@ def _auto_order(config, device):
     It trained faster than torch's op at S1 and S2 too (0.86x, 0.78x) but ran their forward slower
     (1.28x, 1.23x); those were one-thread measurements on a loaded CPU, so training there stays with
     torch's op until a two-thread run on a quiet machine confirms it.
+
+    For the LSTM variants the compiled variants kernel goes ahead of the fused one on the CPU: it trained
+    faster at every variant on S2 and S3 (benchmarks/results/engine_variants.md).
     """
     if device.type != "cpu":
         return AUTO_ORDER, None
     if config.cell != "lstm":
         return _single_state_order(config)
+    if reference_variants.is_variant(config):
+        return ("native", "compiled", "fused", "reference"), ("fused: slower than the compiled variants kernel on the CPU "
+                                                    "(benchmarks/results/engine_variants.md)")
     # The compiled kernel runs the plain LSTM only: for the other cells work stays 0 and it goes last.
     plain = config.cell == "lstm" and not reference_variants.is_variant(config)
     work = config.batch * 4 * config.hidden_size * (config.proj_size or config.hidden_size) * plain
