@@ -18,7 +18,7 @@ import torch
 
 from ..errors import KernelUnavailable
 from . import (compiled, fused, fused_variants, native, reference, reference_min, reference_variants,
-               scan)
+               scan, scan_compiled)
 
 KERNELS = {k.name: k for k in (native, fused, reference, compiled)}
 # Fastest first: native is torch's fused op (oneDNN / cuDNN); fused and compiled are ours (compiled
@@ -27,7 +27,7 @@ AUTO_ORDER = ("native", "fused", "compiled", "reference")
 ENGINES = ("auto", *KERNELS)
 # The same engine names for the LSTM variants and the minimal RNNs: each name means that cell's kernel.
 VARIANT_KERNELS = {k.name: k for k in (native, fused_variants, reference_variants)}
-MIN_KERNELS = {k.name: k for k in (native, scan, reference_min)}
+MIN_KERNELS = {k.name: k for k in (native, scan, scan_compiled, reference_min)}
 MIN_CELLS = ("minlstm", "mingru")
 
 
@@ -135,6 +135,8 @@ def _auto_order(config, device):
     """
     if device.type != "cpu":
         return AUTO_ORDER, None
+    if config.cell in MIN_CELLS:
+        return ("native", "compiled", "fused", "reference"), None
     if config.cell != "lstm" and config.training and config.hidden_size >= 1024:
         return ("fused", "native", "reference"), ("native: slower to train from H = 1024 on the CPU, where "
                                                    "torch's op has no oneDNN path")
