@@ -122,6 +122,10 @@ def _auto_order(config, device):
     one thread: GRU 7.9 s vs 9.2 s, RNN 2.7 s vs 3.3 s) while at H = 512 torch's op stayed ahead
     (2.30 s vs 2.36 s, 0.65 s vs 0.68 s).
 
+    minLSTM and minGRU run the compiled scan (`scan_compiled`) ahead of the log-space scan: training at
+    I=H=256 B=8 T=4096, one thread, CPU time, it took 0.56 s against the log-space scan's 4.77 s
+    (benchmarks/results/engine_min.md).
+
     The compiled kernel (the whole loop in C++) goes first where the batch is at most 4 and the
     per-step work B·4H·P is at most 2^20: at S4 (B=1, H=256, T=1000) it ran at 0.90x torch's forward time
     and 1.02x its training time, and `auto` there at 0.87x and 0.91x (one thread, CPU time, the
