@@ -50,8 +50,9 @@ class _MinRNNLayer(LSTM):
 
     def kernel_config(self, masked=False, bidirectional=False, batch=0) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for (`batch` matters to the plain LSTM only)."""
-        return ops.captured(kernels.KernelConfig(bidirectional=bidirectional, bias=self.use_bias, masked=masked,
-                                                 dtype=self.weight_ih.dtype, cell=self.cell))
+        config = kernels.KernelConfig(bidirectional=bidirectional, bias=self.use_bias, masked=masked,
+                                      dtype=self.weight_ih.dtype, cell=self.cell)
+        return ops.captured(config)
 
     def forward(self, x, mask=None, initial_state=None):
         """x (B, T, I), mask (B, T) or None, initial_state [h (B, H)] or None.

@@ -11,6 +11,9 @@ from ..errors import LstmkitError
 from .checks import check_hx, check_input, check_lstm_args
 
 
+_VARIANT_START = {"peephole": 0.0, "ln_ih": 1.0, "ln_hh": 1.0, "ln_c_weight": 1.0, "ln_c_bias": 0.0}
+
+
 class LSTMCell(nn.Module):
     """One LSTM step with torch.nn.LSTMCell's constructor, parameters, inputs and outputs.
 
@@ -56,13 +59,15 @@ class LSTMCell(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.spec != VariantSpec():
-            variants.reset(self._variant_weights(), self.spec, "torch")
-            return
+        """torch's init, every weight uniform in ±1/sqrt(H); a variant's peepholes start at 0 and its
+        layer-norm gains at 1, shifts at 0, as in nn.LSTM (the GRU and RNN modules share this method)."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         with torch.no_grad():
             for p in self.parameters():
                 p.uniform_(-bound, bound)
+            for name, value in _VARIANT_START.items():
+                if name in self._parameters:
+                    self._parameters[name].fill_(value)
 
     def _variant_weights(self) -> VariantWeights:
         return VariantWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
@@ -86,7 +91,8 @@ class LSTMCell(nn.Module):
     def _variant_step(self, x, h, c):
         """One step of `cells.lstm_variant`, zoneout masks drawn for this step (c's first, as nn.LSTM)."""
         w = self._variant_weights()
-        d = [zoneout.masks(z, (1, *h.shape), self.training, x) for z in (self.spec.zoneout_c, self.spec.zoneout_h)]
+        d = [zoneout.masks(z, (1, *h.shape), self.training, x)
+             for z in (self.spec.zoneout_c, self.spec.zoneout_h)]
         d_c, d_h = (m[0] if isinstance(m, torch.Tensor) else m for m in d)
         h, (_, c) = lstm_variant.step(lstm_variant.input_projection(x[None], w, self.spec)[0], (h, c), w,
                                       self.spec, d_c, d_h)

@@ -54,9 +54,10 @@ class _MinRNN(nn.Module):
                 for names in self._names]
 
     def kernel_config(self, masked=False, packed=False) -> kernels.KernelConfig:
-        return ops.captured(kernels.KernelConfig(self.num_layers, self.bidirectional, 0, self.bias,
-                                                 self.dropout if self.training else 0.0, 0.0, masked,
-                                                 self.weight_ih_l0.dtype, packed, self.training, cell=self.cell))
+        config = kernels.KernelConfig(self.num_layers, self.bidirectional, 0, self.bias,
+                                      self.dropout if self.training else 0.0, 0.0, masked,
+                                      self.weight_ih_l0.dtype, packed, self.training, cell=self.cell)
+        return ops.captured(config)
 
     def select_kernel(self, masked=False, packed=False):
         """(kernel, reason): the compiled scan ('compiled'), the log-space scan ('fused') or the sequential

@@ -191,16 +191,20 @@ Shape shape_of(const at::Tensor& k, const at::Tensor& h0, bool lstm, bool revers
   return {k.size(0), k.size(1), H, n, reverse};
 }
 
+c10::optional<at::Tensor> contiguous(const c10::optional<at::Tensor>& t) {
+  return t ? c10::optional<at::Tensor>(t->contiguous()) : c10::nullopt;
+}
+
 const bool* mask_ptr(const c10::optional<at::Tensor>& mask) {
   return mask ? mask->data_ptr<bool>() : nullptr;
 }
 
 // Returns (y (T, B, H), h_n (B, H), states (T, B, H): h_t of every step where a mask is given, else
 // empty, since y is then the states).
-std::vector<at::Tensor> scan_forward(const at::Tensor& k_, const at::Tensor& h0, const c10::optional<at::Tensor>& mask_,
-                                     bool lstm, bool reverse) {
+std::vector<at::Tensor> scan_forward(const at::Tensor& k_, const at::Tensor& h0,
+                                     const c10::optional<at::Tensor>& mask_, bool lstm, bool reverse) {
   const at::Tensor k = k_.contiguous();
-  const c10::optional<at::Tensor> mask = mask_ ? c10::optional<at::Tensor>(mask_->contiguous()) : c10::nullopt;
+  const c10::optional<at::Tensor> mask = contiguous(mask_);
   const Shape S = shape_of(k, h0, lstm, reverse);
   at::Tensor y = at::empty({S.T_, S.B, S.H}, k.options());
   at::Tensor h = h0.contiguous().clone();
@@ -222,8 +226,9 @@ std::vector<at::Tensor> scan_forward(const at::Tensor& k_, const at::Tensor& h0,
 std::vector<at::Tensor> scan_backward(const at::Tensor& dy_, const at::Tensor& dh_n, const at::Tensor& k_,
                                       const at::Tensor& states_, const at::Tensor& h0_,
                                       const c10::optional<at::Tensor>& mask_, bool lstm, bool reverse) {
-  const at::Tensor k = k_.contiguous(), dy = dy_.contiguous(), states = states_.contiguous(), h0 = h0_.contiguous();
-  const c10::optional<at::Tensor> mask = mask_ ? c10::optional<at::Tensor>(mask_->contiguous()) : c10::nullopt;
+  const at::Tensor k = k_.contiguous(), dy = dy_.contiguous(), states = states_.contiguous();
+  const at::Tensor h0 = h0_.contiguous();
+  const c10::optional<at::Tensor> mask = contiguous(mask_);
   const Shape S = shape_of(k, h0, lstm, reverse);
   at::Tensor dk = at::empty_like(k);
   at::Tensor dh = dh_n.contiguous().clone();
