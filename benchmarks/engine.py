@@ -6,11 +6,13 @@ Writes benchmarks/results/engine.md (linked from the README) and engine.json. Ne
 writes benchmarks/results/engine_gru_rnn.md.
 With --variants: the LSTM variants and minLSTM instead (`lstmkit.bench_variants`), on S2 and S3
 unless --shapes says otherwise, into benchmarks/results/engine_variants.md.
+With --min: minLSTM / minGRU training at T=512, 1024, 4096 next to torch.nn.LSTM (`lstmkit.bench_min`,
+one thread, CPU time), into benchmarks/results/engine_min.md.
 """
 import argparse
 from pathlib import Path
 
-from lstmkit import bench, bench_rnn, bench_variants
+from lstmkit import bench, bench_min, bench_rnn, bench_variants
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
@@ -22,10 +24,13 @@ if __name__ == "__main__":
     p.add_argument("--cells", default="lstm", help="lstm, or any of gru,rnn")
     p.add_argument("--variants", action="store_true", help="the LSTM variants and minLSTM (see above)")
     p.add_argument("--skip-min", action="store_true", help="with --variants: the variants only, not minLSTM")
+    p.add_argument("--min", action="store_true", help="minLSTM / minGRU at long T (see above)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="cpu: this thread's CPU time (use with --threads 1 on a shared, loaded CPU)")
     a = p.parse_args()
-    if a.variants:
+    if a.min:
+        bench_min.run(repeats=a.repeats if a.repeats != p.get_default("repeats") else 5, out_dir=a.out)
+    elif a.variants:
         shapes = a.shapes.split(",") if a.shapes != p.get_default("shapes") else ["S2", "S3"]
         bench_variants.run(shapes, a.repeats, a.threads, a.out, with_min=not a.skip_min, clock=a.clock)
     elif a.cells == "lstm":

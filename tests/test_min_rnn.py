@@ -22,13 +22,14 @@ def _grads(module, x, h0, mask=None):
     return [y, h, *torch.autograd.grad(loss, [x, h0, *module.parameters()])]
 
 
+@pytest.mark.parametrize("engine", ("compiled", "fused"))  # the compiled scan and the log-space scan
 @pytest.mark.parametrize("cls", CLASSES)
 @pytest.mark.parametrize("dtype", (torch.float32, torch.float64))
-def test_scan_matches_sequential_form(cls, dtype):
+def test_scan_matches_sequential_form(cls, dtype, engine):
     g = torch.Generator().manual_seed(0)
     for masked in (False, True):
         torch.manual_seed(0)
-        scan = cls(3, 4, num_layers=2, bidirectional=True, dtype=dtype)
+        scan = cls(3, 4, num_layers=2, bidirectional=True, dtype=dtype, engine=engine)
         seq = cls(3, 4, num_layers=2, bidirectional=True, dtype=dtype, engine="reference")
         seq.load_state_dict(scan.state_dict())
         x = torch.randn(9, 2, 3, generator=g, dtype=dtype)
@@ -39,9 +40,10 @@ def test_scan_matches_sequential_form(cls, dtype):
             assert float((a - b).abs().max()) <= tol * max(1.0, float(b.abs().max()))
 
 
-def test_scan_is_stable_over_long_sequences():
+@pytest.mark.parametrize("engine", ("compiled", "fused"))
+def test_scan_is_stable_over_long_sequences(engine):
     torch.manual_seed(0)
-    m = lstmkit.nn.MinLSTM(2, 8)
+    m = lstmkit.nn.MinLSTM(2, 8, engine=engine)
     x = torch.randn(3000, 2, 2)
     y32, _ = m(x)
     y64, _ = m.double()(x.double())
@@ -76,7 +78,7 @@ def test_module_interface_like_torch_gru():
     assert m(x[0])[0].shape == (5, 4)  # unbatched
     with pytest.raises(ValueError, match="h0"):
         m(x, torch.zeros(2, 3, 4))
-    assert "fused" in lstmkit.explain(m, file=open("/dev/null", "w"))
+    assert "compiled" in lstmkit.explain(m, file=open("/dev/null", "w"))
 
 
 def test_layers_masks_states_bidirectional_and_saving(tmp_path):

@@ -8,7 +8,7 @@ import torch
 
 from .. import initializers as initializers_
 from .. import kernels
-from ..kernels import mixed
+from ..kernels import mixed, ops
 from ..cells import min_rnn
 from ..errors import LstmkitError
 from .base import initialize
@@ -50,8 +50,9 @@ class _MinRNNLayer(LSTM):
 
     def kernel_config(self, masked=False, bidirectional=False, batch=0) -> kernels.KernelConfig:
         """The configuration the kernels are chosen for (`batch` matters to the plain LSTM only)."""
-        return kernels.KernelConfig(bidirectional=bidirectional, bias=self.use_bias, masked=masked,
-                                    dtype=self.weight_ih.dtype, cell=self.cell)
+        config = kernels.KernelConfig(bidirectional=bidirectional, bias=self.use_bias, masked=masked,
+                                      dtype=self.weight_ih.dtype, cell=self.cell)
+        return ops.captured(config)
 
     def forward(self, x, mask=None, initial_state=None):
         """x (B, T, I), mask (B, T) or None, initial_state [h (B, H)] or None.
@@ -101,7 +102,8 @@ class MinLSTM(_MinRNNLayer):
     Args:
         units: H. use_bias, kernel_initializer, bias_initializer, dropout (input dropout, one mask per
         sequence), return_sequences, return_state, go_backwards, stateful, input_shape, name: as for
-        `LSTM`. engine: 'auto' (the scan), 'fused' (the scan) or 'reference' (sequential; keyword-only).
+        `LSTM`. engine: 'auto' (the compiled scan where built, else the log-space scan), 'compiled',
+        'fused' (the log-space scan) or 'reference' (sequential; keyword-only).
 
     Example:
         >>> import torch

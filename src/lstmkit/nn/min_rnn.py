@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from .. import kernels
-from ..kernels import mixed
+from ..kernels import mixed, ops
 from ..cells import min_rnn
 from .checks import check_hx, check_input
 from .lstm import LSTM, _check_args, _repack
@@ -54,12 +54,14 @@ class _MinRNN(nn.Module):
                 for names in self._names]
 
     def kernel_config(self, masked=False, packed=False) -> kernels.KernelConfig:
-        return kernels.KernelConfig(self.num_layers, self.bidirectional, 0, self.bias,
-                                    self.dropout if self.training else 0.0, 0.0, masked,
-                                    self.weight_ih_l0.dtype, packed, self.training, cell=self.cell)
+        config = kernels.KernelConfig(self.num_layers, self.bidirectional, 0, self.bias,
+                                      self.dropout if self.training else 0.0, 0.0, masked,
+                                      self.weight_ih_l0.dtype, packed, self.training, cell=self.cell)
+        return ops.captured(config)
 
     def select_kernel(self, masked=False, packed=False):
-        """(kernel, reason): the scan ('fused') or the sequential form ('reference')."""
+        """(kernel, reason): the compiled scan ('compiled'), the log-space scan ('fused') or the sequential
+        form ('reference')."""
         return kernels.select(self.kernel_config(masked, packed), self.weight_ih_l0.device, self.engine)
 
     # Input handling is torch.nn.LSTM's (same layouts, masks and packed sequences).
@@ -105,7 +107,8 @@ class MinLSTM(_MinRNN):
     Args:
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype:
             as torch.nn.GRU.
-        engine: "auto" (the parallel scan), "fused" (the scan) or "reference" (the sequential form).
+        engine: "auto" (the compiled scan where the library is built, else the log-space scan),
+            "compiled", "fused" (the log-space scan) or "reference" (the sequential form).
 
     Example:
         >>> import torch, lstmkit
