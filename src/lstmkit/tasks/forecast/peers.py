@@ -51,12 +51,13 @@ class _Peer:
                                    for o in origins]) for t, m in enumerate(self.models)], 2)
 
 
-def peer_models(values: np.ndarray, n_fit: int, horizon: int, season: int) -> tuple:
+def peer_models(values: np.ndarray, n_fit: int, horizon: int, season: int, names=PEERS) -> tuple:
     """The statsforecast peers fitted on `values[:n_fit]`.
 
     Args:
         values: (N, T) the whole series; n_fit: steps in the training part; horizon: H;
         season: the season length (MSTL adds the week for hourly and half-hourly data).
+        names: the peers to fit (a subset of PEERS).
 
     Returns:
         ({name: callable origins -> (B, H, T)}, notes): notes are one line per peer left out (not
@@ -71,7 +72,7 @@ def peer_models(values: np.ndarray, n_fit: int, horizon: int, season: int) -> tu
         return {}, ["peers: statsforecast is not installed (pip install 'lstmkit[peers]'); "
                     "AutoARIMA, AutoETS and MSTL left out"]
     models, notes = {}, []
-    for name in PEERS:
+    for name in names:
         if name == "mstl" and not _seasons(season, n_fit):
             notes.append(f"peers: mstl left out: season length {season} gives no seasonal cycle to decompose")
             continue
