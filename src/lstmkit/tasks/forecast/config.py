@@ -48,8 +48,9 @@ class Config(_Base):
                                         # "linear" (a linear AR fitted on the training windows: the LSTM
                                         # learns its errors) or "none"; auto (hybrid.py): seasonal if
                                         # 1 < season <= lookback, else last, or linear when that forecasts
-                                        # the validation windows better (direct strategy); many
-                                        # series only: "decomp", a per-series seasonal-trend base
+                                        # the validation windows better (direct strategy);
+                                        # "decomposition": seasonal profiles + AR on one series, a
+                                        # per-series seasonal-trend base on many (panel_base.py)
     calendar: bool = True               # sine/cosine calendar features as known-future inputs
     hidden_size: int = 64
     num_layers: int = 1
@@ -90,7 +91,8 @@ class Config(_Base):
         "lookback": integer(1, MAX_STEPS), "test_size": integer(1, 1 << 30),
         "season_length": optional(integer(1, MAX_STEPS)), "strategy": choice("direct", "recursive"),
         "quantiles": items(FRACTION, min_len=1, max_len=99), "samples": integer(1, 10_000),
-        "transform": choice("auto", "log", "none"), "base": choice("auto", "last", "seasonal", "none", "linear", "decomp"),
+        "transform": choice("auto", "log", "none"), "base": choice("auto", "last", "seasonal", "none", "linear",
+                                                                     "decomposition"),
         "calendar": boolean, "hidden_size": integer(1, MAX_UNITS), "num_layers": integer(1, MAX_LAYERS),
         "dropout": RATE, "epochs": COUNT, "patience": optional(integer(0, 1 << 30)), "epoch_windows": optional(COUNT), "batch_size": optional(COUNT),
         "learning_rate": POSITIVE, "ensemble": optional(integer(1, MAX_MEMBERS)),
@@ -109,10 +111,7 @@ class Config(_Base):
         self.check_choice("strategy", ("direct", "recursive"))
         self.check_choice("peers", ("auto", "on", "off"))
         self.check_choice("transform", ("auto", "log", "none"))
-        self.check_choice("base", ("auto", "last", "seasonal", "none", "linear", "decomp"))
-        if self.base == "decomp" and (not self.id_col or self.strategy != "direct"):
-            raise LstmkitError("base: 'decomp' (a per-series seasonal-trend base) is for many series; give "
-                               f"id_col and strategy='direct', got id_col={self.id_col!r}, strategy={self.strategy!r}")
+        self.check_choice("base", ("auto", "last", "seasonal", "none", "linear", "decomposition"))
         self.check_choice("precision", PRECISIONS)
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):
@@ -127,8 +126,8 @@ class Config(_Base):
             raise LstmkitError("static_covariates / series_embedding: need many series; give id_col too")
         if set(self.augment) - {"jitter", "scale"}:
             raise LstmkitError(f"augment: expected a subset of ('jitter', 'scale'), got {self.augment!r}")
-        if self.strategy == "recursive" and self.base == "linear":
-            raise LstmkitError("base: 'linear' forecasts all H steps from the lookback; it needs "
+        if self.strategy == "recursive" and self.base in ("linear", "decomposition"):
+            raise LstmkitError(f"base: {self.base!r} forecasts all H steps from the lookback; it needs "
                                "strategy='direct', got 'recursive'")
         if self.strategy == "recursive" and self.covariates:
             raise LstmkitError("strategy: 'recursive' feeds forecasts back and cannot forecast past "
@@ -145,7 +144,8 @@ NET = {"n_features": integer(1, 3 * MAX_COLUMNS + 4), "n_known": integer(0, MAX_
 META = fields({"net": fields(NET, required=tuple(NET)), "ensemble": integer(1, MAX_MEMBERS)},
               required=("net", "ensemble"))
 PREPARED = {"targets": items(text(), min_len=1, max_len=MAX_COLUMNS, distinct=True), "time_col": optional(text()),
-            "freq": optional(text(64)), "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none", "linear"),
+            "freq": optional(text(64)), "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none", "linear",
+                                                                                 "decomposition"),
             "log": boolean, "step": integer(1, MAX_STEPS), "target_scaler": SCALER, "cov_scaler": SCALER,
             "known_scaler": SCALER,
             # the hybrid base's linear AR, and the share of the network's correction kept (both newer)
@@ -153,8 +153,19 @@ PREPARED = {"targets": items(text(), min_len=1, max_len=MAX_COLUMNS, distinct=Tr
                                        "coef": items(items(items(number(), max_len=MAX_STEPS), max_len=MAX_STEPS + 1),
                                                      max_len=MAX_COLUMNS)},
                                       required=("lookback", "horizon", "coef"))),
-            "blend": number(0, 1)}
-PREPROCESSING = fields(PREPARED, required=tuple(k for k in PREPARED if k not in ("linear", "blend")))
+            "blend": number(0, 1),
+            # base "decomposition": its profiles and AR, and the first step's stamp (phases of new data)
+            "decomposition": optional(fields({"lookback": integer(1, MAX_STEPS), "horizon": integer(1, MAX_STEPS),
+                                              "seasons": items(integer(2, MAX_STEPS), min_len=1, max_len=4),
+                                              "found": items(items(items(number(), max_len=MAX_COLUMNS),
+                                                                   max_len=MAX_STEPS), max_len=4),
+                                              "coef": items(items(items(number(), max_len=MAX_STEPS),
+                                                                  max_len=MAX_STEPS + 1), max_len=MAX_COLUMNS)},
+                                             required=("lookback", "horizon", "seasons", "found", "coef"))),
+            "start": optional(items(optional(any_of(text(), number(), expected="a time stamp or a number")),
+                                    min_len=2, max_len=2))}
+OPTIONAL_PREP = ("linear", "blend", "decomposition", "start")
+PREPROCESSING = fields(PREPARED, required=tuple(k for k in PREPARED if k not in OPTIONAL_PREP))
 
 
 def check_freq(freq, where: str) -> None:
@@ -194,6 +205,16 @@ def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
         agree(f"{at} linear.lookback", linear["lookback"], c.lookback, "config.lookback")
         agree(f"{at} linear.horizon", linear["horizon"], prep["step"], "step")
         agree(f"{at} linear.coef", np.shape(linear["coef"]), (T, c.lookback + 1, prep["step"]),
+              "(targets, lookback + 1, step)")
+    if prep["base"] == "decomposition":
+        dec = prep.get("decomposition")
+        if dec is None:
+            _fail(f"{at} decomposition", "the profiles and AR of base 'decomposition'", None)
+        agree(f"{at} decomposition.lookback", dec["lookback"], c.lookback, "config.lookback")
+        agree(f"{at} decomposition.horizon", dec["horizon"], prep["step"], "step")
+        agree(f"{at} decomposition.found", [np.shape(p) for p in dec["found"]],
+              [(m, T) for m in dec["seasons"]], "(season, targets) per season")
+        agree(f"{at} decomposition.coef", np.shape(dec["coef"]), (T, c.lookback + 1, prep["step"]),
               "(targets, lookback + 1, step)")
     at = f"{where['config']} net"
     for name, want in (("n_targets", T), ("lookback", c.lookback), ("horizon", prep["step"]),

@@ -8,6 +8,8 @@ import importlib.util
 
 import numpy as np
 
+from .decompose import seasons_for as _seasons  # MSTL's seasons: the decomposition base's
+
 PEERS = ("auto_arima", "auto_ets", "mstl")
 
 
@@ -19,13 +21,6 @@ def available() -> bool:
 def left_out(name: str, exc: Exception) -> str:
     """The one-line note for a peer that failed on this series, with statsforecast's reason."""
     return f"peers: {name} left out: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
-
-
-def _seasons(season: int, n_fit: int) -> list:
-    """MSTL's seasons: the data's, and the week too for hourly (24) and half-hourly (48) steps, each
-    kept only when the training part holds two full cycles of it."""
-    extra = {24: [24 * 7], 48: [48 * 7]}.get(season, [])
-    return [m for m in [season, *extra] if m > 1 and 2 * m <= n_fit]
 
 
 def _make(name: str, season: int, n_fit: int):
@@ -51,12 +46,13 @@ class _Peer:
                                    for o in origins]) for t, m in enumerate(self.models)], 2)
 
 
-def peer_models(values: np.ndarray, n_fit: int, horizon: int, season: int) -> tuple:
+def peer_models(values: np.ndarray, n_fit: int, horizon: int, season: int, names=PEERS) -> tuple:
     """The statsforecast peers fitted on `values[:n_fit]`.
 
     Args:
         values: (N, T) the whole series; n_fit: steps in the training part; horizon: H;
         season: the season length (MSTL adds the week for hourly and half-hourly data).
+        names: the peers to fit (a subset of PEERS).
 
     Returns:
         ({name: callable origins -> (B, H, T)}, notes): notes are one line per peer left out (not
@@ -71,7 +67,7 @@ def peer_models(values: np.ndarray, n_fit: int, horizon: int, season: int) -> tu
         return {}, ["peers: statsforecast is not installed (pip install 'lstmkit[peers]'); "
                     "AutoARIMA, AutoETS and MSTL left out"]
     models, notes = {}, []
-    for name in PEERS:
+    for name in names:
         if name == "mstl" and not _seasons(season, n_fit):
             notes.append(f"peers: mstl left out: season length {season} gives no seasonal cycle to decompose")
             continue

@@ -126,31 +126,31 @@ class Forecaster(Predictor):
         return self
 
     def _fit_blend(self, z, cov, cal, val):
-        """Keep 1, 0.5 or none of the network's correction of the median, whichever forecasts the
-        validation windows best (the spread of its quantiles is kept): where the LSTM only adds
-        noise to a good base (sunspots' autoregression), the base's own forecast is used."""
+        """Keep the share in `hybrid.BLENDS` of the network's correction of the median that forecasts
+        the validation windows best (the spread of its quantiles is kept): where the LSTM only adds
+        noise to a good base (sunspots' autoregression, MSFT's last price), the base's own forecast
+        is used, shrunk towards it where validation supports part of the correction."""
         x, bases = self._inputs(z, cov, cal, val, self.step)
         self.blend = 1.0
         d = self._run(x, np.zeros_like(bases))[..., list(self.config.quantiles).index(0.5)]  # (B, H, T)
-        ahead = z[val[:, None] + np.arange(1, self.step + 1)]
-        errors = {a: float(np.abs(bases + a * d - ahead).mean()) for a in (1.0, 0.5, 0.0)}
-        self.blend = min(errors, key=errors.get)
+        self.blend = hybrid.choose_blend(bases, d, z[val[:, None] + np.arange(1, self.step + 1)])
 
     def _fit_base(self, z, train, val):
-        """The "linear" base fitted on the training windows; for base="auto" (direct strategy), the
-        simple base or "linear", whichever forecasts the validation windows better (hybrid.choose)."""
+        """The fitted base ("linear", "decomposition") on the training windows; for base="auto"
+        (direct strategy), whichever of "last", the seasonal naive, "linear" and "decomposition"
+        forecasts the validation windows best (hybrid.candidates, hybrid.choose)."""
         c = self.config
         self.linear = None
-        if c.strategy != "direct" or c.base not in ("auto", "linear"):
+        if c.strategy != "direct" or c.base not in ("auto", *hybrid.FITTED):
             return
-        self.linear = hybrid.LinearBase(c.lookback, c.horizon).fit(z, train)
+        fitted = hybrid.fit_bases(z, train, val, c.lookback, c.horizon, self.season)
         if c.base == "auto":
-            offsets = ts.base_offsets(c.horizon, self.season, self.base)
-            simple = lambda o: z[o[:, None] + offsets]  # noqa: E731
-            self.base = hybrid.choose({self.base: simple, "linear": lambda o: self.linear(z, o)}, z, val,
-                                      c.horizon)
-        if self.base != "linear":
-            self.linear = None
+            found = hybrid.candidates(z, c.horizon, self.season, c.lookback, fitted)
+            self.base = hybrid.choose(found, z, val, c.horizon)
+        elif c.base not in fitted:
+            raise LstmkitError(f"base: 'decomposition' needs a season (> 1) with two full cycles before "
+                               f"the validation windows; season length {self.season}, {val[0] + 1} steps")
+        self.linear = fitted.get(self.base)
 
     def _read(self, data, target, time_col):
         c = self.config
@@ -176,6 +176,20 @@ class Forecaster(Predictor):
             raise LstmkitError(f"base: 'seasonal' needs 1 < season length ({self.season}) <= lookback "
                                f"({c.lookback})")
         self.step = 1 if c.strategy == "recursive" else c.horizon
+        self.start, self.phase = _start(frame.index), 0
+
+    def _phase_of(self, frame) -> int:
+        """Steps from the training series' first step to `frame`'s (0 for the training series): the
+        phase the decomposition base's profiles are read at."""
+        if self.base != "decomposition" or self.start is None:
+            return 0
+        (first, step), now = self.start, frame.index[0]
+        if step is not None:  # a numeric index
+            return int(round((float(now) - first) / step))
+        first, now = pd.Timestamp(first), pd.Timestamp(now)
+        lo, hi = min(first, now), max(first, now)
+        n = len(pd.date_range(lo, hi, freq=self.freq)) - 1
+        return n if now >= first else -n
 
     def _check_length(self, n):
         c = self.config
@@ -191,6 +205,7 @@ class Forecaster(Predictor):
         rows are NaN, which only forecasts after the end of the data would read.
         """
         values, steps = frame.to_numpy(), self.config.horizon + extra
+        self.phase = self._phase_of(frame)  # of the series these arrays hold (decomposition base)
         T, P = self.n_targets, len(self.config.covariates)
         z = self.target_scaler.transform(values[:, :T])
         cov = self.cov_scaler.transform(values[:, T:T + P])
@@ -217,10 +232,10 @@ class Forecaster(Predictor):
         return x, z[ahead] - bases
 
     def _inputs(self, z, cov, cal, origins, horizon):
-        if self.base == "linear":  # the lookback relative to the last value, targets to the AR forecast
+        if self.base in hybrid.FITTED:  # the lookback relative to the last value, targets to the base
             x, _ = ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, np.zeros(horizon, int),
                                    "last")
-            return x, self.linear(z, origins)[:, :horizon]
+            return x, self.linear(z, origins, self.phase)[:, :horizon]
         offsets = ts.base_offsets(horizon, self.season, self.base)
         return ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, offsets, self.base)
 
@@ -417,7 +432,9 @@ class Forecaster(Predictor):
                 "base": self.base, "log": self.log, "step": self.step,
                 "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict(),
                 "known_scaler": self.known_scaler.to_dict(),
-                "linear": self.linear.to_dict() if self.base == "linear" else None, "blend": self.blend}
+                "linear": self.linear.to_dict() if self.base == "linear" else None, "blend": self.blend,
+                **({"decomposition": self.linear.to_dict(), "start": self.start}
+                   if self.base == "decomposition" else {})}
         return {"net": self.net[0].config, "ensemble": len(self.net)}, self.net.state_dict(), prep
 
     @classmethod
@@ -446,10 +463,19 @@ class Forecaster(Predictor):
         self.target_scaler = ts.Scaler.from_dict(prep["target_scaler"])
         self.cov_scaler = ts.Scaler.from_dict(prep["cov_scaler"])
         self.known_scaler = ts.Scaler.from_dict(prep["known_scaler"])
-        self.linear = hybrid.LinearBase.from_dict(prep["linear"]) if prep.get("linear") else None
+        self.linear = hybrid.restore(prep)
+        self.start, self.phase = prep.get("start"), 0
         self.blend = prep.get("blend", 1.0)  # model directories written before the blend existed
         self.net = network.eval()
         return self
+
+
+def _start(index) -> list:
+    """[the first time stamp, None] or [the first number of a numeric index, its step] (phases)."""
+    if isinstance(index, pd.DatetimeIndex):
+        return [str(index[0]), None]
+    step = float(index[1] - index[0]) if len(index) > 1 else 1.0
+    return [float(index[0]), step or 1.0]
 
 
 def _holds_panel(path) -> bool:
