@@ -235,7 +235,7 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--ensemble", type=int, default=None)
     ap.add_argument("--nf-steps", type=int, default=None, help="neuralforecast LSTM training steps")
-    ap.add_argument("--base", default="decomposition", help="the global model's base: decomposition (a per-series "
+    ap.add_argument("--base", default="decomp", help="the global model's base: decomp (a per-series "
                     "seasonal-trend base, the default here), seasonal, last")
     ap.add_argument("--combine", default=None, metavar="BASE", help="also a second global model with this base "
                     "(e.g. seasonal) and the mean of the two models' forecasts as one more contender")
@@ -301,7 +301,7 @@ def main(argv=None):
               f"{H} months per series; MASE scaled by each series' in-sample seasonal naive (lag {SEASON})",
               f"lstmkit global: base {glob.base}, lookback {L}, {glob.ensemble} member(s), up to {glob.epochs} epochs "
               f"(early stopping), hidden {glob.hidden_size}, each series scaled by its own training-part statistics"
-              f"{'; the decomposition base by ' + decomp_engine() if glob.base == 'decomposition' else ''}; per series: the "
+              f"{'; the decomposition base by ' + decomp_engine() if glob.base == 'decomp' else ''}; per series: the "
               f"single-series defaults (ensemble {single.ensemble}, up to {single.epochs} epochs)",
               "statsforecast peers fitted once per series on the training part, applied at every origin without "
               "refitting; their quantiles are the empirical quantiles of their errors on training windows",

@@ -1,4 +1,4 @@
-"""The panel's decomposition base (base="decomposition"): the per-series seasonal-trend forecast and the
+"""The panel's decomposition base (base="decomp"): the per-series seasonal-trend forecast and the
 global LSTM on what it leaves recover each series' seasonality and scale; the base sees no value
 after its origin and is fitted on the training part, the per-series blend on the validation
 windows, neither on the held-out steps; a saved model refits it to the same forecasts; bad
@@ -16,7 +16,7 @@ from lstmkit.tasks.forecast.panel_base import DecompBase, _fit_holt, _profile
 
 N, M = 120, 12
 FAST = dict(id_col="id", time_col="t", target="y", horizon=6, lookback=24, test_size=12, ensemble=1,
-            hidden_size=16, peers="off", calendar=False, base="decomposition", season_length=M, epochs=30, patience=8,
+            hidden_size=16, peers="off", calendar=False, base="decomp", season_length=M, epochs=30, patience=8,
             learning_rate=3e-3)
 
 
@@ -73,7 +73,7 @@ def test_the_fallback_profile_and_trend_parameters_come_from_the_steps_given():
 
 def test_global_model_on_the_decomposition_recovers_each_series_seasonality_and_scale(trained):
     result = trained.backtest()
-    assert trained.base == "decomposition" and set(trained.blends) == {f"s{k}" for k in range(4)}
+    assert trained.base == "decomp" and set(trained.blends) == {f"s{k}" for k in range(4)}
     for k in range(4):
         bt = result.series[f"s{k}"]
         actual, lstm = bt.actual[..., 0], bt.forecasts["lstm"][..., 0]  # (B, H) in the series' units
@@ -108,7 +108,8 @@ def test_a_saved_decomposition_model_refits_its_bases_to_the_same_forecasts(trai
 
 
 @pytest.mark.parametrize("settings, match", [
-    (dict(base="decomposition", id_col="id", strategy="recursive"), "strategy='direct'"),
+    (dict(base="decomp"), "decomp.*many series.*id_col"),
+    (dict(base="decomp", id_col="id", strategy="recursive"), "strategy='direct'"),
 ])
 def test_bad_decomposition_settings_are_one_line(settings, match):
     with pytest.raises(LstmkitError, match=match) as err:

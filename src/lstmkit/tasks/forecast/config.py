@@ -49,8 +49,9 @@ class Config(_Base):
                                         # learns its errors) or "none"; auto (hybrid.py): seasonal if
                                         # 1 < season <= lookback, else last, or linear when that forecasts
                                         # the validation windows better (direct strategy);
-                                        # "decomposition": seasonal profiles + AR on one series, a
-                                        # per-series seasonal-trend base on many (panel_base.py)
+                                        # "decomposition": seasonal profiles + AR on one series
+                                        # (decompose.py); with id_col the per-series seasonal-trend
+                                        # base of panel_base.py (its own name there: "decomp")
     calendar: bool = True               # sine/cosine calendar features as known-future inputs
     hidden_size: int = 64
     num_layers: int = 1
@@ -92,7 +93,7 @@ class Config(_Base):
         "season_length": optional(integer(1, MAX_STEPS)), "strategy": choice("direct", "recursive"),
         "quantiles": items(FRACTION, min_len=1, max_len=99), "samples": integer(1, 10_000),
         "transform": choice("auto", "log", "none"), "base": choice("auto", "last", "seasonal", "none", "linear",
-                                                                     "decomposition"),
+                                                                     "decomposition", "decomp"),
         "calendar": boolean, "hidden_size": integer(1, MAX_UNITS), "num_layers": integer(1, MAX_LAYERS),
         "dropout": RATE, "epochs": COUNT, "patience": optional(integer(0, 1 << 30)), "epoch_windows": optional(COUNT), "batch_size": optional(COUNT),
         "learning_rate": POSITIVE, "ensemble": optional(integer(1, MAX_MEMBERS)),
@@ -111,7 +112,12 @@ class Config(_Base):
         self.check_choice("strategy", ("direct", "recursive"))
         self.check_choice("peers", ("auto", "on", "off"))
         self.check_choice("transform", ("auto", "log", "none"))
-        self.check_choice("base", ("auto", "last", "seasonal", "none", "linear", "decomposition"))
+        self.check_choice("base", ("auto", "last", "seasonal", "none", "linear", "decomposition", "decomp"))
+        if self.id_col and self.base == "decomposition":  # many series: the per-series seasonal-trend base
+            self.base = "decomp"
+        if self.base == "decomp" and (not self.id_col or self.strategy != "direct"):
+            raise LstmkitError("base: 'decomp' (a per-series seasonal-trend base) is for many series; give "
+                               f"id_col and strategy='direct', got id_col={self.id_col!r}, strategy={self.strategy!r}")
         self.check_choice("precision", PRECISIONS)
         q = list(self.quantiles)
         if 0.5 not in q or any(not 0 < v < 1 for v in q) or q != sorted(set(q)):

@@ -6,7 +6,7 @@ series' units. Windows are cut from every series exactly as the single-series Fo
 (the same code runs on one series at a time with that series' scalers), shuffled across series, and
 the network also sees the series' static features (`panel_net.PanelNet`). A Parquet input is
 streamed series by series in every pass (statistics, each epoch, the backtest), so memory holds a
-shuffle buffer of windows and the per-series statistics, not the panel. With base="decomposition" each
+shuffle buffer of windows and the per-series statistics, not the panel. With base="decomp" each
 series has its own seasonal-trend base (panel_base) that the network corrects, and every series
 keeps the share of the correction that forecasts its validation windows best; those bases' forecasts
 are cached for every window (memory grows with the windows: for in-memory panels of modest size).
@@ -122,8 +122,8 @@ class PanelForecaster(Forecaster):
             if first is None:
                 first = rec
                 self._setup(rec.frame)  # frequency, season, base, targets from the first series
-                if self.base == "decomposition" and self.season < 2:
-                    raise LstmkitError(f"base: 'decomposition' needs a season length > 1 (season_length=12 for monthly "
+                if self.base == "decomp" and self.season < 2:
+                    raise LstmkitError(f"base: 'decomp' needs a season length > 1 (season_length=12 for monthly "
                                        f"data), got {self.season}")
             freq = ts.infer_freq(rec.frame.index)
             if freq != self.freq and len(rec.frame) >= 3:
@@ -138,7 +138,7 @@ class PanelForecaster(Forecaster):
         self._static_vocab(statics)
         self.n_known = len(c.future_covariates) + ts.calendar_features(first.frame.index[:1], self.freq).shape[1] \
             if c.calendar else len(c.future_covariates)
-        self.n_known += self.base == "decomposition"  # the base's own path, relative to the origin's value
+        self.n_known += self.base == "decomp"  # the base's own path, relative to the origin's value
         self.decomp = {}
 
     def _fit_scalers(self, frame):
@@ -200,10 +200,10 @@ class PanelForecaster(Forecaster):
         return tuple(np.concatenate(a) for a in zip(*parts))
 
     def _inputs(self, z, cov, cal, origins, horizon):
-        """As `Forecaster._inputs`; for base "decomposition" the lookback is relative to the origin's value,
+        """As `Forecaster._inputs`; for base "decomp" the lookback is relative to the origin's value,
         the targets to the series' decomposition base (panel_base), whose path relative to the
         origin's value is one more known-future column."""
-        if self.base != "decomposition":
+        if self.base != "decomp":
             return super()._inputs(z, cov, cal, origins, horizon)
         x, _ = ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, np.zeros(horizon, int), "last")
         bases = self._decomp_base(z)(z[:, 0], origins)[:, :horizon, None]  # (B, H, 1)
@@ -303,7 +303,7 @@ class PanelForecaster(Forecaster):
         if c.peers == "auto" and peers == "off":
             notes.append(f"peers: AutoARIMA, AutoETS and MSTL left out: the panel has more than {PEERS_PANEL_MAX} "
                          f"steps; peers='on' (--peers on) runs them")
-        if self.base == "decomposition" and panel_base.engine() == "numpy":
+        if self.base == "decomp" and panel_base.engine() == "numpy":
             notes.append(panel_base.FALLBACK_NOTE)
         return PanelBacktest(series, frames, per_series, aggregate(per_series), notes)
 

@@ -1,4 +1,4 @@
-"""The panel's decomposition base (`base="decomposition"`): a per-series seasonal-trend forecast that the
+"""The panel's decomposition base (`base="decomp"`): a per-series seasonal-trend forecast that the
 global LSTM corrects, the hybrid idea of ES-RNN (Smyl 2020) on many series.
 
 For one series in scaled units z, with m the season:
@@ -24,7 +24,7 @@ import importlib.util
 import numpy as np
 
 YEARS = 4  # seasons of history the fallback's seasonal profile averages (recent ones: patterns drift)
-FALLBACK_NOTE = ("base: 'decomposition' ran on the numpy fallback (classical decomposition + damped Holt): statsforecast "
+FALLBACK_NOTE = ("base: 'decomp' ran on the numpy fallback (classical decomposition + damped Holt): statsforecast "
                  "is not installed (pip install 'lstmkit[peers]' for its MSTL)")
 _GRID = [(a, b, p) for a in (0.2, 0.4, 0.6, 0.8, 1.0) for b in (0.02, 0.1, 0.3) for p in (0.8, 0.9, 0.98)]
 

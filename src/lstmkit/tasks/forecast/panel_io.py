@@ -17,7 +17,7 @@ _NET = {"n_features": integer(1, 3 * MAX_COLUMNS + 4), "n_known": integer(0, MAX
 META = fields({"net": fields(_NET, required=tuple(_NET)), "ensemble": integer(1, MAX_MEMBERS)},
               required=("net", "ensemble"))
 _PREPARED = {"targets": items(text(), min_len=1, max_len=1), "time_col": optional(text()), "freq": optional(text(64)),
-             "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none", "decomposition"),
+             "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none", "decomp"),
              "step": integer(1, MAX_STEPS), "n_known": integer(0, MAX_COLUMNS + 4),
              "ids": items(text(4096), min_len=1, max_len=MAX_SERIES, distinct=True),
              "scalers": mapping(items(SCALER, min_len=3, max_len=3), max_len=MAX_SERIES),
