@@ -30,9 +30,30 @@ void dgemm_(const char*, const char*, const int*, const int*, const int*, const 
             const int*, const double*, const int*, const double*, double*, const int*);
 }
 
+// csrc/lstm_tile.cpp: the register-blocked float32 step kernels (AVX-512), built into this library.
+namespace lstmkit_tile {
+bool available();
+int64_t gate_panels_size(int H, int P);
+int64_t row_panels_size(int K, int N);
+void pack_gates(const float* w, int H, int P, float* out);
+void pack_rows(const float* w, int K, int N, float* out);
+void forward_gates(const float* h, int B, int P, int H, const float* packed, float* G, float* C, float* TC,
+                   float* Rout, const float* c_prev);
+void gemm(const float* a, int64_t lda, int B, int K, int N, const float* packed, float* c, int64_t ldc);
+}  // namespace lstmkit_tile
+
 namespace {
 
 using at::Tensor;
+
+// The tile kernels run float32 steps up to this per-step work B·4H·P (multiply-adds); beyond it MKL's
+// GEMM, which blocks for the caches, is as fast.
+constexpr int64_t kTileMaxWork = int64_t(1) << 22;
+
+template <typename T>
+bool tiled(int B, int H, int P) {
+  return std::is_same_v<T, float> && lstmkit_tile::available() && int64_t(B) * 4 * H * P <= kTileMaxWork;
+}
 
 // MKL's packed-GEMM entry points, when torch's BLAS is MKL (x86 wheels); looked
 // up at run time so the library also builds and runs against other BLAS builds.
@@ -161,10 +182,10 @@ struct Layer {
   int step(int k) const { return reverse ? T_ - 1 - k : k; }
 };
 
-// One forward step after the recurrent GEMM: gates activated in place, c and h written.
-// h_prev/c_prev: the state this step starts from (B, P), (B, H).
+// One forward step's gate math after the recurrent GEMM: gates activated in place, c and r = o tanh(c)
+// written (r is h, or the input of the projection). c_prev: the state this step starts from (B, H).
 template <typename T>
-void forward_step(const Layer<T>& L, int t, const T* h_prev, const T* c_prev, const Gemm<T>& proj) {
+void gate_step(const Layer<T>& L, int t, const T* c_prev) {
   const int H = L.H, P = L.P, B = L.B;
   for (int b = 0; b < B; ++b) {
     T* g = L.G + (int64_t(t) * B + b) * 4 * H;
@@ -182,6 +203,12 @@ void forward_step(const Layer<T>& L, int t, const T* h_prev, const T* c_prev, co
       r[j] = g[j] * tc[j];  // h = o tanh(c)
     }
   }
+}
+
+// The rest of a forward step: the projection, and masked rows. h_prev (B, P), c_prev (B, H).
+template <typename T>
+void finish_step(const Layer<T>& L, int t, const T* h_prev, const T* c_prev, const Gemm<T>& proj) {
+  const int H = L.H, P = L.P, B = L.B;
   if (L.R) proj(L.R + int64_t(t) * B * H, L.Y + int64_t(t) * B * P, T(0));  // y = W_hr h
   if (L.mask) {  // masked rows keep the previous state and output zeros
     for (int b = 0; b < B; ++b) {
@@ -202,7 +229,15 @@ void forward_step(const Layer<T>& L, int t, const T* h_prev, const T* c_prev, co
 template <typename T>
 void forward_loop(const Layer<T>& L, const T* h0, const T* c0, T* h_in) {
   const int B = L.B, H = L.H, P = L.P;
-  const Gemm<T> rec(L.w_hh, B, 4 * H, P, true), proj(L.w_hr, B, P, H, true);
+  const bool tile = tiled<T>(B, H, P);
+  const Gemm<T> rec(tile ? nullptr : L.w_hh, B, 4 * H, P, true), proj(L.w_hr, B, P, H, true);
+  std::unique_ptr<float[]> packed;
+  if constexpr (std::is_same_v<T, float>) {
+    if (tile) {
+      packed.reset(new float[lstmkit_tile::gate_panels_size(H, P)]);
+      lstmkit_tile::pack_gates(L.w_hh, H, P, packed.get());
+    }
+  }
   const T *h = h0, *c = c0;
   for (int k = 0; k < L.T_; ++k) {
     const int t = L.step(k);
@@ -211,8 +246,18 @@ void forward_loop(const Layer<T>& L, const T* h0, const T* c0, T* h_in) {
       for (int64_t e = 0; e < int64_t(B) * P; ++e) h_in[e] = h[e] * L.hmask[e];
       x = h_in;
     }
-    rec(x, L.G + int64_t(t) * B * 4 * H, T(1));  // G_t += h_{t-1} W_hh^T
-    forward_step(L, t, h, c, proj);
+    T* g = L.G + int64_t(t) * B * 4 * H;
+    if constexpr (std::is_same_v<T, float>) {
+      if (tile) {  // GEMM and gate math in one pass over registers
+        const int64_t row = int64_t(t) * B * H;
+        lstmkit_tile::forward_gates(x, B, P, H, packed.get(), g, L.C + row, L.TC + row, (L.R ? L.R : L.Y) + row, c);
+      }
+    }
+    if (!tile) {
+      rec(x, g, T(1));  // G_t += h_{t-1} W_hh^T
+      gate_step(L, t, c);
+    }
+    finish_step(L, t, h, c, proj);
     h = L.S + int64_t(t) * B * P;
     c = L.C + int64_t(t) * B * H;
   }
@@ -293,7 +338,15 @@ void backward_loop(const Layer<T>& L, const T* dY, const T* c0, T* dG, T* DH, T*
                    T* dr, T* dh_next) {
   const int B = L.B, H = L.H, P = L.P;
   const int64_t BP = int64_t(B) * P;
-  const Gemm<T> rec(L.w_hh, B, P, 4 * H, false), proj(L.w_hr, B, H, P, false);
+  const bool tile = tiled<T>(B, H, P);
+  const Gemm<T> rec(tile ? nullptr : L.w_hh, B, P, 4 * H, false), proj(L.w_hr, B, H, P, false);
+  std::unique_ptr<float[]> packed;
+  if constexpr (std::is_same_v<T, float>) {
+    if (tile) {
+      packed.reset(new float[lstmkit_tile::row_panels_size(4 * H, P)]);
+      lstmkit_tile::pack_rows(L.w_hh, 4 * H, P, packed.get());
+    }
+  }
   for (int k = L.T_ - 1; k >= 0; --k) {
     const int t = L.step(k);
     const T* dy = dY + int64_t(t) * BP;
@@ -311,7 +364,10 @@ void backward_loop(const Layer<T>& L, const T* dY, const T* c0, T* dG, T* DH, T*
     const T* c_prev = k == 0 ? c0 : L.C + int64_t(L.step(k - 1)) * B * H;
     T* dGt = dG + int64_t(t) * B * 4 * H;
     backward_step(L, t, c_prev, d, dc, dGt);
-    rec(dGt, dh_next, T(0));  // dh_{t-1} = dG_t W_hh
+    if constexpr (std::is_same_v<T, float>) {
+      if (tile) lstmkit_tile::gemm(dGt, 4 * H, B, 4 * H, P, packed.get(), dh_next, P);
+    }
+    if (!tile) rec(dGt, dh_next, T(0));  // dh_{t-1} = dG_t W_hh
     if (L.hmask)
       for (int64_t e = 0; e < BP; ++e) dh_next[e] *= L.hmask[e];
     if (L.mask) {
