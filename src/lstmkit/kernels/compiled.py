@@ -36,8 +36,9 @@ name = "compiled"
 # Every C++ source of the library: csrc/lstm.cpp registers the `lstmkit_compiled` op namespace and
 # each further cell's file adds its ops to it with TORCH_LIBRARY_FRAGMENT; all build into one library.
 SOURCES = tuple(sorted((Path(__file__).parent / "csrc").glob("*.cpp")))
+HEADERS = tuple(sorted((Path(__file__).parent / "csrc").glob("*.h")))  # in the cache key, not compiled
 _DTYPES = (torch.float32, torch.float64)
-_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-std=c++17", "-shared", "-fPIC", "-w")
+_FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c++17", "-shared", "-fPIC", "-w")
 _state = {}  # "ops" once loaded, or "error": why it could not be built or loaded
 
 
@@ -118,7 +119,7 @@ def library_path(cache_dir=None) -> Path:
     """Where the built library for this source, torch version, compiler flags and CPU lives."""
     cache = Path(cache_dir or os.environ.get("LSTMKIT_CACHE") or Path.home() / ".cache" / "lstmkit")
     key = hashlib.sha256()
-    sources = (src.name.encode() + src.read_bytes() for src in SOURCES)
+    sources = (src.name.encode() + src.read_bytes() for src in (*SOURCES, *HEADERS))
     for part in (*sources, torch.__version__.encode(), " ".join(_FLAGS).encode(),
                  _compiler().encode(), platform.machine().encode(), _cpu_flags().encode()):
         key.update(part)
