@@ -91,3 +91,16 @@ def test_batch_slices_pass_gradcheck_in_float64(threads):
             torch.randn(4 * Hd, 2, **d), torch.randn(4 * Hd, Hd, **d), torch.randn(4 * Hd, **d),
             torch.randn(4 * Hd, **d), None]
     assert torch.autograd.gradcheck(lambda *a: compiled._CompiledLSTM.apply(*a, False, None, None), args)
+
+
+def test_auto_trains_on_compiled_up_to_s2_and_runs_forward_on_torchs_op():
+    from lstmkit import kernels
+    for B, H in ((32, 50), (64, 256)):  # S1, S2
+        train = kernels.KernelConfig(hidden_size=H, batch=B, training=True)
+        kernel, reason = kernels.select(train, "cpu")
+        assert kernel.name == "compiled" and "slower to train than the compiled kernel" in reason
+        with torch.no_grad():
+            assert kernels.select(train, "cpu")[0].name == "native"
+        assert kernels.select(kernels.KernelConfig(hidden_size=H, batch=B), "cpu")[0].name == "native"
+    s3 = kernels.KernelConfig(hidden_size=1024, batch=64, training=True)
+    assert kernels.select(s3, "cpu")[0].name == "native"
