@@ -1,6 +1,8 @@
 """The long-range benchmark's bookkeeping: one JSON line per run, resume, cut runs, the table's cells."""
 import time
 
+import torch
+
 from lstmkit import long_range, long_range_report
 
 GRID = [("adding", 20, ("LSTM", "SimpleRNN (torch.nn.RNN)"), 2)]
@@ -36,3 +38,12 @@ def test_cells_count_success_median_and_cut_apart():
         return long_range.Run("adding", 100, "LSTM", 0, 1000, solved_at=solved_at, cut=cut, test_accuracy=acc)
     cell = long_range_report._cell([run(300), run(100), run(None, acc=0.5), run(None, cut=True, acc=0.5)])
     assert cell == "2/3 (+1 cut) · 200 · 0.750"  # the median over the solved runs; the mean over all
+
+
+def test_chrono_init_spreads_the_forget_bias_up_to_the_lag():
+    net = long_range.Net("LSTM chrono init", 2, 1, 16, T=100)
+    b, H = net.rnn.bias_ih_l0.detach(), 16
+    assert ((b[H:2 * H] >= 0) & (b[H:2 * H] <= torch.log(torch.tensor(99.0)))).all()
+    assert torch.equal(b[:H], -b[H:2 * H]) and (b[2 * H:] == 0).all() and (net.rnn.bias_hh_l0 == 0).all()
+    plain = long_range.Net("LSTM", 2, 1, 16).rnn.bias_ih_l0.detach()
+    assert (plain[H:2 * H] == 1).all()  # the Keras-style default the chrono variant replaces

@@ -16,7 +16,10 @@ Success, as in the paper: the most recent 2000 training sequences were all proce
 bound on every one of them); a run stops there. Differences from the paper, stated: Adam (lr 1e-3,
 gradient norm clipped at 1) on mini-batches of 32 rather than online gradient descent; one length L
 per mini-batch; a hidden layer of 32 units rather than the paper's 4 memory cells (93 / 156 weights);
-the models are today's standard cells, not the 1997 architecture without forget gate.
+the models are today's standard cells, not the 1997 architecture without forget gate. That
+architecture's cell keeps its value by construction; a standard LSTM starts with forget bias 1
+(f ~ 0.73, a memory of a few steps), so "LSTM chrono init" (`chrono_init`, Tallec & Ollivier 2018)
+sets the forget biases to spread up to the lag T, as the paper set its input-gate biases (-3, -6).
 
 Every finished run is appended as one JSON line to a results file (`append_run`), so a grid can be
 stopped and resumed (`done_keys`) and a partial grid still makes a valid table (`write_report`).
@@ -85,13 +88,34 @@ class _SimpleRNN(nn.Module):
         return h
 
 
+def chrono_init(lstm, T_max):
+    """Chrono initialisation (Tallec & Ollivier 2018) of a one-layer (i, f, g, o) LSTM, in place:
+    b_f = log(u), u ~ U(1, T_max - 1), and b_i = -b_f, so forgetting time constants spread up to the
+    lag; the default b_f = 1 forgets a stored value within a few steps at the start of training.
+
+    Args:
+        lstm: an `lstmkit.nn.LSTM` (or torch.nn.LSTM) with bias_ih_l0 of shape (4H,).
+        T_max: the longest time constant wanted (the task's minimal lag scale).
+    Example:
+        >>> chrono_init(lnn.LSTM(2, 8), 100)
+    """
+    H = lstm.hidden_size
+    with torch.no_grad():
+        b_f = torch.log(torch.empty(H).uniform_(1, T_max - 1))
+        lstm.bias_ih_l0[H:2 * H] = b_f
+        lstm.bias_ih_l0[:H] = -b_f
+        lstm.bias_hh_l0.zero_()
+
+
 class Net(nn.Module):
     """A recurrent layer (batch-first) and a linear read-out of its last state."""
 
-    def __init__(self, kind, inputs, outputs, hidden):
+    def __init__(self, kind, inputs, outputs, hidden, T=None):
         super().__init__()
         self.kind = kind
         self.rnn = make_rnn(kind, inputs, hidden)
+        if kind.endswith("chrono init"):
+            chrono_init(self.rnn, T)
         self.out = nn.Linear(hidden, outputs)
 
     def forward(self, x):
@@ -104,6 +128,7 @@ MODELS = {
     "SimpleRNN (torch.nn.RNN)": lambda I, H: nn.RNN(I, H, batch_first=True),
     "GRU (torch.nn.GRU)": lambda I, H: nn.GRU(I, H, batch_first=True),
     "LSTM": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras"),
+    "LSTM chrono init": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras"),  # then chrono_init
     "LSTM peephole": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", peephole=True),
     "LSTM CIFG": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", cifg=True),
     "LSTM layer norm": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", layer_norm=True),
@@ -155,7 +180,7 @@ def train_one(task, T, model, seed, budget, hidden=32, batch=32, lr=1e-3, curve_
     """
     make_batch, I, O = TASKS[task]
     torch.manual_seed(seed)
-    net = Net(model, I, O, hidden)
+    net = Net(model, I, O, hidden, T)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(10_000 + seed)  # the same data for every model
     run, streak, t0 = Run(task, T, model, seed, budget, batch, hidden), 0, time.perf_counter()
@@ -251,7 +276,7 @@ def done_keys(runs):
     return {r.key() for r in runs if not r.cut}
 
 
-FAST = ("SimpleRNN (torch.nn.RNN)", "GRU (torch.nn.GRU)", "LSTM", "minLSTM")
+FAST = ("SimpleRNN (torch.nn.RNN)", "GRU (torch.nn.GRU)", "LSTM", "LSTM chrono init", "minLSTM")
 
 
 def make_grid(adding=(20, 100, 500), temporal_order=(20,), updates=400, fast_from=0, models=None):
