@@ -110,9 +110,10 @@ def test_long_range_quick_run(tmp_path):
     grid = [("adding", 20, ("LSTM", "SimpleRNN (torch.nn.RNN)"), 3), ("temporal_order", 20, ("minLSTM",), 3)]
     runs = long_range.run(grid, log=lambda *_: None, test_sequences=64)
     assert [r.seen for r in runs] == [96, 96, 96] and all(0 <= r.test_accuracy <= 1 for r in runs)
-    long_range.write_part(runs, "quick", tmp_path / "long_range.q.json")
+    for r in runs:
+        long_range.append_run(r, tmp_path / "long_range.q.jsonl")
     text = long_range.write_report(tmp_path)
-    assert "| LSTM | 0/1 / — /" in text and (tmp_path / "long_range.png").stat().st_size > 0
+    assert "| LSTM | 0/1 · — · " in text and (tmp_path / "long_range.png").stat().st_size > 0
     x, target = long_range.adding_batch(100, 64, torch.Generator().manual_seed(0))
     assert 100 <= x.shape[1] <= 110 and ((x[..., 1] == 1).sum(1) == 2).all()  # exactly two marked pairs
     marked = x[..., 1] == 1

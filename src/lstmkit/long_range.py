@@ -13,12 +13,20 @@ seeds and report the success rate by minimal lag T and the sequences seen until 
 
 Success, as in the paper: the most recent 2000 training sequences were all processed correctly
 (the paper also asks for an average training error below 0.01 / 0.1, implied here by the 0.04 / 0.3
-bound on every one of them). Differences from the paper, stated: Adam (lr 1e-2 on the gates'
-networks) on mini-batches of 32 rather than online learning; one length L per mini-batch; a larger
-hidden layer; the models are Keras-style standard cells, not the 1997 architecture without forget gate.
+bound on every one of them); a run stops there. Differences from the paper, stated: Adam (lr 1e-3,
+gradient norm clipped at 1) on mini-batches of 32 rather than online gradient descent; one length L
+per mini-batch; a hidden layer of 32 units rather than the paper's 4 memory cells (93 / 156 weights);
+the models are today's standard cells, not the 1997 architecture without forget gate. That
+architecture's cell keeps its value by construction; a standard LSTM starts with forget bias 1
+(f ~ 0.73, a memory of a few steps), so "LSTM chrono init" (`chrono_init`, Tallec & Ollivier 2018)
+sets the forget biases to spread up to the lag T, as the paper set its input-gate biases (-3, -6).
+
+Every finished run is appended as one JSON line to a results file (`append_run`), so a grid can be
+stopped and resumed (`done_keys`) and a partial grid still makes a valid table (`write_report`).
 """
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -26,7 +34,8 @@ from torch import nn
 from . import nn as lnn
 
 WINDOW = 2000  # the paper's "2000 most recent sequences"
-PAPER = {  # sequences until success, Hochreiter & Schmidhuber 1997, Tables 7 and 8 (LSTM, averages)
+PAPER = {  # sequences until success, Hochreiter & Schmidhuber 1997: Table 7 (adding, means of 10 trials)
+    # and Table 9 (temporal order, task 6a, mean of 20 trials); its LSTM, online, no budget
     ("adding", 100): 74_000, ("adding", 500): 209_000, ("adding", 1000): 853_000,
     ("temporal_order", 100): 31_390,
 }
@@ -79,13 +88,34 @@ class _SimpleRNN(nn.Module):
         return h
 
 
+def chrono_init(lstm, T_max):
+    """Chrono initialisation (Tallec & Ollivier 2018) of a one-layer (i, f, g, o) LSTM, in place:
+    b_f = log(u), u ~ U(1, T_max - 1), and b_i = -b_f, so forgetting time constants spread up to the
+    lag; the default b_f = 1 forgets a stored value within a few steps at the start of training.
+
+    Args:
+        lstm: an `lstmkit.nn.LSTM` (or torch.nn.LSTM) with bias_ih_l0 of shape (4H,).
+        T_max: the longest time constant wanted (the task's minimal lag scale).
+    Example:
+        >>> chrono_init(lnn.LSTM(2, 8), 100)
+    """
+    H = lstm.hidden_size
+    with torch.no_grad():
+        b_f = torch.log(torch.empty(H).uniform_(1, T_max - 1))
+        lstm.bias_ih_l0[H:2 * H] = b_f
+        lstm.bias_ih_l0[:H] = -b_f
+        lstm.bias_hh_l0.zero_()
+
+
 class Net(nn.Module):
     """A recurrent layer (batch-first) and a linear read-out of its last state."""
 
-    def __init__(self, kind, inputs, outputs, hidden):
+    def __init__(self, kind, inputs, outputs, hidden, T=None):
         super().__init__()
         self.kind = kind
         self.rnn = make_rnn(kind, inputs, hidden)
+        if kind.endswith("chrono init"):
+            chrono_init(self.rnn, T)
         self.out = nn.Linear(hidden, outputs)
 
     def forward(self, x):
@@ -98,6 +128,7 @@ MODELS = {
     "SimpleRNN (torch.nn.RNN)": lambda I, H: nn.RNN(I, H, batch_first=True),
     "GRU (torch.nn.GRU)": lambda I, H: nn.GRU(I, H, batch_first=True),
     "LSTM": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras"),
+    "LSTM chrono init": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras"),  # then chrono_init
     "LSTM peephole": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", peephole=True),
     "LSTM CIFG": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", cifg=True),
     "LSTM layer norm": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", layer_norm=True),
@@ -110,6 +141,7 @@ def make_rnn(kind, I, H):
     return MODELS[kind](I, H)
 
 
+
 @dataclass
 class Run:
     task: str
@@ -117,38 +149,56 @@ class Run:
     model: str
     seed: int
     budget: int  # sequences allowed
+    batch: int = 32
+    hidden: int = 32
     solved_at: int | None = None  # sequences seen when the last WINDOW were all correct
     seen: int = 0
     seconds: float = 0.0
+    cut: bool = False  # stopped by the wall-clock limit before its budget was spent (not a failure)
     curve: list = field(default_factory=list)  # (sequences seen, fraction correct of the last batch)
     test_accuracy: float = 0.0
+    meta: str = ""  # the machine and settings line of the invocation that ran it
     net: nn.Module | None = field(default=None, repr=False)  # the trained network, until evaluated
 
+    def key(self):
+        """What makes two runs the same experiment (for resuming a grid)."""
+        return (self.task, self.T, self.model, self.seed, self.budget, self.batch, self.hidden)
 
-def train_one(task, T, model, seed, budget, hidden=32, batch=32, lr=1e-2, curve_every=20, time_limit=None):
-    """Train one model on one task until the paper's criterion holds or the budget is spent."""
+
+def _correct(task, out, target, O):
+    """Per-sequence correctness under the paper's criterion: |error| < 0.04 (adding), every softmax
+    output within 0.3 of the one-hot target (temporal order)."""
+    if task == "adding":
+        return (out - target).abs()[:, 0] < 0.04
+    return (out.softmax(-1) - nn.functional.one_hot(target, O)).abs().max(-1).values < 0.3
+
+
+def train_one(task, T, model, seed, budget, hidden=32, batch=32, lr=1e-3, curve_every=20, deadline=None):
+    """Train one model on one task until the paper's criterion holds or the budget is spent.
+
+    `deadline` (a time.monotonic() value) cuts the run short; it is then marked `cut`.
+    """
     make_batch, I, O = TASKS[task]
     torch.manual_seed(seed)
-    net = Net(model, I, O, hidden)
+    net = Net(model, I, O, hidden, T)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(10_000 + seed)  # the same data for every model
-    run, streak, t0 = Run(task, T, model, seed, budget), 0, time.perf_counter()
+    run, streak, t0 = Run(task, T, model, seed, budget, batch, hidden), 0, time.perf_counter()
     step = 0
-    while run.seen < budget and (time_limit is None or time.perf_counter() - t0 < time_limit):
+    while run.seen < budget:
+        if deadline is not None and time.monotonic() > deadline:
+            run.cut = True
+            break
         x, target = make_batch(T, batch, gen)
         out = net(x)
-        if task == "adding":
-            loss = nn.functional.mse_loss(out, target)
-            correct = (out.detach() - target).abs()[:, 0] < 0.04
-        else:
-            loss = nn.functional.cross_entropy(out, target)
-            p = out.detach().softmax(-1)
-            correct = (p - nn.functional.one_hot(target, O)).abs().max(-1).values < 0.3
+        loss = nn.functional.mse_loss(out, target) if task == "adding" else nn.functional.cross_entropy(out, target)
+        correct = _correct(task, out.detach(), target, O)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         run.seen += batch
+        # the streak of correct sequences, in order, ending with the newest one
         streak = streak + batch if bool(correct.all()) else batch - 1 - int((~correct).nonzero()[-1])
         if step % curve_every == 0:
             run.curve.append((run.seen, float(correct.float().mean())))
@@ -168,129 +218,90 @@ def evaluate(net, task, T, gen, n=1024):
     with torch.no_grad():
         out = net.eval()(x)
     net.train()
-    if task == "adding":
-        return float(((out - target).abs()[:, 0] < 0.04).float().mean())
-    return float(((out.softmax(-1) - nn.functional.one_hot(target, O)).abs().max(-1).values < 0.3).float().mean())
+    return float(_correct(task, out, target, O).float().mean())
 
 
-def run(grid, seeds=(0,), batch=32, lr=1e-3, hidden=32, log=print, on_run=None, test_sequences=1024):
+def run(grid, seeds=(0,), batch=32, lr=1e-3, hidden=32, log=print, on_run=None, test_sequences=1024,
+        done=(), deadline=None, meta=""):
     """Train the models of every (task, T, models, updates) in `grid` with each seed; returns the Runs.
 
     Within one (task, T) the budget is the same for every model: `updates` mini-batches of `batch`
-    sequences. `on_run(runs)` is called after each run (e.g. to save partial results).
+    sequences. `on_run(run)` is called after each run (e.g. `append_run`); runs whose `Run.key()` is in
+    `done` are skipped (resuming); none starts after `deadline` (time.monotonic()), the one running
+    then is cut.
     """
     runs = []
     for task, T, models, updates in grid:
         for seed in seeds:
             for model in models:
-                r = train_one(task, T, model, seed, updates * batch, hidden, batch, lr)
+                if (task, T, model, seed, updates * batch, batch, hidden) in done:
+                    continue
+                if deadline is not None and time.monotonic() > deadline:
+                    return runs
+                r = train_one(task, T, model, seed, updates * batch, hidden, batch, lr, deadline=deadline)
                 r.test_accuracy = evaluate(r.net, task, T, torch.Generator().manual_seed(99_999 + seed),
                                            test_sequences)
-                del r.net
+                r.meta, r.net = meta, None
                 runs.append(r)
-                log(f"{task:14s} T={T:4d} seed={seed} {model:26s} solved_at={r.solved_at} "
-                    f"test={r.test_accuracy:.2f} {r.seconds:6.1f}s")
+                log(f"{task:14s} T={T:4d} seed={seed} {model:26s} solved_at={r.solved_at} seen={r.seen} "
+                    f"test={r.test_accuracy:.3f} {r.seconds:6.1f}s{' CUT' if r.cut else ''}")
                 if on_run is not None:
-                    on_run(runs)
+                    on_run(r)
     return runs
 
 
-def to_markdown(runs, meta, plot_name=None):
-    """The results table: success rate by T (paper criterion), sequences until success, test accuracy."""
-    lines = ["# Long time lags: the experiments of Hochreiter & Schmidhuber (1997)\n", meta + "\n",
-             "success: runs that met the paper's criterion (the most recent 2000 training sequences all "
-             "correct) within the budget; sequences: mean sequences seen until then, over the successful "
-             "runs; test: fraction of 1024 fresh sequences (the same for every model) processed correctly at the end of training "
-             "(the paper's per-sequence criterion). Below each table, the paper's own figures: its LSTM's mean "
-             "number of training sequences until success (online learning, its 1997 architecture, no budget). "
-             "'not run': left out to fit the time on a shared CPU (see the README).\n"]
-    for task in dict.fromkeys(r.task for r in runs):
-        Ts = sorted({r.T for r in runs if r.task == task})
-        lines.append(f"\n## {task.replace('_', ' ')}\n")
-        lines.append("| model | " + " | ".join(f"T={T}: success / sequences / test" for T in Ts) + " |")
-        lines.append("|---|" + "---:|" * len(Ts))
-        for model in dict.fromkeys(r.model for r in runs):
-            cells = []
-            for T in Ts:
-                sub = [r for r in runs if (r.task, r.T, r.model) == (task, T, model)]
-                if not sub:
-                    cells.append("not run")
-                    continue
-                ok = [r.solved_at for r in sub if r.solved_at is not None]
-                seq = f"{sum(ok) / len(ok):,.0f}" if ok else "—"
-                test = sum(r.test_accuracy for r in sub) / len(sub)
-                cells.append(f"{len(ok)}/{len(sub)} / {seq} / {test:.2f}")
-            lines.append(f"| {model} | " + " | ".join(cells) + " |")
-        paper = [f"T={T}: {n:,}" for (t, T), n in PAPER.items() if t == task]
-        lines.append("\nThe paper's LSTM, mean sequences until success: " + ", ".join(paper) + ".\n")
-    if plot_name:
-        lines.append(f"\n![learning curves]({plot_name})\n")
-    return "\n".join(lines)
+def append_run(run, path):
+    """Append one finished run to a JSON-lines file (no pickles); a stopped grid keeps every run so far."""
+    row = {k: v for k, v in asdict(run).items() if k != "net"}
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
 
 
-def plot(runs, path):
-    """Learning curves (fraction correct per training batch, smoothed) per task and T, one line per model."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .viz.figures import save_figure
-    panels = list(dict.fromkeys((r.task, r.T) for r in runs))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 2, 3.2), squeeze=False, sharey=True,
-                             layout="constrained")
-    for ax, (task, T) in zip(axes[0], panels):
-        for model in dict.fromkeys(r.model for r in runs):
-            sub = [r for r in runs if (r.task, r.T, r.model) == (task, T, model)]
-            if sub:
-                xs, ys = zip(*sub[0].curve)
-                k = 5  # moving average over 5 curve points
-                ys = [sum(ys[max(0, j - k + 1):j + 1]) / len(ys[max(0, j - k + 1):j + 1]) for j in range(len(ys))]
-                ax.plot(xs, ys, label=model, lw=1, color=f"C{list(MODELS).index(model)}")  # one colour per model
-        ax.set_title(f"{task.replace('_', ' ')}, T={T}", fontsize=9)
-        ax.set_xlabel("training sequences", fontsize=8)
-    axes[0][0].set_ylabel("fraction correct (batch)", fontsize=8)
-    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="outside right center")
-    save_figure(fig, path)
+def load_runs(paths):
+    """Every run in the given JSON-lines files, in order (a torn last line from a killed job is skipped)."""
+    runs = []
+    for p in paths:
+        for line in open(p).read().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            row["curve"] = [tuple(c) for c in row["curve"]]
+            runs.append(Run(**row))
+    return runs
 
 
-FAST = ("SimpleRNN (torch.nn.RNN)", "GRU (torch.nn.GRU)", "LSTM", "minLSTM")
+def done_keys(runs):
+    """Keys of the runs that need not run again: finished ones (a cut run is redone)."""
+    return {r.key() for r in runs if not r.cut}
 
 
-def make_grid(adding=(20, 100, 500), temporal_order=(20,), updates=400, fast_from=0):
-    """[(task, T, models, updates)]: every model, except that from T >= fast_from (when > 0) on only the
-    cells torch runs natively (simple RNN, GRU, LSTM) and minLSTM train, to fit a shared CPU's time."""
+FAST = ("SimpleRNN (torch.nn.RNN)", "GRU (torch.nn.GRU)", "LSTM", "LSTM chrono init", "minLSTM")
+
+
+def make_grid(adding=(20, 100, 500), temporal_order=(20,), updates=400, fast_from=0, models=None):
+    """[(task, T, models, updates)]: `models` (default every model), except that from T >= fast_from
+    (when > 0) on only the fast cells (simple RNN, GRU, LSTM, minLSTM) train, to fit a shared CPU."""
+    chosen = tuple(models or MODELS)
     out = []
     for task, Ts in (("temporal_order", temporal_order), ("adding", adding)):
         for T in Ts:
-            out.append((task, T, FAST if fast_from and T >= fast_from else tuple(MODELS), updates))
+            out.append((task, T, tuple(m for m in chosen if m in FAST) if fast_from and T >= fast_from
+                        else chosen, updates))
     return out
 
 
-def describe(updates, threads):
-    """The budget and machine line written above the results."""
+def describe(batch, threads, command=""):
+    """The settings and machine line written above the results."""
     import os
     import platform
-    return (f"torch {torch.__version__}, {threads} thread(s), {platform.machine()}, float32; budget {updates} "
-            f"mini-batches of 32 sequences per run ({updates * 32:,} sequences), Adam lr 1e-3, gradient norm "
-            f"clipped at 1, hidden 32; load average {os.getloadavg()[0]:.1f} at the start, on a CPU shared "
-            "with other jobs")
-
-
-def write_part(runs, meta, path):
-    """Save finished runs as JSON (no pickles), so a time limit keeps what finished."""
-    import json
-    from dataclasses import asdict
-    rows = [{k: v for k, v in asdict(r).items() if k != "net"} for r in runs]
-    path.write_text(json.dumps({"meta": meta, "runs": rows}))
+    return (f"torch {torch.__version__}, {threads} thread(s) per process, {platform.machine()}, float32; "
+            f"Adam lr 1e-3, mini-batches of {batch}, gradient norm clipped at 1, hidden 32; load average "
+            f"{os.getloadavg()[0]:.1f} at the start, on a CPU shared with other jobs"
+            + (f"; command: `{command}`" if command else ""))
 
 
 def write_report(out):
-    """Merge every long_range.*.json in `out` into long_range.md and long_range.png; returns the markdown."""
-    import json
-    data = [json.loads(p.read_text()) for p in sorted(out.glob("long_range.*.json"))]
-    runs = [Run(**r) for d in data for r in d["runs"]]
-    meta = "; ".join(dict.fromkeys(d["meta"] for d in data))
-    plot(runs, out / "long_range.png")
-    text = to_markdown(runs, meta, "long_range.png")
-    (out / "long_range.md").write_text(text)
-    return text
+    """Merge every long_range*.jsonl in `out` into long_range.md and long_range.png; returns the markdown."""
+    from .long_range_report import write_report as write
+    return write(out)

@@ -28,9 +28,11 @@ def _long_range(args):
     from .. import long_range
     out = Path(args.out or "long-range-results")
     out.mkdir(parents=True, exist_ok=True)
-    meta = long_range.describe(args.updates, 1)
-    runs = long_range.run(long_range.make_grid(updates=args.updates, fast_from=100))
-    long_range.write_part(runs, meta, out / "long_range.cli.json")
+    part = out / "long_range.cli.jsonl"  # one line per finished run; a second call resumes
+    done = long_range.done_keys(long_range.load_runs([part])) if part.exists() else set()
+    long_range.run(long_range.make_grid(updates=args.updates, fast_from=100), done=done,
+                   meta=long_range.describe(32, 1, f"lstmkit bench --long-range --updates {args.updates}"),
+                   on_run=lambda r: long_range.append_run(r, part))
     print(long_range.write_report(out))
     return 0
 
