@@ -74,6 +74,8 @@ def test_training_neighbours_are_never_the_pair_itself_nor_its_case_variant():
 def test_one_line_errors():
     with pytest.raises(LstmkitError, match="memory: expected at least one"):
         TranslationMemory([])
+    with pytest.raises(LstmkitError, match="memory: expected sources with some text"):
+        TranslationMemory([(" ", "x")])
     with pytest.raises(LstmkitError, match="memory: expected the TranslationMemory"):
         Translator(Seq2Seq(10, 4, 4), None, translate.Config())
 

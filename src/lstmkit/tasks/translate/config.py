@@ -58,7 +58,7 @@ class Config(_Base):
 # what a saved Translator holds besides its Config: the output layer's size, the SentencePiece model,
 # and with `memory` the training pairs it retrieves from
 META = fields({"vocab_size": integer(1, MAX_VOCAB)}, required=("vocab_size",))
-MEMORY_TEXT = text(1 << 16)
+MEMORY_TEXT = text(1 << 16, 1)
 PREPROCESSING = fields({
     "tokenizer": fields({"type": choice("sentencepiece"), "model_proto": text(64 << 20, 1)},
                         required=("type", "model_proto")),

@@ -44,7 +44,10 @@ class TranslationMemory:
             raise LstmkitError("memory: expected at least one (source, target) pair, got none")
         self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
                                           dtype=np.float32)
-        self.index = self.vectorizer.fit_transform([s for s, _ in self.pairs])  # (N, F), rows L2-normed
+        try:
+            self.index = self.vectorizer.fit_transform([s for s, _ in self.pairs])  # (N, F), rows L2-normed
+        except ValueError as e:  # no character n-gram at all ("empty vocabulary")
+            raise LstmkitError(f"memory: expected sources with some text to index, got none ({e})") from None
 
     def __len__(self):
         return len(self.pairs)
@@ -64,18 +67,24 @@ class TranslationMemory:
         the rare n-grams (`RARE_DF`) whose group key differs. -1 when there is none."""
         n = len(self.pairs)
         keys = [group_key(s) for s, _ in self.pairs]
-        groups = {k: i for i, k in enumerate(sorted(set(keys)))}
-        group = np.array([groups[k] for k in keys])
+        members = {}
+        for i, k in enumerate(keys):
+            members.setdefault(k, []).append(i)
+        group = np.empty(n, dtype=np.int64)
+        for g, rows in enumerate(members.values()):
+            group[rows] = g
+        pairs = np.array([(i, j) for rows in members.values() for i in rows for j in rows])  # itself, its variants
+        excluded = sp.csr_matrix((np.full(len(pairs), 2.0, np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
         df = np.diff(self.index.tocsc().indptr)
-        rare = self.index @ sp.diags((df <= max(RARE_DF * n, 2)).astype(np.float32))
-        rare = rare.tocsr()
-        best = np.full(n, -1)
+        rare = (self.index @ sp.diags((df <= max(RARE_DF * n, 2)).astype(np.float32))).tocsr()
+        rare.eliminate_zeros()
+        best = np.empty(n, dtype=np.int64)
         for start in range(0, n, CHUNK):
-            sims = (self.index[start:start + CHUNK] @ rare.T).toarray()  # (chunk, N)
-            rows = np.arange(start, min(start + CHUNK, n))
-            sims[group[rows, None] == group[None, :]] = -1.0  # itself and its case/spacing variants
-            pick = sims.argmax(1)
-            best[rows] = np.where(sims[np.arange(len(rows)), pick] >= 0, pick, -1)
+            stop = min(start + CHUNK, n)
+            # sparse throughout: cosines are at most 1, so the excluded entries end below 0
+            sims = (self.index[start:stop] @ rare.T).tocsr() - excluded[start:stop]
+            best[start:stop] = np.asarray(sims.argmax(axis=1)).ravel()
+        best[group[best] == group] = -1  # a row with nothing but excluded entries (one group holds all)
         return best.tolist()
 
     def to_json(self) -> dict:
