@@ -130,7 +130,8 @@ def test_translate_command_train_then_predict_with_the_run_directory(tmp_path, c
     assert set(json.loads((run / "metrics.json").read_text())) == {"lstm", "copy", "retrieval"}
     capsys.readouterr()
     assert main(["translate", "predict", "--model", str(run), "open file", "hide page"]) == 0
-    assert _lines(capsys) == translate.Translator.load(run / "model").predict(["open file", "hide page"])
+    expected = translate.Translator.load(run / "model").predict(["open file", "hide page"])
+    assert capsys.readouterr().out == "".join(f"{t}\n" for t in expected)  # an untrained model may print empty lines
 
 
 def test_transcribe_command_train_then_predict_with_the_run_directory(tmp_path, capsys):

@@ -14,7 +14,8 @@ from lstmkit.tasks.translate.metrics import placeholder_rate, score
 from lstmkit.tasks.translate.net import beam_search, greedy_search
 
 TINY = translate.Config(embed_size=128, hidden_size=256, dropout=0.0, label_smoothing=0.0, vocab_size=300,
-                        epochs=40, batch_size=8, learning_rate=4e-3, seed=0, max_words=4, test_fraction=0.23)
+                        epochs=40, batch_size=8, learning_rate=4e-3, seed=0, max_words=4, test_fraction=0.23,
+                        memory=False)  # the plain network; tests/test_translate_memory.py trains the default one
 
 
 @pytest.fixture(scope="module")

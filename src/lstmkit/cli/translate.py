@@ -36,6 +36,9 @@ def register(subparsers) -> None:
                        help="LSTM layers in the encoder and in the decoder (default 1)")
     train.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary per side (default 4000)")
     train.add_argument("--batch-size", type=int, help="sentence pairs per batch (default 64)")
+    train.add_argument("--no-memory", dest="memory", action="store_false",
+                       help="the plain encoder-decoder: no translation memory (the most similar training pair's "
+                            "translation read by the encoder) and no copying from it")
     train.set_defaults(func=handle_train)
     predict.add_argument("sentences", nargs="*", metavar="SENTENCE", help="sentences to translate")
     predict.add_argument("--input", help="file with one sentence per line")
@@ -63,7 +66,7 @@ def handle_train(args) -> int:
              "batch_size": args.batch_size, "num_layers": args.num_layers}
     pairs, lang, name = load_pairs(args)
     config = translate.Config(max_words=args.max_words, target_lang=lang, epochs=args.epochs, seed=args.seed,
-                              precision=args.precision,
+                              precision=args.precision, memory=args.memory,
                               time_limit=args.time_limit, tokenizer=args.tokenizer,
                               **{k: v for k, v in sizes.items() if v is not None})
     train_pairs, test_pairs = translate.split(pairs, config)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..kernels import onnx_lstm
+from ..tasks.translate.net import CopySeq2Seq
 from ..tasks.translate.text import PAD
 
 
@@ -98,7 +99,10 @@ class EncoderGraph(nn.Module):
         h0, c0 = torch.tanh(m.bridge(final)).chunk(2, -1)  # (B, H) each
         h0 = h0.unsqueeze(0).repeat(m.decoder_layers, 1, 1)  # (L, B, H)
         c0 = c0.unsqueeze(0).repeat(m.decoder_layers, 1, 1)
-        return memory, m.attn_key(memory), h0, c0
+        keys = m.attn_key(memory)
+        if isinstance(m, CopySeq2Seq):  # its decoder copies by id: the ids ride in memory, as CopySeq2Seq.encode
+            memory = torch.cat([memory, src[..., None].to(memory.dtype)], -1)  # (B, S, 2H + 1)
+        return memory, keys, h0, c0
 
 
 class DecoderGraph(nn.Module):
@@ -156,11 +160,14 @@ def task_graphs(predictor) -> list[Graph]:
 
 def _translate_graphs(seq2seq) -> list[Graph]:
     H, L = seq2seq.decoder.hidden_size, seq2seq.decoder_layers
+    width = 2 * H + isinstance(seq2seq, CopySeq2Seq)  # memory's channels (CopySeq2Seq: the ids too)
     src = torch.tensor([[5, 6, 7], [8, 0, 0]])
     batch, source = {0: "batch"}, {0: "batch", 1: "source"}
     g = torch.Generator().manual_seed(0)
-    decoder_example = (torch.tensor([[1], [1]]), *(torch.randn(*shape, generator=g) for shape in
-                                                     ((L, 2, H), (L, 2, H), (2, 3, 2 * H), (2, 3, H))), src != PAD)
+    h, c, memory, keys = (torch.randn(*shape, generator=g) for shape in ((L, 2, H), (L, 2, H), (2, 3, width), (2, 3, H)))
+    if width > 2 * H:
+        memory[..., -1] = src  # the ids CopySeq2Seq copies from
+    decoder_example = (torch.tensor([[1], [1]]), h, c, memory, keys, src != PAD)
 
     def encode(src):
         memory, keys, _, (h, c) = seq2seq.encode(src)

@@ -2,8 +2,8 @@
 from dataclasses import dataclass
 
 from ..common import Config as _Base
-from ..schema import (COUNT, FRACTION, MAX_LAYERS, MAX_UNITS, MAX_VOCAB, POSITIVE, RATE, SEED, choice, fields,
-                      integer, optional, text)
+from ..schema import (COUNT, FRACTION, MAX_LAYERS, MAX_UNITS, MAX_VOCAB, POSITIVE, RATE, SEED, boolean, choice,
+                      fields, integer, items, optional, text)
 from .text import MODEL_TYPES
 from ...precision import PRECISIONS
 
@@ -33,6 +33,10 @@ class Config(_Base):
     seed: int = 0
     precision: str = "fp32"  # "bf16": mixed bfloat16 training, float32 weights (lstmkit.precision)
     time_limit: float | None = None  # seconds; the learning rate then decays over this time
+    # translation memory: the encoder also reads the most similar training pair's translation and the
+    # decoder can copy from it (memory.py, net.CopySeq2Seq). A saved config without the field is an
+    # older model without one (Translator._read_config).
+    memory: bool = True
     RENAMED = {"encoder_layers": "num_layers"}
     SCHEMA = {
         "max_words": integer(1, 1 << 16), "test_fraction": FRACTION, "target_lang": text(64),
@@ -40,7 +44,7 @@ class Config(_Base):
         "num_layers": integer(1, MAX_LAYERS), "dropout": RATE, "vocab_size": integer(1, MAX_VOCAB),
         "tokenizer": choice(*MODEL_TYPES), "epochs": COUNT, "batch_size": COUNT, "learning_rate": POSITIVE,
         "label_smoothing": RATE, "clip_norm": POSITIVE, "max_tokens": integer(1, 1 << 16), "precision": choice(*PRECISIONS), "seed": SEED,
-        "time_limit": optional(POSITIVE),
+        "time_limit": optional(POSITIVE), "memory": boolean,
     }
 
     def __post_init__(self):
@@ -51,7 +55,13 @@ class Config(_Base):
         self.check_choice("precision", PRECISIONS)
 
 
-# what a saved Translator holds besides its Config: the output layer's size, the SentencePiece model
+# what a saved Translator holds besides its Config: the output layer's size, the SentencePiece model,
+# and with `memory` the training pairs it retrieves from
 META = fields({"vocab_size": integer(1, MAX_VOCAB)}, required=("vocab_size",))
-PREPROCESSING = fields({"tokenizer": fields({"type": choice("sentencepiece"), "model_proto": text(64 << 20, 1)},
-                                            required=("type", "model_proto"))}, required=("tokenizer",))
+MEMORY_TEXT = text(1 << 16, 1)
+PREPROCESSING = fields({
+    "tokenizer": fields({"type": choice("sentencepiece"), "model_proto": text(64 << 20, 1)},
+                        required=("type", "model_proto")),
+    "memory": fields({"sources": items(MEMORY_TEXT, min_len=1), "targets": items(MEMORY_TEXT, min_len=1)},
+                     required=("sources", "targets")),
+}, required=("tokenizer",))

@@ -109,6 +109,58 @@ class Seq2Seq(nn.Module):
         return F.cross_entropy(logits.float(), gold[real], label_smoothing=label_smoothing)
 
 
+class CopySeq2Seq(Seq2Seq):
+    """Seq2Seq with a copy mechanism (pointer-generator, See et al. 2017) over its input, for the
+    retrieval-augmented translator whose input holds a similar pair's translation (`memory.augment`):
+
+        g_t = sigmoid(w_g · h~_t + b_g)
+        p(y_t = v) = g_t softmax(W_o h~_t)_v + (1 - g_t) Σ_{j: x_j = v} a_tj
+
+    `decode` returns log p as its "logits" (log_softmax leaves them unchanged), so greedy and beam
+    search drive it as they drive Seq2Seq. The input ids ride along as the last channel of `memory`
+    (exact in float32 for ids below 2**24), so the searches' per-beam expansion of memory carries them.
+
+    Example:
+        >>> model = CopySeq2Seq(100, 16, 16)
+        >>> logp, attn = model(torch.randint(4, 100, (2, 7)), torch.randint(4, 100, (2, 5)))
+        >>> bool(torch.allclose(logp.exp().sum(-1), torch.ones(2, 5)))
+        True
+    """
+
+    def __init__(self, vocab_size, embed_size=256, hidden_size=256, encoder_layers=1,
+                 decoder_layers=1, dropout=0.2):
+        super().__init__(vocab_size, embed_size, hidden_size, encoder_layers, decoder_layers, dropout)
+        self.gate = nn.Linear(hidden_size, 1)  # w_g, b_g
+
+    def encode(self, src):
+        memory, keys, mask, state = super().encode(src)
+        return torch.cat([memory, src[..., None].to(memory.dtype)], -1), keys, mask, state
+
+    def _mix(self, h, attn, ids):
+        """log p (..., V) from h~ (..., H), attention (..., S) and the input ids (..., S)."""
+        vocab = self.out(self.drop(h)).float().softmax(-1)
+        copied = torch.zeros_like(vocab).scatter_add_(-1, ids, attn.float())
+        g = torch.sigmoid(self.gate(h)).float()
+        return (g * vocab + (1 - g) * copied).clamp(min=1e-9).log()
+
+    def decode(self, tgt_in, state, memory, keys, mask):
+        ids = memory[..., -1].long()  # (B, S)
+        h, attn, state = self.attend(tgt_in, state, memory[..., :-1], keys, mask)
+        return self._mix(h, attn, ids[:, None, :].expand(-1, h.shape[1], -1)), attn, state
+
+    def loss(self, src, tgt, label_smoothing=0.0):
+        """Label-smoothed negative log-likelihood of tgt (B, T+1) under the mixture p, at the
+        target's real tokens only (as `Seq2Seq.loss`)."""
+        memory, keys, mask, state = self.encode(src)
+        h, attn, _ = self.attend(tgt[:, :-1], state, memory[..., :-1], keys, mask)
+        gold = tgt[:, 1:]
+        real = gold != PAD  # (B, T)
+        rows = torch.arange(src.shape[0])[:, None].expand_as(real)[real]  # batch row of each real token
+        logp = self._mix(h[real], attn[real], src[rows])  # (N, V)
+        nll = -logp.gather(1, gold[real][:, None])[:, 0]
+        return ((1 - label_smoothing) * nll - label_smoothing * logp.mean(1)).mean()
+
+
 def _constrain(logp, remaining, sentinel_ids, steps_left):
     """Placeholder-constrained decoding: a sentinel may be emitted only if the source has it and it
     was not emitted yet; the end token only once every source sentinel was emitted; and when no

@@ -11,22 +11,33 @@ Example:
     ['Permission refusée']
     >>> translate.evaluate(tr, pairs)["lstm"]["bleu"]                              # doctest: +SKIP
 """
+import math
 import random
+import time
 from functools import partial
 
 import torch
 
 from ...data.batching import EpochBatches, length_batches
 from ...data.pairs import dedup_pairs, split_pairs
-from ...errors import DataError, LstmkitError
+from ...errors import DataError, LstmkitError, ModelFileError
 from ...models import Model, TimeLimit, optimizers
 from ...seeding import set_seed
 from ..common import Predictor
 from . import metrics
 from ..schema import agree
 from .config import META, PREPROCESSING, Config
-from .net import Seq2Seq, beam_search, greedy_search
+from .memory import TranslationMemory, augment
+from .net import CopySeq2Seq, Seq2Seq, beam_search, greedy_search
 from .text import BOS, EOS, PAD, SubwordTokenizer, protect, protect_target, restore
+
+# what `Config.time_limit` is measured on (models.TimeLimit's clock): None for wall seconds;
+# benchmarks/translate.py sets time.process_time to budget CPU seconds on a shared machine
+CLOCK = None
+
+
+def _now():
+    return (CLOCK or time.monotonic)()
 
 
 def split(pairs, config: Config):
@@ -54,14 +65,19 @@ class Translator(Predictor):
     """A trained model with its tokenizer: translate (`predict`), save and load.
 
     Args:
-        model: the Seq2Seq network; tokenizer: its SubwordTokenizer; config: the Config.
+        model: the Seq2Seq network (CopySeq2Seq with a memory); tokenizer: its SubwordTokenizer;
+        config: the Config; memory: the TranslationMemory it retrieves from (with `config.memory`).
     """
     task, config_class = "translate", Config
     legacy_config = ("config", "translate")
     META, PREPROCESSING = META, PREPROCESSING
 
-    def __init__(self, model: Seq2Seq, tokenizer: SubwordTokenizer, config: Config):
+    def __init__(self, model: Seq2Seq, tokenizer: SubwordTokenizer, config: Config,
+                 memory: TranslationMemory | None = None):
+        if config.memory and memory is None:
+            raise LstmkitError("memory: expected the TranslationMemory of a model trained with memory=True, got None")
         self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
+        self.memory = memory if config.memory else None
         self.sentinel_ids = torch.tensor(tokenizer.sentinel_ids)
 
     def translate(self, sentences, beam=1, alpha=0.6, return_attention=False, batch_size=128):
@@ -82,6 +98,8 @@ class Translator(Predictor):
         if isinstance(sentences, str):
             raise LstmkitError("sentences: expected a list of strings, got one string")
         encoded = [self._encode_source(i, s) for i, s in enumerate(sentences)]
+        if self.memory is not None:
+            encoded = self._with_neighbours(sentences, encoded)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))  # less padding
         results = [None] * len(encoded)
         step = batch_size if beam == 1 else 1  # beam search runs one sentence at a time
@@ -104,6 +122,15 @@ class Translator(Predictor):
         text, found = protect(sentence.strip())
         return self.tokenizer.encode(text)[: self.config.max_tokens], found
 
+    def _with_neighbours(self, sentences, encoded):
+        """Each source's ids followed by the translation of its nearest memory pair (`augment`)."""
+        nearest = self.memory.nearest([s.strip() for s in sentences])
+        out = []
+        for (ids, found), j in zip(encoded, nearest):
+            neighbour = self.tokenizer.encode(protect_pair(*self.memory.pairs[j])[1])
+            out.append((augment(ids, neighbour, self.config.max_tokens), found))
+        return out
+
     def _decode(self, items, beam, alpha):
         ids = [torch.tensor(tokens or [EOS]) for tokens, _ in items]
         src = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=PAD)  # (B, S)
@@ -120,14 +147,33 @@ class Translator(Predictor):
         return self.translate(sentences, beam=beam)
 
     def _parts(self):
-        """preprocessing.json holds the serialized SentencePiece model, base64-encoded."""
-        return {"vocab_size": self.tokenizer.vocab_size}, self.model.state_dict(), {"tokenizer": self.tokenizer.to_json()}
+        """preprocessing.json holds the serialized SentencePiece model, base64-encoded, and the
+        memory's pairs."""
+        prep = {"tokenizer": self.tokenizer.to_json()}
+        if self.memory is not None:
+            prep["memory"] = self.memory.to_json()
+        return {"vocab_size": self.tokenizer.vocab_size}, self.model.state_dict(), prep
+
+    @classmethod
+    def _read_config(cls, meta, prep, where):
+        """As `Predictor._read_config`; a saved config without `memory` predates the field: no memory."""
+        config = super()._read_config(meta, prep, where)
+        saved = meta.get("config", meta.get("translate"))
+        if isinstance(saved, dict) and "memory" not in saved:
+            config.memory = False
+        return config
 
     @classmethod
     def _check(cls, config, meta, prep, where):
         pieces = SubwordTokenizer.from_json(prep["tokenizer"]).vocab_size
         agree(f"{where['preprocessing']} tokenizer.model_proto", pieces, meta["vocab_size"],
               "pieces: config.json's vocab_size, the output layer's size")
+        if config.memory:
+            if "memory" not in prep:
+                raise ModelFileError(f"{where['preprocessing']} missing field 'memory', which a model trained "
+                                     "with memory=true retrieves from; retrain it")
+            agree(f"{where['preprocessing']} memory.targets", len(prep["memory"]["targets"]),
+                  len(prep["memory"]["sources"]), "pairs: one target per memory.sources entry")
 
     @classmethod
     def _network(cls, config, meta, prep):
@@ -135,12 +181,14 @@ class Translator(Predictor):
 
     @classmethod
     def _restore(cls, config, meta, network, prep):
-        return cls(network, SubwordTokenizer.from_json(prep["tokenizer"]), config)
+        memory = TranslationMemory.from_json(prep["memory"]) if config.memory else None
+        return cls(network, SubwordTokenizer.from_json(prep["tokenizer"]), config, memory)
 
 
 def _build_model(vocab_size, config: Config) -> Seq2Seq:
-    return Seq2Seq(vocab_size, config.embed_size, config.hidden_size, config.num_layers, config.num_layers,
-                   config.dropout)
+    kind = CopySeq2Seq if config.memory else Seq2Seq
+    return kind(vocab_size, config.embed_size, config.hidden_size, config.num_layers, config.num_layers,
+                config.dropout)
 
 
 def protect_pair(source, target) -> tuple[str, str]:
@@ -149,21 +197,39 @@ def protect_pair(source, target) -> tuple[str, str]:
     return text, protect_target(target, found)
 
 
-def encode_pairs(protected, tokenizer, max_tokens):
+def encode_pairs(protected, tokenizer, max_tokens, neighbours=None):
     """Protected (source, target) text -> (source ids, target ids); pairs with a side longer than
-    `max_tokens` are dropped."""
+    `max_tokens` are dropped. With `neighbours` (an index into `protected` per pair, -1 for none),
+    the source ids are followed by the neighbour's target (`memory.augment`)."""
+    ids = [(tokenizer.encode(s), tokenizer.encode(t)) for s, t in protected]
     out = []
-    for src_text, tgt_text in protected:
-        src, tgt = tokenizer.encode(src_text), tokenizer.encode(tgt_text)
+    for k, (src, tgt) in enumerate(ids):
         if 0 < len(src) <= max_tokens and 0 < len(tgt) <= max_tokens:
+            if neighbours is not None:
+                src = augment(src, ids[neighbours[k]][1] if neighbours[k] >= 0 else [], max_tokens)
             out.append((src, tgt))
     return out
 
 
-def _plan(examples, config: Config) -> list:
-    """Every epoch's batches of similar source length (less padding), in random order: index lists."""
-    rng, lengths = random.Random(config.seed), [len(src) for src, _ in examples]
-    return [length_batches(lengths, rng, batch_size=config.batch_size) for _ in range(config.epochs)]
+class _Plan:
+    """Every epoch's batches of similar source length (less padding), in random order: index lists,
+    `plan[epoch]`. Drawn from one seeded generator epoch by epoch as training reaches them: the same
+    batches as drawing all epochs up front, without that cost when a time limit ends a run of many
+    epochs (1,000 epochs of 50,000 pairs: about 50 CPU-seconds)."""
+
+    def __init__(self, examples, config: Config):
+        self.rng, self.config, self.drawn = random.Random(config.seed), config, []
+        self.lengths = [len(src) for src, _ in examples]
+        self.steps = config.epochs * math.ceil(len(examples) / config.batch_size)  # batches of batch_size each
+
+    def __getitem__(self, epoch):
+        while len(self.drawn) <= epoch:
+            self.drawn.append(length_batches(self.lengths, self.rng, batch_size=self.config.batch_size))
+        return self.drawn[epoch]
+
+
+def _plan(examples, config: Config) -> _Plan:
+    return _Plan(examples, config)
 
 
 def _collate(examples, chunk):
@@ -212,12 +278,19 @@ def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> T
     set_seed(config.seed)
     protected = [protect_pair(s, t) for s, t in pairs]
     tokenizer = SubwordTokenizer.train([x for p in protected for x in p], config.vocab_size, config.tokenizer)
-    examples = encode_pairs(protected, tokenizer, config.max_tokens)
+    started, memory, neighbours = _now(), None, None
+    if config.memory:
+        memory = TranslationMemory(pairs)
+        neighbours = memory.neighbours()
+    examples = encode_pairs(protected, tokenizer, config.max_tokens, neighbours)
     if not examples:
         raise LstmkitError(f"pairs: none fits max_tokens={config.max_tokens} tokens per side")
     net = _build_model(tokenizer.vocab_size, config)
     plan = _plan(examples, config)
-    steps, budget = sum(map(len, plan)), TimeLimit(config.time_limit)
+    # the memory's lookup counts against the time limit
+    spent = _now() - started
+    steps = plan.steps
+    budget = TimeLimit(max(config.time_limit - spent, 1.0) if config.time_limit else None, CLOCK)
 
     def schedule(k):  # the share of the run done: by steps, or by time when the time limit binds first
         return config.learning_rate * (1 - 0.9 * min(max(k / steps, budget.share()), 1.0))
@@ -227,4 +300,4 @@ def train(data, config: Config | None = None, *, verbose=1, callbacks=None) -> T
     extra = [budget] if config.time_limit else []  # its per-batch check costs a sync per batch
     model.fit(EpochBatches(plan.__getitem__, partial(_collate, examples)), epochs=config.epochs,
               verbose=verbose, callbacks=[*extra, *(callbacks or [])], precision=config.precision)
-    return Translator(net, tokenizer, config)
+    return Translator(net, tokenizer, config, memory)
