@@ -1,11 +1,13 @@
 """The "decomposition" base (decompose.py) and how `base="auto"` and the blend are chosen: two
 seasonal profiles recovered from synthetic data, the base fitted before the validation windows only,
 every choice made on the validation windows (never on the test part), and the phase of new data."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit.errors import DataError, LstmkitError
+from lstmkit.errors import DataError, LstmkitError, ModelFileError
 from lstmkit.tasks import forecast
 from lstmkit.tasks.forecast import decompose, hybrid
 
@@ -83,6 +85,12 @@ def test_decomposition_model_saves_and_reads_new_data_at_its_phase(tmp_path):
     later = series.iloc[-24 * 7 - 5:]  # new history starting 5 hours into a week: phase 5 (mod 24, 168)
     assert np.allclose(loaded.predict(data=later).to_numpy(), full, atol=1e-4)
     assert loaded._phase_of(later.to_frame()) == len(series) - len(later)
+    path = tmp_path / "m" / "preprocessing.json"
+    good = json.loads(path.read_text())
+    for start, field in ((["not a time", None], "start"), ([None, None], "start"), ([0.0, 0.0], "start"), (None, "start")):
+        path.write_text(json.dumps({**good, "start": start}))
+        with pytest.raises(ModelFileError, match=field):  # read at every forecast: refused at load
+            forecast.Forecaster.load(tmp_path / "m")
 
 
 def test_decomposition_base_needs_a_season_and_the_direct_strategy():
