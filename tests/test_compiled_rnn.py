@@ -147,3 +147,20 @@ def test_failed_build_falls_back_with_the_reason_in_explain(monkeypatch, tmp_pat
     assert "fused" in text and "compiled: could not be built or loaded" in text and "no-such-c++" in text
     with pytest.raises(KernelUnavailable, match="could not be built"):
         lstmkit.nn.RNN(I, H, engine="compiled")(torch.randn(3, 1, I))
+
+
+@pytest.mark.parametrize("make", [lambda: lstmkit.nn.GRU(3, 8, engine="compiled"),
+                                  lambda: lstmkit.nn.RNN(3, 8, engine="compiled"),
+                                  lambda: lstmkit.nn.LSTM(3, 8, engine="compiled"),
+                                  lambda: lstmkit.nn.LSTM(3, 8, peephole=True, engine="compiled")])
+def test_compiled_backward_refuses_create_graph_instead_of_dropping_second_order_terms(make):
+    """The C++ backward is first order: with create_graph=True its gradient would come back as a
+    constant, so a gradient penalty built on it would silently contribute nothing."""
+    from lstmkit.errors import LstmkitError
+    m = make()
+    x = torch.randn(4, 2, 3, requires_grad=True)
+    y = m(x)[0]
+    with pytest.raises(LstmkitError, match="create_graph"):
+        torch.autograd.grad(y.sum(), x, create_graph=True)
+    y = m(x)[0]
+    assert torch.autograd.grad(y.sum(), x)[0].shape == x.shape  # first order as before

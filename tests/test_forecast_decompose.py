@@ -1,11 +1,13 @@
 """The "decomposition" base (decompose.py) and how `base="auto"` and the blend are chosen: two
 seasonal profiles recovered from synthetic data, the base fitted before the validation windows only,
 every choice made on the validation windows (never on the test part), and the phase of new data."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit.errors import LstmkitError
+from lstmkit.errors import DataError, LstmkitError, ModelFileError
 from lstmkit.tasks import forecast
 from lstmkit.tasks.forecast import decompose, hybrid
 
@@ -83,6 +85,12 @@ def test_decomposition_model_saves_and_reads_new_data_at_its_phase(tmp_path):
     later = series.iloc[-24 * 7 - 5:]  # new history starting 5 hours into a week: phase 5 (mod 24, 168)
     assert np.allclose(loaded.predict(data=later).to_numpy(), full, atol=1e-4)
     assert loaded._phase_of(later.to_frame()) == len(series) - len(later)
+    path = tmp_path / "m" / "preprocessing.json"
+    good = json.loads(path.read_text())
+    for start, field in ((["not a time", None], "start"), ([None, None], "start"), ([0.0, 0.0], "start"), (None, "start")):
+        path.write_text(json.dumps({**good, "start": start}))
+        with pytest.raises(ModelFileError, match=field):  # read at every forecast: refused at load
+            forecast.Forecaster.load(tmp_path / "m")
 
 
 def test_decomposition_base_needs_a_season_and_the_direct_strategy():
@@ -92,3 +100,22 @@ def test_decomposition_base_needs_a_season_and_the_direct_strategy():
                        verbose=0)
     with pytest.raises(LstmkitError, match="base: 'decomposition'"):
         forecast.Config(strategy="recursive", base="decomposition")
+
+
+def test_decomposition_model_without_time_stamps_refuses_new_data_it_cannot_place():
+    """Without a time column new data is read from row 0, so its phase is unknown: a later stretch of
+    the series must not be forecast with the profiles read at the training series' first steps."""
+    series = _hourly()
+    plain = pd.Series(series.to_numpy(), name="load")  # row numbers only
+    f = forecast.train(plain, forecast.Config(**CONFIG, base="decomposition", season_length=24), verbose=0)
+    assert f.predict().shape == (24, 3)  # the training series itself: phase 0
+    with pytest.raises(DataError, match="^data: base 'decomposition'.*time column"):
+        f.predict(data=plain.iloc[-24 * 7 - 5:])
+    with pytest.raises(DataError, match="^data: base 'decomposition'.*time column"):
+        f.backtest(plain.iloc[-24 * 7 - 5:])
+    # step numbers as the time column place it: the same forecast as from the whole series
+    frame = pd.DataFrame({"step": np.arange(len(plain)), "load": plain.to_numpy()})
+    g = forecast.train(frame, forecast.Config(**CONFIG, base="decomposition", season_length=24, time_col="step"),
+                       verbose=0)
+    later = frame.iloc[-24 * 7 - 5:]
+    assert np.allclose(g.predict(data=later).to_numpy(), g.predict().to_numpy(), atol=1e-4)

@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from . import compiled_rnn
-from .stack import lengths_to_mask, run_stack
+from .stack import first_order, lengths_to_mask, run_stack
 
 name = "compiled"
 # Every C++ source of the library: csrc/lstm.cpp registers the `lstmkit_compiled` op namespace and
@@ -88,7 +88,7 @@ class _CompiledLSTM(torch.autograd.Function):
         return Y, h, c
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @first_order
     def backward(ctx, dY, dh_n, dc_n):
         x, h0, c0, w_hr, G, C, TC, R, S, W_ih, W_hh, mask, hmask = ctx.saved_tensors
         dY = torch.zeros_like(S) if dY is None else dY

@@ -16,6 +16,7 @@ Example:
 import torch
 
 from .single_state import run_h_stack
+from .stack import first_order
 
 CELLS = ("gru", "rnn_tanh", "rnn_relu")
 
@@ -55,7 +56,7 @@ class _CompiledGRU(torch.autograd.Function):
         return Y, h
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @first_order
     def backward(ctx, dY, dh_n):
         x, h0, w_ih, w_hh, G, A, S, mask, hmask = ctx.saved_tensors
         dY = torch.zeros_like(S) if dY is None else dY
@@ -75,7 +76,7 @@ class _CompiledRNN(torch.autograd.Function):
         return Y, h
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @first_order
     def backward(ctx, dY, dh_n):
         x, h0, w_ih, w_hh, G, S, mask, hmask = ctx.saved_tensors
         dY = torch.zeros_like(S) if dY is None else dY

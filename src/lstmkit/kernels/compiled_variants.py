@@ -23,7 +23,7 @@ import torch
 from ..cells.lstm_variant import input_projection
 from . import compiled
 from .reference_variants import onnx_refusal, spec as variant_spec, zoneout_masks
-from .stack import lengths_to_mask, run_stack
+from .stack import first_order, lengths_to_mask, run_stack
 
 name = "compiled"
 # The activation codes of csrc/variants.cpp's `Act` enum, by Keras name (aliases share a code).
@@ -104,7 +104,7 @@ class CompiledVariant(torch.autograd.Function):
         return out[0], out[1], out[2]
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @first_order
     def backward(ctx, dY, dh_n, dc_n):
         h0, c0, w_hh, *rest = ctx.saved_tensors
         k = ctx.absent.count(False)

@@ -1,6 +1,10 @@
 """Runs a stack of layers and directions with a per-layer function; shared by fused and reference."""
+import functools
+
 import torch
 import torch.nn.functional as F
+
+from ..errors import LstmkitError
 
 
 def run_stack(layer_fn, x, hx, weights, config, training, mask=None):
@@ -42,3 +46,18 @@ def _recurrent_mask(h0, p):
 def lengths_to_mask(lengths, steps, device):
     """(B,) lengths -> (T, B) bool mask of the valid, right-padded steps."""
     return torch.arange(steps, device=device)[:, None] < lengths.to(device)[None, :]
+
+
+def first_order(backward):
+    """`torch.autograd.function.once_differentiable` that refuses create_graph=True: there torch would
+    return the gradient as a constant (no graph), so a loss built on it (a gradient penalty) would
+    silently get no second-order term. Grad mode is on in a backward exactly when create_graph is."""
+    inner = torch.autograd.function.once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise LstmkitError("create_graph: the compiled kernel's backward is first order only; for "
+                               "higher-order gradients give engine='native' or 'reference'")
+        return inner(ctx, *grads)
+    return wrapper

@@ -174,6 +174,23 @@ OPTIONAL_PREP = ("linear", "blend", "decomposition", "start")
 PREPROCESSING = fields(PREPARED, required=tuple(k for k in PREPARED if k not in OPTIONAL_PREP))
 
 
+def _check_start(start, where: str) -> None:
+    """A decomposition model's first stamp: [a time stamp, None] or [a number, a non-zero step]; the
+    phase of every forecast is counted from it."""
+    if start is None:
+        _fail(where, "[the first time stamp, null] or [the first step number, its step]", None)
+    first, step = start
+    if step is None:
+        try:
+            stamp = pd.Timestamp(first) if isinstance(first, str) else pd.NaT
+        except (TypeError, ValueError):
+            stamp = pd.NaT
+        if pd.isna(stamp):
+            _fail(where, "a time stamp first", first)
+    elif isinstance(first, str) or isinstance(step, str) or not step:
+        _fail(where, "a number and a non-zero step", start)
+
+
 def check_freq(freq, where: str) -> None:
     """A saved frequency is None or a pandas offset that steps forward; else ModelFileError."""
     if freq is None:
@@ -222,6 +239,7 @@ def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
               [(m, T) for m in dec["seasons"]], "(season, targets) per season")
         agree(f"{at} decomposition.coef", np.shape(dec["coef"]), (T, c.lookback + 1, prep["step"]),
               "(targets, lookback + 1, step)")
+        _check_start(prep.get("start"), f"{at} start")
     at = f"{where['config']} net"
     for name, want in (("n_targets", T), ("lookback", c.lookback), ("horizon", prep["step"]),
                        ("n_quantiles", len(c.quantiles)), ("hidden_size", c.hidden_size),

@@ -181,8 +181,12 @@ class Forecaster(Predictor):
     def _phase_of(self, frame) -> int:
         """Steps from the training series' first step to `frame`'s (0 for the training series): the
         phase the decomposition base's profiles are read at."""
-        if self.base != "decomposition" or self.start is None:
+        if self.base != "decomposition" or self.start is None or frame is self.frame:
             return 0
+        if self.start[1] is not None and self.time_col is None:  # row numbers: read_series counts from 0
+            raise DataError("data: base 'decomposition' reads its seasonal profiles at each step's place in "
+                            "the series, which new data without a time column does not give; train and "
+                            "forecast with a time column (time stamps or step numbers), got none")
         (first, step), now = self.start, frame.index[0]
         if step is not None:  # a numeric index
             return int(round((float(now) - first) / step))
