@@ -1,5 +1,5 @@
-// The BLAS wrapper and the scalar activations of `lstm.cpp` (included by it alone, inside its
-// anonymous namespace).
+// The BLAS wrapper and the scalar activations every compiled kernel file shares (lstm.cpp,
+// single_state.cpp, variants.cpp); everything is in an anonymous namespace, so each file has its own copy.
 #pragma once
 
 #include <cstdint>
@@ -47,19 +47,21 @@ const Mkl& mkl() {
 // `transposed`, else W (k, m). Column-major BLAS sees C^T = op(W)^T A^T, hence the swapped roles.
 // The same W serves every step of a call, so in float with MKL and a small batch it is packed once
 // (MKL's packed GEMM): at B=1 that halved the step's time; at B=32 packing measured slower.
+// lda, ldc: the row strides of A and C when they are blocks of wider rows (the GRU's gates); k and m
+// by default.
 template <typename T>
 struct Gemm {
   const T* w;
-  int n, m, k;
+  int n, m, k, lda, ldc;
   bool transposed;
   // Not a std::vector: MKL asks for megabytes (7.9 MB for a 200x50 W_hh) of which packing writes a
   // small part, and zero-filling them cost about 2 ms per call, which dominated batch-1 inference.
   std::unique_ptr<float[]> packed;
 
-  Gemm(const T* w_, int n_, int m_, int k_, bool transposed_)
-      : w(w_), n(n_), m(m_), k(k_), transposed(transposed_) {
+  Gemm(const T* w_, int n_, int m_, int k_, bool transposed_, int lda_ = -1, int ldc_ = -1)
+      : w(w_), n(n_), m(m_), k(k_), lda(lda_ < 0 ? k_ : lda_), ldc(ldc_ < 0 ? m_ : ldc_), transposed(transposed_) {
     if constexpr (std::is_same_v<T, float>) {
-      if (w && mkl().packs() && n > 0 && n <= kPackMaxBatch) {
+      if (w && mkl().packs() && n > 0 && n <= kPackMaxBatch && m > 0 && k > 0) {
         packed.reset(new float[mkl().pack_size(kAMatrix, m, n, k) / sizeof(float) + 1]);  // uninitialised
         mkl().pack(kColMajor, kAMatrix, transposed ? kTrans : kNoTrans, m, n, k, 1.0f, w, ldw(),
                    packed.get());
@@ -70,7 +72,7 @@ struct Gemm {
   void operator()(const T* a, T* c, T beta) const {
     if constexpr (std::is_same_v<T, float>) {
       if (packed) {
-        mkl().compute(kColMajor, kPacked, kNoTrans, m, n, k, packed.get(), ldw(), a, k, beta, c, m);
+        mkl().compute(kColMajor, kPacked, kNoTrans, m, n, k, packed.get(), ldw(), a, lda, beta, c, ldc);
         return;
       }
     }
@@ -78,9 +80,9 @@ struct Gemm {
     const int ld = ldw();
     const T one = 1;
     if constexpr (std::is_same_v<T, float>) {
-      sgemm_(&tw, &ta, &m, &n, &k, &one, w, &ld, a, &k, &beta, c, &m);
+      sgemm_(&tw, &ta, &m, &n, &k, &one, w, &ld, a, &lda, &beta, c, &ldc);
     } else {
-      dgemm_(&tw, &ta, &m, &n, &k, &one, w, &ld, a, &k, &beta, c, &m);
+      dgemm_(&tw, &ta, &m, &n, &k, &one, w, &ld, a, &lda, &beta, c, &ldc);
     }
   }
   // CBLAS constants (mkl_cblas.h)
@@ -90,8 +92,11 @@ struct Gemm {
 
 // exp by range reduction, x = n ln2 + r with |r| <= ln2 / 2, and a polynomial in r; branch-free so
 // the loops calling it vectorise. float: Cephes' expf polynomial (about 1 ulp); double: Taylor to
-// r^12 (truncation below 1e-15 relative). Inputs are clamped to the finite range.
-inline float exp_poly(float x) {
+// r^12 (truncation below 1e-15 relative). Inputs are clamped to the finite range. Forced inline:
+// inside variants.cpp's many activation loops GCC otherwise calls them and leaves the loops scalar.
+#define LSTMKIT_INLINE inline __attribute__((always_inline))
+
+LSTMKIT_INLINE float exp_poly(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float n = (x * 1.44269504088896341f + magic) - magic;
@@ -106,7 +111,7 @@ inline float exp_poly(float x) {
   return p * __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);  // 2^n
 }
 
-inline double exp_poly(double x) {
+LSTMKIT_INLINE double exp_poly(double x) {
   x = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
   const double magic = 6755399441055744.0;  // 1.5 * 2^52
   const double n = (x * 1.4426950408889634 + magic) - magic;
@@ -128,9 +133,9 @@ inline double exp_poly(double x) {
 }
 
 template <typename T>
-inline T sigmoid(T x) { return T(1) / (T(1) + exp_poly(-x)); }
+LSTMKIT_INLINE T sigmoid(T x) { return T(1) / (T(1) + exp_poly(-x)); }
 
 template <typename T>
-inline T tanh_(T x) { return T(1) - T(2) / (T(1) + exp_poly(T(2) * x)); }
+LSTMKIT_INLINE T tanh_(T x) { return T(1) - T(2) / (T(1) + exp_poly(T(2) * x)); }
 
 }  // namespace

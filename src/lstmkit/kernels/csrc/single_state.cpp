@@ -10,9 +10,6 @@
 // derivatives and one GEMM (reset before: two); dx and the weight gradients are one GEMM each over
 // all steps. Masked steps keep h and output zeros; the recurrent-dropout mask m multiplies the h fed
 // to the recurrent GEMMs.
-//
-// The BLAS declarations, the MKL packed-GEMM lookup and exp_poly are copies of lstm.cpp's (this
-// Gemm also takes the leading dimensions of its input and output, for the gate blocks of a row).
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -25,124 +22,11 @@
 
 #include <dlfcn.h>
 
-extern "C" {
-void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
-            const int*, const float*, const int*, const float*, float*, const int*);
-void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*, const double*,
-            const int*, const double*, const int*, const double*, double*, const int*);
-}
+#include "lstm_math.h"  // the BLAS wrapper (Gemm, with row strides) and the scalar exp, sigmoid, tanh
 
 namespace {
 
 using at::Tensor;
-
-// MKL's packed-GEMM entry points when torch's BLAS is MKL, looked up at run time (as in lstm.cpp).
-struct Mkl {
-  using pack_size_fn = size_t (*)(int, int, int, int);
-  using pack_fn = void (*)(int, int, int, int, int, int, float, const float*, int, float*);
-  using compute_fn = void (*)(int, int, int, int, int, int, const float*, int, const float*, int, float,
-                              float*, int);
-  pack_size_fn pack_size = nullptr;
-  pack_fn pack = nullptr;
-  compute_fn compute = nullptr;
-  Mkl() {
-    void* lib = dlopen("libtorch_cpu.so", RTLD_LAZY | RTLD_NOLOAD);
-    if (!lib) return;
-    pack_size = reinterpret_cast<pack_size_fn>(dlsym(lib, "cblas_sgemm_pack_get_size"));
-    pack = reinterpret_cast<pack_fn>(dlsym(lib, "cblas_sgemm_pack"));
-    compute = reinterpret_cast<compute_fn>(dlsym(lib, "cblas_sgemm_compute"));
-  }
-  bool packs() const { return pack_size && pack && compute; }
-};
-
-const Mkl& mkl() {
-  static const Mkl m;
-  return m;
-}
-
-// Row-major C (n, m) = beta C + A (n, k) op(W), W row-major: op(W) = W^T for W (m, k) when
-// `transposed`, else W (k, m). lda, ldc: the row strides of A and C (a gate block of a wider row).
-// Float with MKL at batch <= 4 packs W once per call, as lstm.cpp measured faster there.
-template <typename T>
-struct Gemm {
-  const T* w;
-  int n, m, k, lda, ldc;
-  bool transposed;
-  std::unique_ptr<float[]> packed;  // uninitialised on purpose: MKL asks for far more than it writes
-
-  Gemm(const T* w_, int n_, int m_, int k_, bool transposed_, int lda_, int ldc_)
-      : w(w_), n(n_), m(m_), k(k_), lda(lda_), ldc(ldc_), transposed(transposed_) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (mkl().packs() && n > 0 && n <= kPackMaxBatch && m > 0 && k > 0) {
-        packed.reset(new float[mkl().pack_size(kAMatrix, m, n, k) / sizeof(float) + 1]);
-        mkl().pack(kColMajor, kAMatrix, transposed ? kTrans : kNoTrans, m, n, k, 1.0f, w, ldw(),
-                   packed.get());
-      }
-    }
-  }
-  int ldw() const { return transposed ? k : m; }
-  void operator()(const T* a, T* c, T beta) const {
-    if constexpr (std::is_same_v<T, float>) {
-      if (packed) {
-        mkl().compute(kColMajor, kPacked, kNoTrans, m, n, k, packed.get(), ldw(), a, lda, beta, c, ldc);
-        return;
-      }
-    }
-    const char tw = transposed ? 'T' : 'N', ta = 'N';
-    const int ld = ldw();
-    const T one = 1;
-    if constexpr (std::is_same_v<T, float>) {
-      sgemm_(&tw, &ta, &m, &n, &k, &one, w, &ld, a, &lda, &beta, c, &ldc);
-    } else {
-      dgemm_(&tw, &ta, &m, &n, &k, &one, w, &ld, a, &lda, &beta, c, &ldc);
-    }
-  }
-  static constexpr int kPackMaxBatch = 4;
-  static constexpr int kColMajor = 102, kNoTrans = 111, kTrans = 112, kPacked = 151, kAMatrix = 161;
-};
-
-// exp by range reduction and a polynomial, branch-free so the loops calling it vectorise (lstm.cpp's).
-inline float exp_poly(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float n = (x * 1.44269504088896341f + magic) - magic;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p * __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);  // 2^n
-}
-
-inline double exp_poly(double x) {
-  x = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
-  const double magic = 6755399441055744.0;  // 1.5 * 2^52
-  const double n = (x * 1.4426950408889634 + magic) - magic;
-  const double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-  double p = 1.0 / 479001600;  // 1/12!, then Horner down to 1/0!
-  p = p * r + 1.0 / 39916800;
-  p = p * r + 1.0 / 3628800;
-  p = p * r + 1.0 / 362880;
-  p = p * r + 1.0 / 40320;
-  p = p * r + 1.0 / 5040;
-  p = p * r + 1.0 / 720;
-  p = p * r + 1.0 / 120;
-  p = p * r + 1.0 / 24;
-  p = p * r + 1.0 / 6;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  return p * __builtin_bit_cast(double, (static_cast<int64_t>(n) + 1023) << 52);  // 2^n
-}
-
-template <typename T>
-inline T sigmoid(T x) { return T(1) / (T(1) + exp_poly(-x)); }
-
-template <typename T>
-inline T tanh_(T x) { return T(1) - T(2) / (T(1) + exp_poly(T(2) * x)); }
 
 // One direction's buffers and sizes; pointers into contiguous (T, B, ·) tensors.
 template <typename T>

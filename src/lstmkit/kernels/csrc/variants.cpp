@@ -20,12 +20,7 @@
 #include <type_traits>
 #include <vector>
 
-extern "C" {
-void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
-            const int*, const float*, const int*, const float*, float*, const int*);
-void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*, const double*,
-            const int*, const double*, const int*, const double*, double*, const int*);
-}
+#include "lstm_math.h"  // the BLAS declarations and the scalar exp, sigmoid, tanh
 
 namespace {
 
@@ -47,49 +42,8 @@ void gemm(const T* w, bool transposed, int n, int m, int k, const T* a, T* c, T 
 
 // The pointwise helpers are forced inline: inside `activate`'s many loops GCC otherwise calls them
 // and leaves the loops scalar.
-#define VARIANTS_INLINE inline __attribute__((always_inline))
+#define VARIANTS_INLINE LSTMKIT_INLINE
 
-// exp by range reduction and a polynomial, branch-free so loops calling it vectorise (lstm.cpp's).
-VARIANTS_INLINE float exp_poly(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float magic = 12582912.0f;
-  const float n = (x * 1.44269504088896341f + magic) - magic;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p * __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);
-}
-
-VARIANTS_INLINE double exp_poly(double x) {
-  x = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
-  const double magic = 6755399441055744.0;
-  const double n = (x * 1.4426950408889634 + magic) - magic;
-  const double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-  double p = 1.0 / 479001600;  // 1/12!, then Horner down to 1/0!
-  p = p * r + 1.0 / 39916800;
-  p = p * r + 1.0 / 3628800;
-  p = p * r + 1.0 / 362880;
-  p = p * r + 1.0 / 40320;
-  p = p * r + 1.0 / 5040;
-  p = p * r + 1.0 / 720;
-  p = p * r + 1.0 / 120;
-  p = p * r + 1.0 / 24;
-  p = p * r + 1.0 / 6;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  return p * __builtin_bit_cast(double, (static_cast<int64_t>(n) + 1023) << 52);
-}
-
-template <typename T>
-VARIANTS_INLINE T sigmoid(T x) { return T(1) / (T(1) + exp_poly(-x)); }
-template <typename T>
-VARIANTS_INLINE T tanh_(T x) { return T(1) - T(2) / (T(1) + exp_poly(T(2) * x)); }
 template <typename T>
 VARIANTS_INLINE T hard_sigmoid(T x) {
   const T y = x / T(6) + T(0.5);
