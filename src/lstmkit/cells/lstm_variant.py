@@ -11,10 +11,14 @@ with the coupled gate. Optional terms are in brackets; each is defined in its ow
     g_t = φ(z_g)
     c̃_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
     o_t = σ_r(z_o + [p_o ⊙ c̃_t])
-    h̃_t = o_t ⊙ φ([LN](c̃_t))
+    r_t = o_t ⊙ φ([LN](c̃_t))                               (H)
+    h̃_t = [W_hr] r_t                                        (P with proj_size P, else r_t)
     c_t = [zoneout](c_{t-1}, c̃_t),  h_t = [zoneout](h_{t-1}, h̃_t);  the output is h_t
 
-With every option off this is exactly `cells/lstm.py` (and torch.nn.LSTM).
+With every option off this is exactly `cells/lstm.py` (and torch.nn.LSTM), projection included.
+The projection (proj_size P, W_hr (P, H)) applies to the emitted h, as in torch: h is P wide, so
+W_hh is (G·H, P), the recurrent dropout and h's zoneout masks are (B, P) (zoneout on h keeps units of
+the projected h), while c, the peepholes (which see c) and the layer norm of c stay H wide.
 
 Example:
     >>> import torch
@@ -61,8 +65,9 @@ class VariantSpec:
 
 @dataclass(frozen=True)
 class VariantWeights:
-    """One layer and direction. Shapes: weight_ih (G·H, I), weight_hh (G·H, H), biases (G·H,),
-    peephole (2 or 3, H), ln_ih / ln_hh (G·H,) gains γ_x, γ_h, ln_c_weight / ln_c_bias (H,) γ_c, β_c."""
+    """One layer and direction. Shapes: weight_ih (G·H, I), weight_hh (G·H, P or H), biases (G·H,),
+    peephole (2 or 3, H), ln_ih / ln_hh (G·H,) gains γ_x, γ_h, ln_c_weight / ln_c_bias (H,) γ_c, β_c,
+    weight_hr (P, H) the projection W_hr (None without one)."""
     weight_ih: torch.Tensor
     weight_hh: torch.Tensor
     bias_ih: torch.Tensor | None = None
@@ -72,12 +77,17 @@ class VariantWeights:
     ln_hh: torch.Tensor | None = None
     ln_c_weight: torch.Tensor | None = None
     ln_c_bias: torch.Tensor | None = None
+    weight_hr: torch.Tensor | None = None
 
     @property
     def hidden_size(self) -> int:
-        return self.weight_hh.shape[1]
+        """H, the width of c."""
+        return self.weight_hh.shape[1] if self.weight_hr is None else self.weight_hr.shape[1]
 
-    output_size = hidden_size
+    @property
+    def output_size(self) -> int:
+        """P with a projection, else H: the width of h."""
+        return self.weight_hh.shape[1]
 
     @property
     def bias(self) -> torch.Tensor | None:
@@ -98,9 +108,9 @@ def step(xw_t, state, w: VariantWeights, spec: VariantSpec, d_c=None, d_h=None, 
 
     Args:
         xw_t: (B, G·H) input projection for this step (`input_projection`).
-        state: (h_{t-1}, c_{t-1}), each (B, H).
+        state: (h_{t-1} (B, P or H), c_{t-1} (B, H)).
         w, spec: the layer's weights and options.
-        d_c, d_h: this step's zoneout masks (B, H), the float z at inference, or None.
+        d_c, d_h: this step's zoneout masks, (B, H) and (B, P or H), the float z at inference, or None.
         h_in: h_{t-1} as the recurrent GEMM sees it (recurrent dropout applied); default h_{t-1}.
 
     Returns:
@@ -121,6 +131,7 @@ def step(xw_t, state, w: VariantWeights, spec: VariantSpec, d_c=None, d_h=None, 
     c_new = f * c + i * g
     o = rec.fn(zs["o"] + peep("o", c_new) if peep else zs["o"])
     u = layer_norm.norm(c_new, w.ln_c_weight, w.ln_c_bias) if spec.layer_norm else c_new
-    h_new = o * act.fn(u)
+    r = o * act.fn(u)
+    h_new = r if w.weight_hr is None else r @ w.weight_hr.t()  # (B, P) with a projection
     c_t, h_t = zoneout.mix(d_c, c, c_new), zoneout.mix(d_h, h, h_new)
     return h_t, (h_t, c_t)

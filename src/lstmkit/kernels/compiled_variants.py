@@ -58,7 +58,7 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
 
 def layer(x, h0, c0, w, reverse, mask, hmask, *, spec, training):
     """One layer and direction: (T, B, I) -> (T, B, H), h_n (B, H), c_n (B, H)."""
-    D_c, D_h = zoneout_masks(x, w.hidden_size, spec, training)
+    D_c, D_h = zoneout_masks(x, w, spec, training)
     xw = input_projection(x, w, spec)  # (T, B, G·H)
     # xw is this layer's own temporary (no autograd node saves it), so the kernel may overwrite it
     args = (xw, h0, c0, w.weight_hh, w.peephole, w.ln_hh, w.ln_c_weight, w.ln_c_bias, mask, hmask, D_c, D_h,

@@ -4,17 +4,22 @@ Forward: the input projection [LN](W_ih x) + b of all steps is computed once bef
 GEMM; autograd differentiates it, again one GEMM per weight). Each step adds h_{t-1} W_hh^T (layer
 normalised when asked) into its slice of a (T, B, G·H) buffer and applies the gates in place.
 
-Backward, per step only the pointwise terms and one GEMM dZ_t W_hh; every factor that does not
-depend on the incoming gradient is computed for all steps before the loop. dW_hh, the peepholes and
-the layer-norm gains are then one GEMM or one reduction each over all steps. With the symbols of
-`cells/lstm_variant.py`, σ'_r, φ' the activations' derivatives, c_p the previous cell, d the zoneout
-masks, and dh, dc the gradients reaching h_t and c_t:
+With a projection (proj_size P) each step also maps r_t (B, H) to h̃_t = r_t W_hr^T (B, P), and
+backward maps the gradient back with one GEMM dh̃_t W_hr.
 
-    dh̃ = (1 - d^h) dh                 dc̃ = (1 - d^c) dc + dz_o p_o + LN_c'(dh̃ ⊙ o ⊙ φ'(u) ⊙ γ_c)
-    dz_o = dh̃ ⊙ φ(u) ⊙ σ'_r(o)        dz_{i,f,g} = dc̃ ⊙ (g σ'_r(i), c_p σ'_r(f), i φ'(g))
+Backward, per step only the pointwise terms and one GEMM dZ_t W_hh (and dh̃_t W_hr); every factor that
+does not depend on the incoming gradient is computed for all steps before the loop. dW_hh, dW_hr, the
+peepholes and the layer-norm gains are then one GEMM or one reduction each over all steps. With the
+symbols of `cells/lstm_variant.py`, σ'_r, φ' the activations' derivatives, c_p the previous cell, d the
+zoneout masks, and dh, dc the gradients reaching h_t and c_t:
+
+    dh̃ = (1 - d^h) dh                 dr = dh̃ W_hr  (dr = dh̃ without a projection)
+    dc̃ = (1 - d^c) dc + dz_o p_o + LN_c'(dr ⊙ o ⊙ φ'(u) ⊙ γ_c)
+    dz_o = dr ⊙ φ(u) ⊙ σ'_r(o)         dz_{i,f,g} = dc̃ ⊙ (g σ'_r(i), c_p σ'_r(f), i φ'(g))
                                        (CIFG: dz_i = dc̃ ⊙ (g - c_p) σ'_r(i))
     dc_{t-1} = dc̃ ⊙ f + d^c dc + dz_i p_i + dz_f p_f
     dh_{t-1} = (LN_h'(dz ⊙ γ_h) W_hh) ⊙ (recurrent-dropout mask) + d^h dh
+    dW_hr = Σ_t dh̃_t^T r_t
     LN'(dn) = rstd (dn - mean(dn) - n mean(dn ⊙ n)),  n the normalised value
 """
 from functools import partial
@@ -31,9 +36,7 @@ name = "fused"
 
 
 def unsupported(config, device):
-    """The variants' fused kernel runs every variant without a projection, in floating point."""
-    if config.proj_size:
-        return "the LSTM variants have no projection (proj_size)"
+    """The variants' fused kernel runs every variant, projections included, in floating point."""
     if not config.dtype.is_floating_point:
         return f"dtype {config.dtype} is not a floating-point type"
     if config.capture == "compile":  # its autograd.Function writes into out= buffers, which Dynamo cannot trace
@@ -50,11 +53,11 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
 
 
 def layer(x, h0, c0, w, reverse, mask, hmask, *, spec, training):
-    """One layer and direction: (T, B, I) -> (T, B, H), h_n (B, H), c_n (B, H)."""
-    D_c, D_h = zoneout_masks(x, w.hidden_size, spec, training)
+    """One layer and direction: (T, B, I) -> (T, B, P or H), h_n (B, P or H), c_n (B, H)."""
+    D_c, D_h = zoneout_masks(x, w, spec, training)
     xw = input_projection(x, w, spec)  # (T, B, G·H)
     return FusedVariant.apply(xw, h0, c0, w.weight_hh, w.peephole, w.ln_hh, w.ln_c_weight, w.ln_c_bias,
-                              mask, hmask, D_c, D_h, reverse, spec)
+                              mask, hmask, D_c, D_h, reverse, spec, w.weight_hr)
 
 
 def _apply(act, z, out):
@@ -87,29 +90,35 @@ def _shifted(S, s0, reverse):
 
 
 class FusedVariant(torch.autograd.Function):
-    """(xw, h0, c0, W_hh, p, γ_h, γ_c, β_c, mask, hmask, D_c, D_h, reverse, spec) -> (Y, h_n, c_n)."""
+    """(xw, h0, c0, W_hh, p, γ_h, γ_c, β_c, mask, hmask, D_c, D_h, reverse, spec[, W_hr]) -> (Y, h_n, c_n).
+
+    W_hr (P, H) is the projection, or None (the default) without one.
+    """
 
     @staticmethod
-    def forward(ctx, xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec):
+    def forward(ctx, xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, w_hr=None):
         T, B, GH = xw.shape
-        H = w_hh.shape[1]
+        H, P = c0.shape[1], h0.shape[1]
         bufs = {k: xw.new_empty(T, B, H) for k in ("CN", "U", "TAU", "C")}
-        bufs["S"] = xw.new_empty(T, B, H)
+        bufs["S"] = xw.new_empty(T, B, P)
+        if w_hr is not None:  # r_t = o ⊙ φ(u) before the projection, for dW_hr
+            bufs["R"] = xw.new_empty(T, B, H)
         bufs["Z"], bufs["A"] = xw.detach().clone(), xw.new_empty(T, B, GH)
         if spec.layer_norm:  # the recurrent projection (T, B, G·H) and the statistics of both norms
             bufs.update(AH=xw.new_empty(T, B, GH), MH=xw.new_empty(T, B, 1), RH=xw.new_empty(T, B, 1),
                         MC=xw.new_empty(T, B, 1), RC=xw.new_empty(T, B, 1))
-        Y = bufs["S"] if mask is None else xw.new_empty(T, B, H)
-        h, c = _forward_loop(bufs, Y, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec)
+        Y = bufs["S"] if mask is None else xw.new_empty(T, B, P)
+        h, c = _forward_loop(bufs, Y, h0, c0, w_hh, w_hr, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse,
+                             spec)
         ctx.spec, ctx.reverse, ctx.keys = spec, reverse, sorted(bufs)
         ctx.zoneout = (D_c, D_h)
-        ctx.save_for_backward(h0, c0, w_hh, p, g_h, g_c, mask, hmask, *[bufs[k] for k in ctx.keys])
+        ctx.save_for_backward(h0, c0, w_hh, w_hr, p, g_h, g_c, mask, hmask, *[bufs[k] for k in ctx.keys])
         return Y, h.clone(), c.clone()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dY, dh_n, dc_n):
-        h0, c0, w_hh, p, g_h, g_c, mask, hmask, *rest = ctx.saved_tensors
+        h0, c0, w_hh, w_hr, p, g_h, g_c, mask, hmask, *rest = ctx.saved_tensors
         D_c, D_h = ctx.zoneout  # masks are not differentiated: kept on ctx, not saved
         bufs = dict(zip(ctx.keys, rest))
         spec, reverse = ctx.spec, ctx.reverse
@@ -120,16 +129,18 @@ class FusedVariant(torch.autograd.Function):
         F = _gate_factors(bufs, Cp, spec)
         dZ, DU = torch.empty_like(bufs["Z"]), torch.empty_like(bufs["U"]) if spec.layer_norm else None
         DHW = torch.empty_like(dZ) if spec.layer_norm else dZ  # gradient reaching h_{t-1} W_hh^T
-        dh, dc = _backward_loop(bufs, F, dY, dh, dc, dZ, DU, DHW, w_hh, p, g_h, g_c, mask, hmask, D_c, D_h,
-                                reverse, spec)
-        return (dZ, dh, dc, *_param_grads(ctx, bufs, Cp, dZ, DU, DHW, h0, hmask), None, None, None, None,
-                None, None)
+        DH = torch.empty_like(bufs["S"]) if w_hr is not None else None  # dh̃_t (T, B, P), for dW_hr
+        dh, dc = _backward_loop(bufs, F, dY, dh, dc, dZ, DU, DHW, DH, w_hh, w_hr, p, g_h, g_c, mask, hmask,
+                                D_c, D_h, reverse, spec)
+        *grads, dw_hr = _param_grads(ctx, bufs, Cp, dZ, DU, DHW, DH, h0, hmask)
+        return (dZ, dh, dc, *grads, None, None, None, None, None, None, dw_hr)
 
 
-def _forward_loop(b, Y, h, c, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec):
+def _forward_loop(b, Y, h, c, w_hh, w_hr, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec):
     """The time loop, in place into the (T, ...) buffers; returns the final (h, c)."""
     T, B, GH = b["Z"].shape
     H = GH // len(spec.gates)
+    project = None if w_hr is None else _gemm(w_hr, B, _ONEDNN_MIN_FORWARD)  # r (B, H) -> r W_hr^T (B, P)
     act, rec = activations.get(spec.activation), activations.get(spec.recurrent_activation)
     k = {g: slice(j * H, (j + 1) * H) for j, g in enumerate(spec.gates)}
     gemm = (_gemm(w_hh, B, _ONEDNN_MIN_FORWARD) if spec.layer_norm
@@ -165,6 +176,9 @@ def _forward_loop(b, Y, h, c, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, rev
             b["U"][t] = cn
         _apply(act, b["U"][t], b["TAU"][t])
         hn = A[:, k["o"]] * b["TAU"][t]
+        if project is not None:
+            b["R"][t] = hn
+            hn = project(hn)
         c_t = cn if D_c is None else cn + _at(D_c, t) * (c - cn)
         h_t = hn if D_h is None else hn + _at(D_h, t) * (h - hn)
         if mask is not None:
@@ -202,13 +216,16 @@ def _gate_factors(b, Cp, spec):
     return {"M": M, "L": L, "K": K, "Fg": Fg}
 
 
-def _backward_loop(b, F, dY, dh, dc, dZ, DU, DHW, w_hh, p, g_h, g_c, mask, hmask, D_c, D_h, reverse, spec):
-    """The backward time loop: fills dZ (and DU, DHW with layer norm); returns (dh_0, dc_0)."""
+def _backward_loop(b, F, dY, dh, dc, dZ, DU, DHW, DH, w_hh, w_hr, p, g_h, g_c, mask, hmask, D_c, D_h,
+                   reverse, spec):
+    """The backward time loop: fills dZ (and DU, DHW with layer norm, DH with a projection); returns
+    (dh_0, dc_0)."""
     T, B, GH = dZ.shape
     G = len(spec.gates)
     H = GH // G
     dZ4 = dZ.view(T, B, G, H)
-    gemm = _gemm(w_hh.t(), B, _ONEDNN_MIN_BACKWARD)  # (B, G·H) -> (B, H)
+    gemm = _gemm(w_hh.t(), B, _ONEDNN_MIN_BACKWARD)  # (B, G·H) -> (B, P or H)
+    unproject = None if w_hr is None else _gemm(w_hr.t(), B, _ONEDNN_MIN_BACKWARD)  # dh̃ (B, P) -> dr (B, H)
     for t in (range(T) if reverse else range(T - 1, -1, -1)):
         dh_new, dc_new = dh + dY[t], dc
         if mask is not None:
@@ -217,6 +234,9 @@ def _backward_loop(b, F, dY, dh, dc, dZ, DU, DHW, w_hh, p, g_h, g_c, mask, hmask
             dh_pass, dc_pass = dh * (1 - m), dc * (1 - m)
         dh_t = dh_new if D_h is None else dh_new * (1 - _at(D_h, t))
         dc_t = dc_new if D_c is None else dc_new * (1 - _at(D_c, t))
+        if unproject is not None:
+            DH[t] = dh_t
+            dh_t = unproject(dh_t)  # dr
         du = dh_t * F["K"][t]
         if spec.layer_norm:
             DU[t] = du
@@ -245,16 +265,19 @@ def _backward_loop(b, F, dY, dh, dc, dZ, DU, DHW, w_hh, p, g_h, g_c, mask, hmask
     return dh, dc
 
 
-def _param_grads(ctx, b, Cp, dZ, DU, DHW, h0, hmask):
-    """dW_hh (one GEMM), the peepholes and the layer-norm gains (one reduction each) over all steps."""
+def _param_grads(ctx, b, Cp, dZ, DU, DHW, DH, h0, hmask):
+    """dW_hh and dW_hr (one GEMM each), the peepholes and the layer-norm gains (one reduction each) over
+    all steps."""
     spec, needs = ctx.spec, ctx.needs_input_grad
     T, B, GH = dZ.shape
     G = len(spec.gates)
     H = GH // G
+    P = h0.shape[1]
     h_in = _shifted(b["S"], h0, ctx.reverse)
     if hmask is not None:
         h_in = h_in * hmask
-    dw_hh = DHW.reshape(T * B, GH).t() @ h_in.reshape(T * B, H) if needs[3] else None
+    dw_hh = DHW.reshape(T * B, GH).t() @ h_in.reshape(T * B, P) if needs[3] else None
+    dw_hr = DH.reshape(T * B, P).t() @ b["R"].reshape(T * B, H) if DH is not None and needs[14] else None
     dp = dg_h = dg_c = db_c = None
     dZ4 = dZ.view(T, B, G, H)
     if needs[4]:
@@ -266,4 +289,4 @@ def _param_grads(ctx, b, Cp, dZ, DU, DHW, h0, hmask):
     if spec.layer_norm:  # the normalised values, recomputed for all steps at once
         dg_h = (dZ * (b["AH"] - b["MH"]) * b["RH"]).sum((0, 1))
         dg_c, db_c = (DU * (b["CN"] - b["MC"]) * b["RC"]).sum((0, 1)), DU.sum((0, 1))
-    return dw_hh, dp, dg_h, dg_c, db_c
+    return dw_hh, dp, dg_h, dg_c, db_c, dw_hr

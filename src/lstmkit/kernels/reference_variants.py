@@ -27,9 +27,7 @@ _STANDARD = VariantSpec()
 
 
 def unsupported(config, device):
-    """The reference runs every variant configuration without a projection, but not under ONNX export."""
-    if config.proj_size:
-        return "the LSTM variants have no projection (proj_size)"
+    """The reference runs every variant configuration, projections included, but not under ONNX export."""
     return onnx_refusal(config)
 
 
@@ -49,15 +47,17 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
                      training, mask)
 
 
-def zoneout_masks(x, H, spec, training):
-    """(d^c, d^h) for all steps of one layer and direction; sampled in this order by every kernel."""
-    shape = (x.shape[0], x.shape[1], H)
-    return (zoneout.masks(spec.zoneout_c, shape, training, x), zoneout.masks(spec.zoneout_h, shape, training, x))
+def zoneout_masks(x, w, spec, training):
+    """(d^c (T, B, H), d^h (T, B, P or H)) for all steps of one layer and direction, `w` its
+    VariantWeights; sampled in this order by every kernel."""
+    T, B = x.shape[:2]
+    return (zoneout.masks(spec.zoneout_c, (T, B, w.hidden_size), training, x),
+            zoneout.masks(spec.zoneout_h, (T, B, w.output_size), training, x))
 
 
 def layer(x, h0, c0, w, reverse, mask, hmask, *, spec, training):
-    """One layer and direction: (T, B, I) -> (T, B, H), h_n (B, H), c_n (B, H)."""
-    D_c, D_h = zoneout_masks(x, w.hidden_size, spec, training)
+    """One layer and direction: (T, B, I) -> (T, B, P or H), h_n (B, P or H), c_n (B, H)."""
+    D_c, D_h = zoneout_masks(x, w, spec, training)
     xw = input_projection(x, w, spec).unbind(0)  # T x (B, G·H)
     steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     h, c = h0, c0

@@ -38,7 +38,11 @@ class LSTM(nn.Module):
             orthogonal recurrent weights, forget-gate bias 1) (keyword-only).
         peephole, cifg, layer_norm, zoneout, activation, recurrent_activation: the LSTM variants
             (keyword-only; the rule and the parameters they add are in `lstmkit.nn.variants`, the
-            equations in `cells/lstm_variant.py`). zoneout is z or (z_c, z_h). Not with proj_size.
+            equations in `cells/lstm_variant.py`). zoneout is z or (z_c, z_h). Each combines with
+            proj_size as torch's rule has it: W_hr projects the emitted h (the output and the
+            recurrent input), so zoneout on h acts on the projected (P-wide) h, while the peepholes
+            and the layer norm of c see the H-wide c. `fused` runs a variant with a projection
+            (`compiled` refuses it, and `explain` says so).
 
     Inputs: input (T, B, I), (B, T, I) with batch_first, (T, I) unbatched, or a PackedSequence;
         optionally (h0, c0) of shapes (D*num_layers, B, P or H) and (D*num_layers, B, H).
@@ -61,9 +65,6 @@ class LSTM(nn.Module):
         _check_args(input_size, hidden_size, num_layers, dropout, proj_size, engine,
                     recurrent_dropout, init)
         self.spec = variants.parse(peephole, cifg, layer_norm, zoneout, activation, recurrent_activation)
-        if proj_size and self.spec != VariantSpec():
-            raise ValueError(f"proj_size: the LSTM variants ({', '.join(self.spec.names())}) have no "
-                             f"projection; expected 0, got {proj_size!r}")
         G = len(self.spec.gates)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)

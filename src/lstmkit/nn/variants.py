@@ -6,6 +6,10 @@ standard LSTM, parameter for parameter. A variant changes the parameters only wh
 do (`cells/lstm_variant.py`): CIFG has three gate blocks (i, g, o), so weight_ih is (3H, I); a peephole
 adds `peephole` (3 or 2, H); layer norm adds the gains `ln_ih`, `ln_hh` (G·H,) and `ln_c_weight`,
 `ln_c_bias` (H,). In `lstmkit.nn.LSTM` these carry the usual `_l{k}[_reverse]` suffix.
+
+`proj_size` combines with every variant as in torch: W_hr (`weight_hr_l{k}`, (P, H)) projects the
+emitted h, so h (and with it weight_hh's columns, the recurrent dropout and h's zoneout) is P wide
+while c, the peepholes and the layer norm of c stay H wide.
 """
 import numbers
 
@@ -63,12 +67,12 @@ def reset(w: VariantWeights, spec: VariantSpec, init: str) -> None:
     H = w.hidden_size
     if init == "torch":
         bound = 1.0 / H ** 0.5
-        for p in (w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh):
+        for p in (w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, w.weight_hr):
             if p is not None:
                 p.uniform_(-bound, bound)
     else:
         nn.init.xavier_uniform_(w.weight_ih)
-        kernel = torch.empty(H, w.weight_hh.shape[0], dtype=w.weight_hh.dtype)  # Keras' (H, G·H)
+        kernel = torch.empty(w.output_size, w.weight_hh.shape[0], dtype=w.weight_hh.dtype)  # Keras' (P or H, G·H)
         nn.init.orthogonal_(kernel)
         w.weight_hh.copy_(kernel.t())
         if w.bias_ih is not None:
@@ -76,6 +80,8 @@ def reset(w: VariantWeights, spec: VariantSpec, init: str) -> None:
             w.bias_hh.zero_()
             if not spec.cifg:
                 w.bias_ih[H:2 * H] = 1.0
+        if w.weight_hr is not None:
+            nn.init.xavier_uniform_(w.weight_hr)
     for p, value in ((w.peephole, 0.0), (w.ln_ih, 1.0), (w.ln_hh, 1.0), (w.ln_c_weight, 1.0), (w.ln_c_bias, 0.0)):
         if p is not None:
             p.fill_(value)
