@@ -91,6 +91,7 @@ def test_onnx_export_runs_in_onnxruntime_on_other_batch_sizes_and_lengths(name, 
     # The TorchScript exporter translates torch's GRU op, which has only the reset-after form.
     (lambda: lstmkit.nn.GRU(I, H, reset_after=False), False, r"dynamo=True"),
     (lambda: lstmkit.nn.LSTM(I, H, peephole=True), False, "ONNX's LSTM op has no peephole"),
+    (lambda: lstmkit.nn.LSTM(I, H, proj_size=2, cifg=True), False, "ONNX's LSTM op has no cifg"),
     (lambda: lstmkit.nn.LSTM(I, H, layer_norm=True), True, "ONNX's LSTM op has no layer_norm"),
 ])
 def test_onnx_export_of_what_onnx_has_no_op_for_says_what_to_do(module, dynamo, match, tmp_path):

@@ -101,13 +101,15 @@ def test_gradcheck_hand_written_backward(options):
         assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-7, fast_mode=True)
 
 
-def test_default_options_on_the_variant_kernel_equal_torch_lstm():
+@pytest.mark.parametrize("proj", (0, 2))
+def test_default_options_on_the_variant_kernel_equal_torch_lstm(proj):
     torch.manual_seed(0)
-    ref = torch.nn.LSTM(I, H, dtype=torch.float64)
-    w = VariantWeights(ref.weight_ih_l0, ref.weight_hh_l0, ref.bias_ih_l0, ref.bias_hh_l0)
+    ref = torch.nn.LSTM(I, H, dtype=torch.float64, proj_size=proj)
+    w = VariantWeights(ref.weight_ih_l0, ref.weight_hh_l0, ref.bias_ih_l0, ref.bias_hh_l0,
+                       weight_hr=ref.weight_hr_l0 if proj else None)
     x = torch.randn(7, 2, I, dtype=torch.float64, requires_grad=True)
-    hx = (torch.randn(1, 2, H, dtype=torch.float64), torch.randn(1, 2, H, dtype=torch.float64))
-    config = kernels.KernelConfig(dtype=torch.float64)
+    hx = (torch.randn(1, 2, proj or H, dtype=torch.float64), torch.randn(1, 2, H, dtype=torch.float64))
+    config = kernels.KernelConfig(dtype=torch.float64, proj_size=proj)
     y, (h, c) = fused_variants.run(x, hx, [w], config, training=False)
     y_ref, (h_ref, c_ref) = ref(x, hx)
     grads = torch.autograd.grad(y.sum() + c.sum(), [x, *ref.parameters()])
@@ -141,8 +143,8 @@ def test_options_are_checked_and_explained():
         lstmkit.nn.LSTM(I, H, zoneout=1.5)
     with pytest.raises(LstmkitError, match="recurrent_activation.*'nope'"):
         lstmkit.nn.LSTM(I, H, recurrent_activation="nope")
-    with pytest.raises(ValueError, match="proj_size"):
-        lstmkit.nn.LSTM(I, H, proj_size=2, peephole=True)
+    with pytest.raises(ValueError, match="proj_size: expected an int"):
+        lstmkit.nn.LSTM(I, H, proj_size=-1, peephole=True)
     with pytest.raises(KernelUnavailable, match="no LSTM with peephole"):
         lstmkit.nn.LSTM(I, H, peephole=True, engine="native")(torch.randn(2, 1, I))
     text = lstmkit.explain(lstmkit.nn.LSTM(I, H, layer_norm=True), file=open(os.devnull, "w"))

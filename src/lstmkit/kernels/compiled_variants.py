@@ -34,8 +34,8 @@ ACTIVATION_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "re
 
 def unsupported(config, device):
     """Why the compiled variants kernel cannot run `config` on `device`, or None."""
-    if config.proj_size:
-        return "the LSTM variants have no projection (proj_size)"
+    if config.proj_size:  # csrc/variants.cpp fuses zoneout and the mask into each row's gate loop
+        return "the LSTM variants' compiled kernel has no projection (proj_size); the fused kernel runs it"
     if torch.device(device).type != "cpu":
         return "runs on the CPU only"
     if config.capture:  # no fake-tensor registration, as the compiled LSTM kernel
