@@ -145,8 +145,7 @@ def test_auto_chooses_compiled_for_variants_on_the_cpu_and_says_why():
         assert why and ("reference loop" in why if capture == "compile" else "ONNX" in why)
     kernel, _ = kernels.select(kernels.KernelConfig(layer_norm=True, capture="compile"), "cpu")
     assert kernel.name == "reference"
-    assert "no projection" in compiled_variants.unsupported(kernels.KernelConfig(peephole=True, proj_size=2), "cpu")
-    assert kernels.select(kernels.KernelConfig(peephole=True, proj_size=2), "cpu")[0] is fused_variants
+    assert kernels.select(kernels.KernelConfig(peephole=True, proj_size=2), "cpu")[0] is compiled_variants
     assert "CPU only" in compiled_variants.unsupported(kernels.KernelConfig(peephole=True), "meta")
     with pytest.raises(lstmkit.errors.KernelUnavailable, match="bfloat16"):
         kernels.select(kernels.KernelConfig(peephole=True, dtype=torch.bfloat16), "cpu", engine="compiled")

@@ -19,9 +19,10 @@ SPECS = [dict(peephole=True), dict(cifg=True), dict(layer_norm=True), dict(zoneo
 I, H = 3, 5
 
 
-def _pair(options, dtype, **kw):
+def _pair(options, dtype, engine="fused", **kw):
+    """(module on `engine`, the same weights on the reference kernel)."""
     torch.manual_seed(0)
-    fused = lstmkit.nn.LSTM(I, H, dtype=dtype, engine="fused", **options, **kw)
+    fused = lstmkit.nn.LSTM(I, H, dtype=dtype, engine=engine, **options, **kw)
     ref = lstmkit.nn.LSTM(I, H, dtype=dtype, engine="reference", **options, **kw)
     with torch.no_grad():  # away from the initial values (zero peepholes, unit gains) so every term counts
         for p in fused.parameters():

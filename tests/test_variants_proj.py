@@ -1,5 +1,5 @@
-"""The LSTM variants with a projection (proj_size): fused kernel against the reference, gradcheck of the
-hand-written backward with W_hr, parameter names and shapes, and the kernel choice."""
+"""The LSTM variants with a projection (proj_size): the fused and compiled kernels against the reference,
+gradcheck of both hand-written backwards with W_hr, parameter names and shapes, and the kernel choice."""
 import pytest
 import torch
 
@@ -14,15 +14,16 @@ SPECS = [dict(peephole=True), dict(cifg=True), dict(layer_norm=True), dict(zoneo
          dict(peephole=True, cifg=True, layer_norm=True, zoneout=(0.2, 0.1), activation="elu")]
 
 
+@pytest.mark.parametrize("engine", ("fused", "compiled"))
 @pytest.mark.parametrize("options", SPECS, ids=lambda o: ",".join(o))
 @pytest.mark.parametrize("dtype", (torch.float32, torch.float64))
-def test_fused_variant_with_projection_matches_reference(options, dtype):
+def test_variant_kernel_with_projection_matches_reference(engine, options, dtype):
     """Outputs, states and the gradients of the input, h0, c0 and every parameter (W_hr included),
     2 layers both ways; in training with a step mask, recurrent dropout and zoneout masks."""
     g = torch.Generator().manual_seed(1)
     for training, masked in ((False, False), (True, True)):
         fused, ref = _pair(options, torch.float64, num_layers=2, bidirectional=True, recurrent_dropout=0.25,
-                           proj_size=P)
+                           proj_size=P, engine=engine)
         for m in (fused, ref):
             m.train(training)
         x = torch.randn(6, 3, I, generator=g, dtype=torch.float64)
@@ -38,21 +39,41 @@ def test_fused_variant_with_projection_matches_reference(options, dtype):
         _assert_as_accurate(_run(fused.float(), x32, hx32, mask), _run(ref.float(), x32, hx32, mask), ref64)
 
 
-def test_padded_and_packed_input_with_projection():
+@pytest.mark.parametrize("engine", ("fused", "compiled"))
+def test_packed_input_and_inference_with_projection(engine):
+    """Packed input; and eval under no_grad (zoneout's expectation, the compiled kernel's no-autograd path)."""
     from torch.nn.utils.rnn import pack_padded_sequence
-    fused, ref = _pair(dict(peephole=True, layer_norm=True), torch.float64, batch_first=True, proj_size=P,
-                       bidirectional=True)
+    ours, ref = _pair(dict(peephole=True, layer_norm=True, zoneout=(0.3, 0.2)), torch.float64, batch_first=True,
+                      proj_size=P, bidirectional=True, engine=engine)
     x = torch.randn(3, 5, I, dtype=torch.float64)
     packed = pack_padded_sequence(x, torch.tensor([2, 5, 3]), batch_first=True, enforce_sorted=False)
-    (y, (h, c)), (y_ref, (h_ref, c_ref)) = fused(packed), ref(packed)
+    outs = []
+    for m in (ours, ref):  # training mode: the same seed, the same zoneout masks
+        torch.manual_seed(4)
+        outs.append(m(packed))
+    (y, (h, c)), (y_ref, (h_ref, c_ref)) = outs
     assert y.data.shape[-1] == 2 * P
     _assert_close([y.data, h, c], [y_ref.data, h_ref, c_ref], torch.float64)
+    with torch.no_grad():
+        (y, (h, c)), (y_ref, (h_ref, c_ref)) = ours.eval()(x), ref.eval()(x)
+    assert y.grad_fn is None
+    _assert_close([y, h, c], [y_ref, h_ref, c_ref], torch.float64)
 
 
+def _fused(*args):
+    return fused_variants.FusedVariant.apply(*args)
+
+
+def _compiled(*args):
+    *rest, w_hr = args
+    return compiled_variants.CompiledVariant.apply(*rest, False, w_hr)  # scratch=False: xw is copied
+
+
+@pytest.mark.parametrize("function", (_fused, _compiled), ids=("fused", "compiled"))
 @pytest.mark.parametrize("options", SPECS, ids=lambda o: ",".join(o))
-def test_gradcheck_hand_written_backward_with_projection(options):
-    """FusedVariant's backward, W_hr included, against finite differences: step mask, recurrent dropout
-    (B, P) and zoneout masks (c (T, B, H), h (T, B, P)), both directions."""
+def test_gradcheck_hand_written_backward_with_projection(function, options):
+    """The fused (Python) and compiled (C++) backward, W_hr included, against finite differences: step
+    mask, recurrent dropout (B, P) and zoneout masks (c (T, B, H), h (T, B, P)), both directions."""
     spec = lstmkit.nn.variants.parse(**options)
     G, T, B = len(spec.gates), 4, 2
     g = torch.Generator().manual_seed(2)
@@ -70,10 +91,10 @@ def test_gradcheck_hand_written_backward_with_projection(options):
         def f(xw, h0, c0, w_hh, w_hr, *params):
             it = iter(params)
             p_, g_h, g_c, b_c = (next(it) if q is not None else None for q in (p, *ln))
-            return fused_variants.FusedVariant.apply(xw, h0, c0, w_hh, p_, g_h, g_c, b_c, mask, hmask, *d,
-                                                     reverse, spec, w_hr)
+            return function(xw, h0, c0, w_hh, p_, g_h, g_c, b_c, mask, hmask, *d, reverse, spec, w_hr)
         args = [t(T, B, G * H), t(B, P), t(B, H), t(G * H, P), t(P, H), *params]
-        assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-7, fast_mode=True)
+        # fast_mode for the Python kernel (random projections of the Jacobian), every entry for the C++ one
+        assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-7, fast_mode=function is _fused)
 
 
 def test_parameter_names_and_shapes_follow_torch():
@@ -94,17 +115,14 @@ def test_parameter_names_and_shapes_follow_torch():
 
 
 def test_kernel_choice_with_projection_says_why():
-    """The compiled variants kernel has no projection: auto runs the fused kernel and says why; the
-    reference and fused kernels still refuse ONNX export in one line."""
+    """auto runs a variant with a projection on the compiled kernel and says why; every variant kernel
+    still refuses ONNX export in one line; under torch.compile the reference loop runs it."""
     config = kernels.KernelConfig(peephole=True, proj_size=P, hidden_size=H, batch=2, training=True)
     kernel, reason = kernels.select(config, "cpu")
-    assert kernel is fused_variants and "compiled: the LSTM variants' compiled kernel has no projection" in reason
-    assert "compiled: the LSTM variants' compiled kernel has no projection" in lstmkit.explain(
-        lstmkit.nn.LSTM(I, H, proj_size=P, zoneout=0.1), file=None)
-    with pytest.raises(lstmkit.errors.KernelUnavailable, match="no projection"):
-        kernels.select(config, "cpu", engine="compiled")
+    assert kernel is compiled_variants and "slower than the compiled variants kernel" in reason
+    assert "compiled: fastest" in lstmkit.explain(lstmkit.nn.LSTM(I, H, proj_size=P, zoneout=0.1), file=None)
     onnx = kernels.KernelConfig(peephole=True, proj_size=P, capture="onnx")
-    for k in (reference_variants, fused_variants):
+    for k in (reference_variants, fused_variants, compiled_variants):
         why = k.unsupported(onnx, "cpu")
         assert why.startswith("ONNX's LSTM op has no peephole") and "\n" not in why
-    assert compiled_variants.unsupported(onnx, "cpu")
+    assert kernels.select(kernels.KernelConfig(cifg=True, proj_size=P, capture="compile"), "cpu")[0] is reference_variants

@@ -149,9 +149,8 @@ def _auto_order(config, device):
     if config.cell != "lstm":
         return _single_state_order(config)
     if reference_variants.is_variant(config):
-        why = None if config.proj_size else ("fused: slower than the compiled variants kernel on the CPU "
-                                             "(benchmarks/results/engine_variants.md)")  # compiled: no projection
-        return ("native", "compiled", "fused", "reference"), why
+        return ("native", "compiled", "fused", "reference"), ("fused: slower than the compiled variants kernel on the CPU "
+                                                    "(benchmarks/results/engine_variants.md)")
     # The compiled kernel runs the plain LSTM only: for the other cells work stays 0 and it goes last.
     plain = config.cell == "lstm" and not reference_variants.is_variant(config)
     work = config.batch * 4 * config.hidden_size * (config.proj_size or config.hidden_size) * plain

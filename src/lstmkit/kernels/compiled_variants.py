@@ -1,8 +1,8 @@
 """The compiled kernel for the LSTM variants: `fused_variants`' math with the whole time loop in C++.
 
 `csrc/variants.cpp` runs every option of `cells/lstm_variant.py` (peephole, CIFG, layer norm, zoneout,
-any activation of `cells/activations.py`), masks, recurrent dropout, float32 and float64: per step one
-BLAS GEMM and loops of gate math the compiler vectorises, where `fused_variants` drives about 120
+any activation of `cells/activations.py`), projections (proj_size), masks, recurrent dropout, float32 and
+float64: per step one BLAS GEMM (two with a projection) and loops of gate math the compiler vectorises, where `fused_variants` drives about 120
 torch calls per step from Python. The input projection [LN](W_ih x) + b of all steps stays in Python
 (one GEMM, differentiated by autograd), as in `fused_variants`; the loop and its hand-written backward
 are one native call each. The zoneout masks are drawn in Python in the same order as the other
@@ -34,8 +34,6 @@ ACTIVATION_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "re
 
 def unsupported(config, device):
     """Why the compiled variants kernel cannot run `config` on `device`, or None."""
-    if config.proj_size:  # csrc/variants.cpp fuses zoneout and the mask into each row's gate loop
-        return "the LSTM variants' compiled kernel has no projection (proj_size); the fused kernel runs it"
     if torch.device(device).type != "cpu":
         return "runs on the CPU only"
     if config.capture:  # no fake-tensor registration, as the compiled LSTM kernel
@@ -57,12 +55,12 @@ def run(x, hx, weights, config, training, mask=None, lengths=None):
 
 
 def layer(x, h0, c0, w, reverse, mask, hmask, *, spec, training):
-    """One layer and direction: (T, B, I) -> (T, B, H), h_n (B, H), c_n (B, H)."""
+    """One layer and direction: (T, B, I) -> (T, B, P or H), h_n (B, P or H), c_n (B, H)."""
     D_c, D_h = zoneout_masks(x, w, spec, training)
     xw = input_projection(x, w, spec)  # (T, B, G·H)
     # xw is this layer's own temporary (no autograd node saves it), so the kernel may overwrite it
     args = (xw, h0, c0, w.weight_hh, w.peephole, w.ln_hh, w.ln_c_weight, w.ln_c_bias, mask, hmask, D_c, D_h,
-            reverse, spec, True)
+            reverse, spec, True, w.weight_hr)
     if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
         return CompiledVariant.apply(*args)
     return tuple(_forward(*args)[:3])  # inference: no autograd node, nothing kept for a backward
@@ -76,12 +74,13 @@ def _options(D_c, D_h, reverse, spec):
     return tensors, zs, codes
 
 
-def _forward(xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch=False):
-    """[Y, h_n, c_n, Z, A, CN, U, TAU, C, S, AH, MH, RH, MC, RC]: outputs and what backward reads."""
+def _forward(xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch=False, w_hr=None):
+    """[Y, h_n, c_n, Z, A, CN, U, TAU, C, S, AH, MH, RH, MC, RC, R]: outputs and what backward reads."""
     (dc, dh), (zc, zh), (act, rec) = _options(D_c, D_h, reverse, spec)
     return compiled._ops().variants_forward(xw.detach(), h0.detach(), c0.detach(), w_hh.detach(),
                                             *_detached(p, g_h, g_c, b_c), mask, hmask, dc, dh, zc, zh, reverse,
-                                            spec.cifg, spec.layer_norm, act, rec, scratch)
+                                            spec.cifg, spec.layer_norm, act, rec, scratch,
+                                            None if w_hr is None else w_hr.detach())
 
 
 def _detached(*ts):
@@ -89,17 +88,20 @@ def _detached(*ts):
 
 
 class CompiledVariant(torch.autograd.Function):
-    """(xw, h0, c0, W_hh, p, γ_h, γ_c, β_c, mask, hmask, D_c, D_h, reverse, spec[, scratch]) -> (Y, h_n, c_n).
+    """(xw, h0, c0, W_hh, p, γ_h, γ_c, β_c, mask, hmask, D_c, D_h, reverse, spec[, scratch, W_hr])
+    -> (Y, h_n, c_n).
 
     scratch: xw is the caller's temporary, which the kernel may overwrite (default False: it copies).
+    W_hr: the projection (P, H), or None (the default) without one.
     """
 
     @staticmethod
-    def forward(ctx, xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch=False):
-        out = _forward(xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch)
+    def forward(ctx, xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch=False,
+                w_hr=None):
+        out = _forward(xw, h0, c0, w_hh, p, g_h, g_c, b_c, mask, hmask, D_c, D_h, reverse, spec, scratch, w_hr)
         ctx.reverse, ctx.spec, ctx.zoneout, ctx.n = reverse, spec, (D_c, D_h), len(out)
-        ctx.absent = [t is None for t in (p, g_h, g_c, b_c, mask, hmask)]
-        present = [t for t in (p, g_h, g_c, b_c, mask, hmask) if t is not None]
+        ctx.absent = [t is None for t in (p, g_h, g_c, b_c, mask, hmask, w_hr)]
+        present = [t for t in (p, g_h, g_c, b_c, mask, hmask, w_hr) if t is not None]
         ctx.save_for_backward(h0, c0, w_hh, *present, *out[3:])  # Y, h_n, c_n are not read by backward
         return out[0], out[1], out[2]
 
@@ -109,14 +111,16 @@ class CompiledVariant(torch.autograd.Function):
         h0, c0, w_hh, *rest = ctx.saved_tensors
         k = ctx.absent.count(False)
         it = iter(rest[:k])
-        p, g_h, g_c, b_c, mask, hmask = (None if a else next(it) for a in ctx.absent)
+        p, g_h, g_c, b_c, mask, hmask, w_hr = (None if a else next(it) for a in ctx.absent)
         none = h0.new_empty(0)
         saved = [none, none, none, *rest[k:]]
-        dY = torch.zeros_like(rest[k + 6]) if dY is None else dY  # S: (T, B, H)
+        dY = torch.zeros_like(rest[k + 6]) if dY is None else dY  # S: (T, B, P or H)
         dh_n = torch.zeros_like(h0) if dh_n is None else dh_n
         dc_n = torch.zeros_like(c0) if dc_n is None else dc_n
         (dc, dh), (zc, zh), (act, rec) = _options(*ctx.zoneout, ctx.reverse, ctx.spec)
         grads = compiled._ops().variants_backward(dY, dh_n, dc_n, saved, h0, c0, w_hh, p, g_h, g_c, b_c, mask,
-                                                  hmask, dc, dh, zc, zh, ctx.reverse, ctx.spec.cifg, act, rec)
-        dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c = (g if g.numel() or i < 4 else None for i, g in enumerate(grads))
-        return dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c, None, None, None, None, None, None, None
+                                                  hmask, dc, dh, zc, zh, ctx.reverse, ctx.spec.cifg, act, rec,
+                                                  w_hr)
+        dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c, dw_hr = (g if g.numel() or i < 4 else None
+                                                            for i, g in enumerate(grads))
+        return dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c, None, None, None, None, None, None, None, dw_hr

@@ -6,8 +6,10 @@
 // input projection [LN](W_ih x) + b of all steps arrives from Python (autograd differentiates it: one
 // GEMM per weight); each step adds h_{t-1} W_hh^T (layer normalised when asked) into its slice of the
 // (T, B, G·H) buffer with one BLAS call and applies the gates in plain loops, one per activation so
-// the compiler vectorises each. Backward: per step the pointwise terms and one GEMM dZ_t W_hh; dW_hh,
-// the peepholes and the layer-norm gains are one GEMM or one reduction each over all steps.
+// the compiler vectorises each. With a projection (proj_size P) the rows write r = o ⊙ φ(u) (H wide),
+// one GEMM per step maps it to h~ = r W_hr^T (B, P), and the zoneout and mask of h follow on the P-wide
+// h. Backward: per step the pointwise terms and one GEMM dZ_t W_hh (and dh~_t W_hr with a projection);
+// dW_hh, dW_hr, the peepholes and the layer-norm gains are one GEMM or one reduction each over all steps.
 //
 // Self-contained on purpose: the BLAS declarations and exp_poly are copies of `lstm.cpp`'s, so the
 // LSTM's kernel and this one change independently.
@@ -184,12 +186,15 @@ struct Layer {
   int T_, B, H, G;
   bool reverse, cifg;
   int act, rec;
-  T *Z, *A, *CN, *U, *TAU, *C, *S, *Y;  // (T, B, G·H) x2, (T, B, H) x6; U is CN without layer norm
+  T *Z, *A, *CN, *U, *TAU, *C, *S, *Y;  // (T, B, G·H) x2, (T, B, H) x4, (T, B, P) x2; U is CN without layer norm
   T *AH, *MH, *RH, *MC, *RC;            // layer norm: (T, B, G·H), (T, B) x4; null without
-  const T *w_hh, *p, *g_h, *g_c, *b_c;  // (G·H, H), (2 or 3, H) or null, (G·H,), (H,), (H,)
+  const T *w_hh, *p, *g_h, *g_c, *b_c;  // (G·H, P), (2 or 3, H) or null, (G·H,), (H,), (H,)
   const bool* mask;                     // (T, B) or null
-  const T *hmask, *Dc, *Dh;             // (B, H), (T, B, H) zoneout masks or null
+  const T *hmask, *Dc, *Dh;             // (B, P), (T, B, H), (T, B, P) zoneout masks or null
   T zc, zh;                             // the zoneout expectation where there is no mask tensor
+  int P;                                // the width of h: proj_size, or H without a projection
+  T* R;                                 // (T, B, H) r = o ⊙ φ(u) before the projection, null without
+  const T* w_hr;                        // (P, H) or null
   int step(int k) const { return reverse ? T_ - 1 - k : k; }
   int64_t row(int t, int b) const { return int64_t(t) * B + b; }
   int kg() const { return cifg ? 1 : 2; }
@@ -235,6 +240,16 @@ void forward_row(const Layer<T>& L, int t, int b, const T* hp, const T* cp) {
   T *c = L.C + e0, *s = L.S + e0, *y = L.Y + e0;
   const T on = L.on(t, b) ? T(1) : T(0);
   const T *Dc = L.Dc ? L.Dc + e0 : nullptr, *Dh = L.Dh ? L.Dh + e0 : nullptr, zc = L.zc, zh = L.zh;
+  if (L.R) {  // r and the new c; h~ = r W_hr^T and its zoneout follow the step's projection (emit_row)
+    T* rr = L.R + e0;
+#pragma omp simd
+    for (int j = 0; j < H; ++j) {
+      rr[j] = ao[j] * tau[j];
+      const T ct = cn[j] + (Dc ? Dc[j] : zc) * (cp[j] - cn[j]);
+      c[j] = on != T(0) ? ct : cp[j];
+    }
+    return;
+  }
 #pragma omp simd
   for (int j = 0; j < H; ++j) {  // zoneout, then the mask: masked rows keep the state and output 0
     const T hn = ao[j] * tau[j];
@@ -245,21 +260,38 @@ void forward_row(const Layer<T>& L, int t, int b, const T* hp, const T* cp) {
   }
 }
 
+// With a projection: h~ (P,) of one row, then zoneout and the mask into S and Y (P wide).
 template <typename T>
-void forward_loop(const Layer<T>& L, const T* h0, const T* c0, T* h_in) {
-  const int B = L.B, H = L.H, GH = L.G * H;
+void emit_row(const Layer<T>& L, int t, int b, const T* hn, const T* hp) {
+  const int P = L.P;
+  const int64_t e0 = L.row(t, b) * P;
+  T *s = L.S + e0, *y = L.Y + e0;
+  const T on = L.on(t, b) ? T(1) : T(0);
+  const T *Dh = L.Dh ? L.Dh + e0 : nullptr, zh = L.zh;
+#pragma omp simd
+  for (int j = 0; j < P; ++j) {
+    const T ht = hn[j] + (Dh ? Dh[j] : zh) * (hp[j] - hn[j]);
+    s[j] = on != T(0) ? ht : hp[j];
+    y[j] = ht * on;
+  }
+}
+
+// h_in, hproj: (B, P) scratch.
+template <typename T>
+void forward_loop(const Layer<T>& L, const T* h0, const T* c0, T* h_in, T* hproj) {
+  const int B = L.B, H = L.H, P = L.P, GH = L.G * H;
   const T *h = h0, *c = c0;
   for (int k = 0; k < L.T_; ++k) {
     const int t = L.step(k);
     const T* x = h;
     if (L.hmask) {  // variational recurrent dropout on the h fed to the recurrent GEMM
-      for (int64_t e = 0; e < int64_t(B) * H; ++e) h_in[e] = h[e] * L.hmask[e];
+      for (int64_t e = 0; e < int64_t(B) * P; ++e) h_in[e] = h[e] * L.hmask[e];
       x = h_in;
     }
     T* zt = L.Z + int64_t(t) * B * GH;
     if (L.AH) {  // z += LN(h W_hh^T; γ_h)
       T* aht = L.AH + int64_t(t) * B * GH;
-      gemm(L.w_hh, true, B, GH, H, x, aht, T(0));
+      gemm(L.w_hh, true, B, GH, P, x, aht, T(0));
       for (int b = 0; b < B; ++b) {
         const int64_t r = L.row(t, b);
         const T* a = aht + int64_t(b) * GH;
@@ -270,10 +302,14 @@ void forward_loop(const Layer<T>& L, const T* h0, const T* c0, T* h_in) {
         for (int j = 0; j < GH; ++j) zb[j] += (a[j] - mu) * rs * gh[j];
       }
     } else {
-      gemm(L.w_hh, true, B, GH, H, x, zt, T(1));  // z += h W_hh^T
+      gemm(L.w_hh, true, B, GH, P, x, zt, T(1));  // z += h W_hh^T
     }
-    for (int b = 0; b < B; ++b) forward_row(L, t, b, h + int64_t(b) * H, c + int64_t(b) * H);
-    h = L.S + int64_t(t) * B * H;
+    for (int b = 0; b < B; ++b) forward_row(L, t, b, h + int64_t(b) * P, c + int64_t(b) * H);
+    if (L.R) {  // h~ = r W_hr^T, one GEMM for the step
+      gemm(L.w_hr, true, B, P, H, L.R + int64_t(t) * B * H, hproj, T(0));
+      for (int b = 0; b < B; ++b) emit_row(L, t, b, hproj + int64_t(b) * P, h + int64_t(b) * P);
+    }
+    h = L.S + int64_t(t) * B * P;
     c = L.C + int64_t(t) * B * H;
   }
 }
@@ -282,31 +318,34 @@ Tensor data_or_empty(const optional<Tensor>& t) { return t ? t->contiguous() : T
 template <typename T>
 T* ptr(const Tensor& t) { return t.defined() && t.numel() ? t.data_ptr<T>() : nullptr; }
 
-// The buffers of one call: [Y, h_n, c_n, Z, A, CN, U, TAU, C, S, AH, MH, RH, MC, RC] (empty where absent).
-std::vector<Tensor> buffers(const Tensor& xw, int64_t H, bool layer_norm, bool masked, bool scratch) {
+// The buffers of one call: [Y, h_n, c_n, Z, A, CN, U, TAU, C, S, AH, MH, RH, MC, RC, R] (empty where absent).
+std::vector<Tensor> buffers(const Tensor& xw, int64_t H, int64_t P, bool projected, bool layer_norm, bool masked,
+                            bool scratch) {
   const int64_t T_ = xw.size(0), B = xw.size(1);
   auto o = xw.options();
   // With `scratch` xw is the caller's own temporary (compiled_variants.layer), nobody else holds it:
   // the pre-activations are written into it instead of a copy.
   Tensor Z = scratch ? xw : xw.clone(), A = at::empty_like(xw), CN = at::empty({T_, B, H}, o), none = at::empty({0}, o);
-  Tensor S = at::empty_like(CN), Y = masked ? at::empty_like(CN) : S;
+  Tensor S = at::empty({T_, B, P}, o), Y = masked ? at::empty_like(S) : S;
   Tensor U = layer_norm ? at::empty_like(CN) : CN;
   auto stat = [&] { return layer_norm ? at::empty({T_, B}, o) : none; };
   return {Y, none, none, Z, A, CN, U, at::empty_like(CN), at::empty_like(CN), S,
-          layer_norm ? at::empty_like(xw) : none, stat(), stat(), stat(), stat()};
+          layer_norm ? at::empty_like(xw) : none, stat(), stat(), stat(), stat(),
+          projected ? at::empty_like(CN) : none};
 }
 
 template <typename T>
-Layer<T> make_layer(std::vector<Tensor>& b, const Tensor& w_hh, const std::vector<Tensor>& in, double zc, double zh,
-                    bool reverse, bool cifg, int64_t act, int64_t rec) {
-  // in: p, g_h, g_c, b_c, mask, hmask, D_c, D_h (contiguous or undefined)
-  const int64_t H = w_hh.size(1);
+Layer<T> make_layer(std::vector<Tensor>& b, const Tensor& w_hh, const Tensor& w_hr, const std::vector<Tensor>& in,
+                    double zc, double zh, bool reverse, bool cifg, int64_t act, int64_t rec) {
+  // in: p, g_h, g_c, b_c, mask, hmask, D_c, D_h (contiguous or undefined); w_hr undefined without a projection
+  const int64_t P = w_hh.size(1), H = w_hr.defined() ? w_hr.size(1) : P;
   return Layer<T>{int(b[3].size(0)), int(b[3].size(1)), int(H), int(w_hh.size(0) / H), reverse, cifg, int(act),
                   int(rec), ptr<T>(b[3]), ptr<T>(b[4]), ptr<T>(b[5]), ptr<T>(b[6]), ptr<T>(b[7]), ptr<T>(b[8]),
                   ptr<T>(b[9]), ptr<T>(b[0]), ptr<T>(b[10]), ptr<T>(b[11]), ptr<T>(b[12]), ptr<T>(b[13]),
                   ptr<T>(b[14]), w_hh.data_ptr<T>(), ptr<T>(in[0]), ptr<T>(in[1]), ptr<T>(in[2]), ptr<T>(in[3]),
                   in[4].defined() ? in[4].data_ptr<bool>() : nullptr, ptr<T>(in[5]), ptr<T>(in[6]),
-                  ptr<T>(in[7]), T(zc), T(zh)};
+                  ptr<T>(in[7]), T(zc), T(zh), int(P), w_hr.defined() ? ptr<T>(b[15]) : nullptr,
+                  w_hr.defined() ? w_hr.data_ptr<T>() : nullptr};
 }
 
 std::vector<Tensor> inputs(const optional<Tensor>& p, const optional<Tensor>& g_h, const optional<Tensor>& g_c,
@@ -323,17 +362,19 @@ std::vector<Tensor> variants_forward(const Tensor& xw_in, const Tensor& h0_in, c
                                      const optional<Tensor>& mask, const optional<Tensor>& hmask,
                                      const optional<Tensor>& D_c, const optional<Tensor>& D_h, double zc, double zh,
                                      bool reverse, bool cifg, bool layer_norm, int64_t act, int64_t rec,
-                                     bool scratch) {
+                                     bool scratch, const optional<Tensor>& w_hr_in) {
   TORCH_CHECK(xw_in.device().is_cpu(), "compiled variants kernel: expected CPU tensors");
   const Tensor xw = xw_in.contiguous(), h0 = h0_in.contiguous(), c0 = c0_in.contiguous();
-  const Tensor w_hh = w_hh_in.contiguous();
-  const int64_t T_ = xw.size(0), H = w_hh.size(1);
-  std::vector<Tensor> b = buffers(xw, H, layer_norm, mask.has_value(), scratch && xw.is_same(xw_in));
+  const Tensor w_hh = w_hh_in.contiguous(), w_hr = data_or_empty(w_hr_in);
+  const int64_t T_ = xw.size(0), P = w_hh.size(1), H = c0.size(1);
+  std::vector<Tensor> b = buffers(xw, H, P, w_hr.defined(), layer_norm, mask.has_value(),
+                                  scratch && xw.is_same(xw_in));
   const std::vector<Tensor> in = inputs(p, g_h, g_c, b_c, mask, hmask, D_c, D_h);
-  Tensor h_in = at::empty_like(h0);
+  Tensor h_in = at::empty_like(h0), hproj = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "variants_forward", [&] {
-    const Layer<scalar_t> L = make_layer<scalar_t>(b, w_hh, in, zc, zh, reverse, cifg, act, rec);
-    forward_loop(L, h0.data_ptr<scalar_t>(), c0.data_ptr<scalar_t>(), h_in.data_ptr<scalar_t>());
+    const Layer<scalar_t> L = make_layer<scalar_t>(b, w_hh, w_hr, in, zc, zh, reverse, cifg, act, rec);
+    forward_loop(L, h0.data_ptr<scalar_t>(), c0.data_ptr<scalar_t>(), h_in.data_ptr<scalar_t>(),
+                 hproj.data_ptr<scalar_t>());
   });
   const int64_t last = reverse ? 0 : T_ - 1;
   b[1] = T_ ? b[9][last].clone() : h0.clone();
@@ -352,14 +393,16 @@ struct Scratch {
         dg_h(L.AH ? L.G * L.H : 0), dg_c(L.AH ? L.H : 0), db_c(L.AH ? L.H : 0) {}
 };
 
-// dc~ = (1 - d^c) dc + dz_o p_o + [LN_c'](dh~ o φ'(u)), dz_o = dh~ φ(u) σ'_r(o), dh~ = (1 - d^h) dh.
+// dc~ = (1 - d^c) dc + dz_o p_o + [LN_c'](dr o φ'(u)), dz_o = dr φ(u) σ'_r(o), dr = dh~ = (1 - d^h) dh.
+// With a projection dh arrives as dr = dh~ W_hr (backward_loop applied d^h before the GEMM).
 // Returns dc~ in s.dct; dz_o is written, the rest of dz follows in backward_row.
 template <typename T>
 void backward_cell(const Layer<T>& L, int64_t r, const T* dh, const T* dc, T* dzo, Scratch<T>& s) {
   const int H = L.H, GH = L.G * H;
   const int64_t e0 = r * H;
   const T *ao = L.A + r * GH + (L.G - 1) * H, *tau = L.TAU + e0;
-  const T *Dc = L.Dc ? L.Dc + e0 : nullptr, *Dh = L.Dh ? L.Dh + e0 : nullptr, zc = L.zc, zh = L.zh;
+  const T *Dc = L.Dc ? L.Dc + e0 : nullptr, *Dh = L.Dh && !L.R ? L.Dh + e0 : nullptr, zc = L.zc,
+          zh = L.R ? T(0) : L.zh;
   T *dht = s.dht.data(), *dct = s.dct.data(), *du = s.du.data();
 #pragma omp simd
   for (int j = 0; j < H; ++j) {
@@ -400,11 +443,13 @@ void backward_row(const Layer<T>& L, int64_t r, const T* cp, const T* dh, T* dc,
   const T *Dc = L.Dc ? L.Dc + r * H : nullptr, *Dh = L.Dh ? L.Dh + r * H : nullptr, zc = L.zc, zhz = L.zh;
   const T* p = L.p;
   const T* f = cifg ? nullptr : a + H;
+  if (!L.R) {  // with a projection backward_loop writes the P-wide share
 #pragma omp simd
-  for (int j = 0; j < H; ++j) {  // dc_{t-1} = dc~ f + d^c dc (peepholes below)
-    zh[j] = dh[j] * (Dh ? Dh[j] : zhz);
-    dc[j] = dct[j] * (f ? f[j] : T(1) - i[j]) + dc[j] * (Dc ? Dc[j] : zc);
+    for (int j = 0; j < H; ++j) zh[j] = dh[j] * (Dh ? Dh[j] : zhz);
   }
+#pragma omp simd
+  for (int j = 0; j < H; ++j)  // dc_{t-1} = dc~ f + d^c dc (peepholes below)
+    dc[j] = dct[j] * (f ? f[j] : T(1) - i[j]) + dc[j] * (Dc ? Dc[j] : zc);
   if (p) {  // dc_{t-1} += dz_i p_i + dz_f p_f
 #pragma omp simd
     for (int j = 0; j < H; ++j) dc[j] += dz[j] * p[j] + (cifg ? T(0) : dz[H + j] * p[H + j]);
@@ -416,18 +461,39 @@ void backward_row(const Layer<T>& L, int64_t r, const T* cp, const T* dh, T* dc,
   }
 }
 
-// The backward time loop: fills dZ (and DHW with layer norm) and the sums in s; dh, dc hold dh_n, dc_n
-// on entry and the gradients of h0, c0 on return. work: (B, H) x3.
+// The backward time loop: fills dZ (and DHW with layer norm, DH with a projection) and the sums in s;
+// dh, dc hold dh_n, dc_n on entry and the gradients of h0, c0 on return. work: (B, P) x3, dr (B, H).
 template <typename T>
-void backward_loop(const Layer<T>& L, const T* dY, const T* c0, T* dZ, T* DHW, T* dh, T* dc, T* dh_cur, T* zh,
-                   T* dh_next, Scratch<T>& s) {
-  const int B = L.B, H = L.H, GH = L.G * H;
-  const int64_t BH = int64_t(B) * H;
+void backward_loop(const Layer<T>& L, const T* dY, const T* c0, T* dZ, T* DHW, T* DH, T* dh, T* dc, T* dh_cur,
+                   T* zh, T* dh_next, T* dr, Scratch<T>& s) {
+  const int B = L.B, H = L.H, P = L.P, GH = L.G * H;
+  const int64_t BH = int64_t(B) * H, BP = int64_t(B) * P;
   for (int k = L.T_ - 1; k >= 0; --k) {
     const int t = L.step(k);
     const T* cprev = k == 0 ? c0 : L.C + int64_t(L.step(k - 1)) * BH;
     T *dzt = dZ + int64_t(t) * B * GH, *dwt = DHW + int64_t(t) * B * GH;
-    for (int64_t e = 0; e < BH; ++e) dh_cur[e] = dh[e] + dY[int64_t(t) * BH + e];
+    for (int64_t e = 0; e < BP; ++e) dh_cur[e] = dh[e] + dY[int64_t(t) * BP + e];
+    const T* dgate = dh_cur;  // the gradient reaching r_t: dh (+ dY) or, with a projection, dh~ W_hr
+    if (L.R) {  // dh~ = (1 - d^h) dh on the rows that ran (0 on masked ones), zh = d^h dh, dr = dh~ W_hr
+      T* dht = DH + int64_t(t) * BP;
+      for (int b = 0; b < B; ++b) {
+        const int64_t e0 = L.row(t, b) * P;
+        T *d = dht + int64_t(b) * P, *zb = zh + int64_t(b) * P;
+        const T *cur = dh_cur + int64_t(b) * P, *Dh = L.Dh ? L.Dh + e0 : nullptr, zhz = L.zh;
+        if (!L.on(t, b)) {
+          std::memset(d, 0, sizeof(T) * P);
+          continue;
+        }
+#pragma omp simd
+        for (int j = 0; j < P; ++j) {
+          const T dj = Dh ? Dh[j] : zhz;
+          d[j] = cur[j] * (T(1) - dj);
+          zb[j] = cur[j] * dj;
+        }
+      }
+      gemm(L.w_hr, false, B, H, P, dht, dr, T(0));
+      dgate = dr;
+    }
     for (int b = 0; b < B; ++b) {
       const int64_t r = L.row(t, b);
       if (!L.on(t, b)) {  // a masked row: no gradient into its gates, the carry passes through
@@ -435,20 +501,20 @@ void backward_loop(const Layer<T>& L, const T* dY, const T* c0, T* dZ, T* DHW, T
         if (L.AH) std::memset(dwt + int64_t(b) * GH, 0, sizeof(T) * GH);
         continue;
       }
-      backward_row(L, r, cprev + int64_t(b) * H, dh_cur + int64_t(b) * H, dc + int64_t(b) * H, zh + int64_t(b) * H,
+      backward_row(L, r, cprev + int64_t(b) * H, dgate + int64_t(b) * H, dc + int64_t(b) * H, zh + int64_t(b) * P,
                    dzt + int64_t(b) * GH, s);
       if (L.AH)
         norm_backward(dzt + int64_t(b) * GH, L.AH + r * GH, L.MH[r], L.RH[r], L.g_h, GH, dwt + int64_t(b) * GH,
                       s.dg_h.data());
     }
-    gemm(L.w_hh, false, B, H, GH, dwt, dh_next, T(0));  // dh_{t-1} = dz_t W_hh (layer normalised)
+    gemm(L.w_hh, false, B, P, GH, dwt, dh_next, T(0));  // dh_{t-1} = dz_t W_hh (layer normalised)
     for (int b = 0; b < B; ++b) {
       if (!L.on(t, b)) continue;  // dh stays
-      const T *dn = dh_next + int64_t(b) * H, *hm = L.hmask ? L.hmask + int64_t(b) * H : nullptr,
-              *zb = zh + int64_t(b) * H;
-      T* d = dh + int64_t(b) * H;
+      const T *dn = dh_next + int64_t(b) * P, *hm = L.hmask ? L.hmask + int64_t(b) * P : nullptr,
+              *zb = zh + int64_t(b) * P;
+      T* d = dh + int64_t(b) * P;
 #pragma omp simd
-      for (int j = 0; j < H; ++j) d[j] = dn[j] * (hm ? hm[j] : T(1)) + zb[j];
+      for (int j = 0; j < P; ++j) d[j] = dn[j] * (hm ? hm[j] : T(1)) + zb[j];
     }
   }
 }
@@ -467,36 +533,41 @@ Tensor from_sums(const std::vector<double>& v, const at::TensorOptions& o, int64
   return rows ? t.view({rows, -1}) : t;
 }
 
-// Returns [dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c] (empty where absent). `saved` is the forward's list.
+// Returns [dxw, dh0, dc0, dw_hh, dp, dg_h, dg_c, db_c, dw_hr] (empty where absent). `saved` is the forward's list.
 std::vector<Tensor> variants_backward(const Tensor& dY_in, const Tensor& dh_n, const Tensor& dc_n,
                                       std::vector<Tensor> saved, const Tensor& h0_in, const Tensor& c0_in,
                                       const Tensor& w_hh_in, const optional<Tensor>& p, const optional<Tensor>& g_h,
                                       const optional<Tensor>& g_c, const optional<Tensor>& b_c,
                                       const optional<Tensor>& mask, const optional<Tensor>& hmask,
                                       const optional<Tensor>& D_c, const optional<Tensor>& D_h, double zc,
-                                      double zh, bool reverse, bool cifg, int64_t act, int64_t rec) {
+                                      double zh, bool reverse, bool cifg, int64_t act, int64_t rec,
+                                      const optional<Tensor>& w_hr_in) {
   const Tensor dY = dY_in.contiguous(), h0 = h0_in.contiguous(), c0 = c0_in.contiguous();
-  const Tensor w_hh = w_hh_in.contiguous();
+  const Tensor w_hh = w_hh_in.contiguous(), w_hr = data_or_empty(w_hr_in);
   const std::vector<Tensor> in = inputs(p, g_h, g_c, b_c, mask, hmask, D_c, D_h);
   const bool ln = saved[10].numel() > 0;
   Tensor dh = dh_n.contiguous().clone(), dc = dc_n.contiguous().clone();
   Tensor dZ = at::empty_like(saved[3]), DHW = ln ? at::empty_like(dZ) : dZ;
   Tensor dh_cur = at::empty_like(dh), zhb = at::empty_like(dh), dh_next = at::empty_like(dh);
-  const int64_t T_ = dZ.size(0), B = dZ.size(1), H = h0.size(1);
+  Tensor DH = w_hr.defined() ? at::empty_like(saved[9]) : Tensor(), dr = at::empty_like(c0);  // dh~ (T, B, P)
+  const int64_t T_ = dZ.size(0), B = dZ.size(1), P = h0.size(1);
   std::vector<Tensor> out{dZ, dh, dc};
   AT_DISPATCH_FLOATING_TYPES(dY.scalar_type(), "variants_backward", [&] {
     using T = scalar_t;
-    const Layer<T> L = make_layer<T>(saved, w_hh, in, zc, zh, reverse, cifg, act, rec);
+    const Layer<T> L = make_layer<T>(saved, w_hh, w_hr, in, zc, zh, reverse, cifg, act, rec);
     Scratch<T> s(L);
-    backward_loop(L, dY.data_ptr<T>(), c0.data_ptr<T>(), dZ.data_ptr<T>(), DHW.data_ptr<T>(), dh.data_ptr<T>(),
-                  dc.data_ptr<T>(), dh_cur.data_ptr<T>(), zhb.data_ptr<T>(), dh_next.data_ptr<T>(), s);
+    backward_loop(L, dY.data_ptr<T>(), c0.data_ptr<T>(), dZ.data_ptr<T>(), DHW.data_ptr<T>(), ptr<T>(DH),
+                  dh.data_ptr<T>(), dc.data_ptr<T>(), dh_cur.data_ptr<T>(), zhb.data_ptr<T>(), dh_next.data_ptr<T>(),
+                  dr.data_ptr<T>(), s);
     Tensor h_prev = shifted(saved[9], h0, reverse);  // the h each step's recurrent GEMM saw
     if (in[5].defined()) h_prev = h_prev * in[5];
-    out.push_back(at::mm(DHW.view({T_ * B, -1}).t(), h_prev.view({T_ * B, H})));  // dW_hh, one GEMM
+    out.push_back(at::mm(DHW.view({T_ * B, -1}).t(), h_prev.view({T_ * B, P})));  // dW_hh, one GEMM
     const auto o = dZ.options();
     for (Tensor t : {from_sums(s.dp, o, cifg ? 2 : 3), from_sums(s.dg_h, o, 0), from_sums(s.dg_c, o, 0),
                      from_sums(s.db_c, o, 0)})
       out.push_back(t);
+    // dW_hr = Σ_t dh~_t^T r_t, one GEMM
+    out.push_back(w_hr.defined() ? at::mm(DH.view({T_ * B, P}).t(), saved[15].view({T_ * B, -1})) : at::empty({0}, o));
   });
   return out;
 }
@@ -506,10 +577,10 @@ std::vector<Tensor> variants_backward(const Tensor& dY_in, const Tensor& dh_n, c
 TORCH_LIBRARY_FRAGMENT(lstmkit_compiled, m) {
   m.def("variants_forward(Tensor xw, Tensor h0, Tensor c0, Tensor w_hh, Tensor? p, Tensor? g_h, Tensor? g_c, "
         "Tensor? b_c, Tensor? mask, Tensor? hmask, Tensor? D_c, Tensor? D_h, float zc, float zh, bool reverse, "
-        "bool cifg, bool layer_norm, int act, int rec, bool scratch) -> Tensor[]",
+        "bool cifg, bool layer_norm, int act, int rec, bool scratch, Tensor? w_hr) -> Tensor[]",
         &variants_forward);
   m.def("variants_backward(Tensor dY, Tensor dh_n, Tensor dc_n, Tensor[] saved, Tensor h0, Tensor c0, "
         "Tensor w_hh, Tensor? p, Tensor? g_h, Tensor? g_c, Tensor? b_c, Tensor? mask, Tensor? hmask, "
-        "Tensor? D_c, Tensor? D_h, float zc, float zh, bool reverse, bool cifg, int act, int rec) -> Tensor[]",
+        "Tensor? D_c, Tensor? D_h, float zc, float zh, bool reverse, bool cifg, int act, int rec, Tensor? w_hr) -> Tensor[]",
         &variants_backward);
 }
