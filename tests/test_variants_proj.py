@@ -125,4 +125,5 @@ def test_kernel_choice_with_projection_says_why():
     for k in (reference_variants, fused_variants, compiled_variants):
         why = k.unsupported(onnx, "cpu")
         assert why.startswith("ONNX's LSTM op has no peephole") and "\n" not in why
-    assert kernels.select(kernels.KernelConfig(cifg=True, proj_size=P, capture="compile"), "cpu")[0] is reference_variants
+    compile_config = kernels.KernelConfig(cifg=True, proj_size=P, capture="compile")
+    assert kernels.select(compile_config, "cpu")[0] is reference_variants

@@ -48,14 +48,16 @@ def _median_times(modules, x, repeats, slow=(), clock=time.perf_counter):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_variants(shape, repeats, clock=time.perf_counter):
-    """Rows (shape, variant, compiled s, fused s, plain loop s, torch.nn.LSTM s), every variant on one shape."""
+def bench_variants(shape, repeats, clock=time.perf_counter, proj_size=0):
+    """Rows (shape, variant, compiled s, fused s, plain loop s, torch.nn.LSTM s), every variant on one shape
+    (every module with `proj_size`, torch.nn.LSTM's too, where it is given)."""
     I, H, B, T = SHAPES[shape]
     torch.manual_seed(0)
     x = torch.randn(T, B, I)
     rows = []
     for name, options in VARIANTS.items():
-        modules = {"torch.nn.LSTM": torch.nn.LSTM(I, H),
+        options = dict(options, proj_size=proj_size)
+        modules = {"torch.nn.LSTM": torch.nn.LSTM(I, H, proj_size=proj_size),
                    "compiled": lnn.LSTM(I, H, engine="compiled", **options).train(),
                    "fused": lnn.LSTM(I, H, engine="fused", **options).train(),
                    "plain loop": lnn.LSTM(I, H, engine="reference", **options).train()}
@@ -77,7 +79,8 @@ def bench_min(repeats, shape=MIN_SHAPE, clock=time.perf_counter):
 def to_markdown(rows, min_times, meta, earlier_min=""):
     lines = ["# LSTM variants and minLSTM: training time\n", meta + "\n",
              "Forward + backward of one batch. `auto` runs the compiled kernel for every variant on the CPU. "
-             "Ratio columns: the compiled kernel's time / torch.nn.LSTM's (vanilla cell, oneDNN) time, the "
+             "Ratio columns: the compiled kernel's time / torch.nn.LSTM's (vanilla cell; oneDNN without a "
+             "projection) time, the "
              "plain autograd loop's time / the compiled time (how much faster than the loop one writes by "
              "hand), and the fused (Python-driven) kernel's time / the compiled time. Goals: ≤ 1.3x and "
              "≥ 1.5x.\n",
@@ -110,32 +113,40 @@ def _earlier_min(path):
     return first + "\n" + (rest if "not re-measured" in rest else note + rest)
 
 
-def run(shapes=("S2", "S3"), repeats=5, threads=2, out_dir=None, with_min=True, log=print, clock="wall"):
+def run(shapes=("S2", "S3"), repeats=5, threads=2, out_dir=None, with_min=True, log=print, clock="wall",
+        proj_size=0):
     """Measure, print and (with out_dir) write engine_variants.md; returns (rows, min_times).
 
     clock: "wall", or "cpu" (this thread's CPU time; needs threads=1, see `bench.run`).
+    proj_size: P > 0 gives every LSTM (torch.nn.LSTM's too) that projection and writes
+    engine_variants_proj.md instead (the variants only: minLSTM has no projection).
     """
     if clock == "cpu" and threads != 1:
         raise ValueError(f"clock: 'cpu' counts one thread's time and needs threads=1, got threads={threads}")
     torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     rows, min_times = [], {}
-    target = Path(out_dir) / "engine_variants.md" if out_dir is not None else None
+    with_min = with_min and not proj_size
+    name = "engine_variants_proj.md" if proj_size else "engine_variants.md"
+    target = Path(out_dir) / name if out_dir is not None else None
     earlier = _earlier_min(target) if target is not None and not with_min else ""
     command = ("benchmarks/engine.py --variants" + (f" --shapes {','.join(shapes)}" if list(shapes) != ["S2", "S3"] else "")
                + (f" --repeats {repeats}" if repeats != 5 else "") + f" --threads {threads}"
-               + (f" --clock {clock}" if clock != "wall" else "") + ("" if with_min else " --skip-min"))
+               + (f" --clock {clock}" if clock != "wall" else "") + ("" if with_min or proj_size else " --skip-min")
+               + (f" --proj-size {proj_size}" if proj_size else ""))
 
     def write():  # after every part, so a time limit keeps what finished
         if target is not None:
             meta = (f"torch {torch.__version__}, {threads} threads, float32, CPU; {clock} clock; median of {repeats} "
                     f"alternated repeats; load average {load:.1f} / {os.getloadavg()[0]:.1f} at the start / last "
                     "write, on a CPU shared with other jobs (absolute times vary, ratios from one run hold). "
-                    f"Command: {command}")
+                    + (f"Every LSTM, torch.nn.LSTM's too, with proj_size={proj_size} (torch's op then runs without "
+                       "oneDNN). " if proj_size else "")
+                    + f"Command: {command}")
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(target, to_markdown(rows, min_times, meta, earlier))
     for k, shape in enumerate(shapes):
-        for row in bench_variants(shape, repeats, CLOCKS[clock]):
+        for row in bench_variants(shape, repeats, CLOCKS[clock], proj_size):
             rows.append(row)
             log(f"{row[0]} {row[1]:22s} compiled {row[2] * 1e3:8.1f} ms  fused {row[3] * 1e3:8.1f} ms  loop "
                 f"{row[4] * 1e3:8.1f} ms  torch.nn.LSTM {row[5] * 1e3:8.1f} ms  {row[2] / row[5]:.2f}x  "

@@ -140,7 +140,8 @@ def _auto_order(config, device):
     within the run-to-run spread of torch's own op) stays with torch's op.
 
     For the LSTM variants the compiled variants kernel goes ahead of the fused one on the CPU: it trained
-    faster at every variant on S2 and S3 (benchmarks/results/engine_variants.md).
+    faster at every variant on S2 and S3 (benchmarks/results/engine_variants.md), and with a projection
+    (P=128) at S2 (engine_variants_proj.md).
     """
     if device.type != "cpu":
         return AUTO_ORDER, None

@@ -2,8 +2,8 @@
 
 `csrc/variants.cpp` runs every option of `cells/lstm_variant.py` (peephole, CIFG, layer norm, zoneout,
 any activation of `cells/activations.py`), projections (proj_size), masks, recurrent dropout, float32 and
-float64: per step one BLAS GEMM (two with a projection) and loops of gate math the compiler vectorises, where `fused_variants` drives about 120
-torch calls per step from Python. The input projection [LN](W_ih x) + b of all steps stays in Python
+float64: per step one BLAS GEMM (two with a projection) and loops of gate math the compiler vectorises,
+where `fused_variants` drives about 120 torch calls per step from Python. The input projection [LN](W_ih x) + b of all steps stays in Python
 (one GEMM, differentiated by autograd), as in `fused_variants`; the loop and its hand-written backward
 are one native call each. The zoneout masks are drawn in Python in the same order as the other
 kernels, so the same seed gives the same masks on each. The library is `kernels.compiled`'s (one

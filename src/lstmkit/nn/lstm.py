@@ -41,8 +41,7 @@ class LSTM(nn.Module):
             equations in `cells/lstm_variant.py`). zoneout is z or (z_c, z_h). Each combines with
             proj_size as torch's rule has it: W_hr projects the emitted h (the output and the
             recurrent input), so zoneout on h acts on the projected (P-wide) h, while the peepholes
-            and the layer norm of c see the H-wide c. `fused` runs a variant with a projection
-            (`compiled` refuses it, and `explain` says so).
+            and the layer norm of c see the H-wide c. Every variant kernel runs it.
 
     Inputs: input (T, B, I), (B, T, I) with batch_first, (T, I) unbatched, or a PackedSequence;
         optionally (h0, c0) of shapes (D*num_layers, B, P or H) and (D*num_layers, B, H).
