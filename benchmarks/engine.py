@@ -30,6 +30,8 @@ if __name__ == "__main__":
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="cpu: this thread's CPU time (use with --threads 1 on a shared, loaded CPU)")
     a = p.parse_args()
+    if a.proj_size and not a.variants:
+        p.error("--proj-size: needs --variants")
     if a.min:
         bench_min.run(repeats=a.repeats if a.repeats != p.get_default("repeats") else 5, out_dir=a.out)
     elif a.variants:

@@ -10,7 +10,7 @@ from lstmkit import kernels
 from lstmkit.cells import activations
 from lstmkit.cells.lstm_variant import VariantSpec, VariantWeights
 from lstmkit.errors import KernelUnavailable, LstmkitError
-from lstmkit.kernels import fused_variants
+from lstmkit.kernels import compiled_variants, fused_variants, reference_variants
 
 SPECS = [dict(peephole=True), dict(cifg=True), dict(layer_norm=True), dict(zoneout=(0.3, 0.2)),
          dict(activation="relu", recurrent_activation="hard_sigmoid"),
@@ -102,8 +102,9 @@ def test_gradcheck_hand_written_backward(options):
         assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-7, fast_mode=True)
 
 
+@pytest.mark.parametrize("kernel", ("reference", "fused", "compiled"))
 @pytest.mark.parametrize("proj", (0, 2))
-def test_default_options_on_the_variant_kernel_equal_torch_lstm(proj):
+def test_default_options_on_the_variant_kernel_equal_torch_lstm(proj, kernel):
     torch.manual_seed(0)
     ref = torch.nn.LSTM(I, H, dtype=torch.float64, proj_size=proj)
     w = VariantWeights(ref.weight_ih_l0, ref.weight_hh_l0, ref.bias_ih_l0, ref.bias_hh_l0,
@@ -111,7 +112,10 @@ def test_default_options_on_the_variant_kernel_equal_torch_lstm(proj):
     x = torch.randn(7, 2, I, dtype=torch.float64, requires_grad=True)
     hx = (torch.randn(1, 2, proj or H, dtype=torch.float64), torch.randn(1, 2, H, dtype=torch.float64))
     config = kernels.KernelConfig(dtype=torch.float64, proj_size=proj)
-    y, (h, c) = fused_variants.run(x, hx, [w], config, training=False)
+    module = {"reference": reference_variants, "fused": fused_variants, "compiled": compiled_variants}[kernel]
+    if kernel == "compiled" and compiled_variants.unsupported(config, "cpu"):
+        pytest.fail(f"the compiled variants kernel did not load: {compiled_variants.unsupported(config, 'cpu')}")
+    y, (h, c) = module.run(x, hx, [w], config, training=False)
     y_ref, (h_ref, c_ref) = ref(x, hx)
     grads = torch.autograd.grad(y.sum() + c.sum(), [x, *ref.parameters()])
     grads_ref = torch.autograd.grad(y_ref.sum() + c_ref.sum(), [x, *ref.parameters()])

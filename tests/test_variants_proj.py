@@ -105,11 +105,14 @@ def test_parameter_names_and_shapes_follow_torch():
     assert shapes["peephole_l1_reverse"] == (2, H)
     y, (h, c) = m(torch.randn(4, 3, I))
     assert y.shape == (4, 3, 2 * P) and h.shape == (4, 3, P) and c.shape == (4, 3, H)
-    for init in ("torch", "keras"):  # every weight, W_hr included, is initialised (none left as torch.empty)
+    drawn = {}
+    for init in ("torch", "keras"):  # W_hr gets each init's own bound: +-1/sqrt(H), or glorot's sqrt(6/(P+H))
+        torch.manual_seed(3)
         k = lstmkit.nn.LSTM(I, H, proj_size=P, layer_norm=True, init=init)
-        w = k.weight_hr_l0.detach()
-        assert float(w.abs().max()) > 0 and torch.isfinite(w).all()
-        assert float(w.abs().max()) <= (1 / H ** 0.5 if init == "torch" else 1.0)
+        drawn[init] = w = k.weight_hr_l0.detach().clone()
+        assert torch.isfinite(w).all() and float(w.abs().max()) > 0
+        assert float(w.abs().max()) <= (1 / H ** 0.5 if init == "torch" else (6 / (P + H)) ** 0.5)
+    assert not torch.equal(drawn["torch"], drawn["keras"])
     with pytest.raises(lstmkit.errors.LstmkitError, match="proj_size: expected an int with 0 <= proj_size"):
         lstmkit.nn.LSTM(I, H, proj_size=H, peephole=True)
 

@@ -237,9 +237,9 @@ void forward_row(const Layer<T>& L, int t, int b, const T* hp, const T* cp) {
     for (int j = 0; j < H; ++j) u[j] = bc[j] + (cn[j] - mu) * rs * gc[j];
   }
   activate(L.act, u, tau, H);
-  T *c = L.C + e0, *s = L.S + e0, *y = L.Y + e0;
+  T* c = L.C + e0;
   const T on = L.on(t, b) ? T(1) : T(0);
-  const T *Dc = L.Dc ? L.Dc + e0 : nullptr, *Dh = L.Dh ? L.Dh + e0 : nullptr, zc = L.zc, zh = L.zh;
+  const T *Dc = L.Dc ? L.Dc + e0 : nullptr, zc = L.zc, zh = L.zh;
   if (L.R) {  // r and the new c; h~ = r W_hr^T and its zoneout follow the step's projection (emit_row)
     T* rr = L.R + e0;
 #pragma omp simd
@@ -250,6 +250,8 @@ void forward_row(const Layer<T>& L, int t, int b, const T* hp, const T* cp) {
     }
     return;
   }
+  T *s = L.S + e0, *y = L.Y + e0;  // H wide only without a projection
+  const T* Dh = L.Dh ? L.Dh + e0 : nullptr;
 #pragma omp simd
   for (int j = 0; j < H; ++j) {  // zoneout, then the mask: masked rows keep the state and output 0
     const T hn = ao[j] * tau[j];
@@ -440,10 +442,11 @@ void backward_row(const Layer<T>& L, int64_t r, const T* cp, const T* dh, T* dc,
   }
   times_derivative(L.rec, z, a, dz, cifg ? H : 2 * H);
   times_derivative(L.act, z + kg * H, g, dz + kg * H, H);
-  const T *Dc = L.Dc ? L.Dc + r * H : nullptr, *Dh = L.Dh ? L.Dh + r * H : nullptr, zc = L.zc, zhz = L.zh;
+  const T *Dc = L.Dc ? L.Dc + r * H : nullptr, zc = L.zc, zhz = L.zh;
   const T* p = L.p;
   const T* f = cifg ? nullptr : a + H;
   if (!L.R) {  // with a projection backward_loop writes the P-wide share
+    const T* Dh = L.Dh ? L.Dh + r * H : nullptr;
 #pragma omp simd
     for (int j = 0; j < H; ++j) zh[j] = dh[j] * (Dh ? Dh[j] : zhz);
   }
