@@ -46,9 +46,9 @@ class Config(_Base):
     transform: str = "auto"             # "log", "none"; "auto": log when every training value is > 0
     base: str = "auto"                  # predict relative to "last", "seasonal" (a season back),
                                         # "linear" (a linear AR fitted on the training windows: the LSTM
-                                        # learns its errors) or "none"; auto (hybrid.py): seasonal if
-                                        # 1 < season <= lookback, else last, or linear when that forecasts
-                                        # the validation windows better (direct strategy);
+                                        # learns its errors) or "none"; auto (hybrid.py, direct strategy):
+                                        # whichever of last, seasonal, linear, decomposition or the mean
+                                        # of two of them forecasts up to 4 validation folds best;
                                         # "decomposition": seasonal profiles + AR on one series
                                         # (decompose.py); with id_col the per-series seasonal-trend
                                         # base of panel_base.py (its own name there: "decomp")
