@@ -31,6 +31,7 @@ from . import baselines
 from .decompose import DecompositionBase, seasons_for
 
 FITTED = ("linear", "decomposition")  # bases fitted on the training windows (direct strategy only)
+RELATIVE = (*FITTED, "combination")  # bases held as objects: the lookback is then relative to its last value
 BLENDS = (1.0, 0.75, 0.5, 0.25, 0.0)  # shares of the network's median correction tried on validation
 FOLDS = 4  # validation folds at most: the validation windows and stretches of their length before them
 PER_PARAMETER = 4  # an earlier fold is scored only when its training windows are >= 4 x the AR's parameters
@@ -79,7 +80,7 @@ def folds(train: np.ndarray, val: np.ndarray, lookback: int, horizon: int) -> li
 
     Example:
         >>> [(len(t), int(v[0])) for t, v in folds(np.arange(9, 120), np.arange(125, 145), 4, 5)]
-        [(111, 125), (91, 105), (71, 85), (51, 65)]
+        [(111, 125), (92, 105), (72, 85), (52, 65)]
     """
     found, k = [(train, val)], len(val)
     for j in range(1, FOLDS):
@@ -187,7 +188,7 @@ class CombinedBase:
         >>> z = np.arange(40.0)[:, None]
         >>> b = CombinedBase(["last", "seasonal"], {}, 2, 4, 8)
         >>> b(z, np.array([20]))[0, :, 0].tolist()
-        [18.5, 19.5]
+        [18.5, 19.0]
     """
 
     def __init__(self, names, parts: dict, horizon: int, season: int, lookback: int):

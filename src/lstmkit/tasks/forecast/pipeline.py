@@ -246,7 +246,7 @@ class Forecaster(Predictor):
         return x, z[ahead] - bases
 
     def _inputs(self, z, cov, cal, origins, horizon):
-        if self.base in (*hybrid.FITTED, "combination"):  # the lookback relative to the last value, targets to the base
+        if self.base in hybrid.RELATIVE:  # the lookback relative to the last value, targets to the base
             x, _ = ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, np.zeros(horizon, int),
                                    "last")
             return x, self.linear(z, origins, self.phase)[:, :horizon]
