@@ -46,9 +46,9 @@ class Config(_Base):
     transform: str = "auto"             # "log", "none"; "auto": log when every training value is > 0
     base: str = "auto"                  # predict relative to "last", "seasonal" (a season back),
                                         # "linear" (a linear AR fitted on the training windows: the LSTM
-                                        # learns its errors) or "none"; auto (hybrid.py): seasonal if
-                                        # 1 < season <= lookback, else last, or linear when that forecasts
-                                        # the validation windows better (direct strategy);
+                                        # learns its errors) or "none"; auto (hybrid.py, direct strategy):
+                                        # whichever of last, seasonal, linear, decomposition or the mean
+                                        # of two of them forecasts up to 4 validation folds best;
                                         # "decomposition": seasonal profiles + AR on one series
                                         # (decompose.py); with id_col the per-series seasonal-trend
                                         # base of panel_base.py (its own name there: "decomp")
@@ -151,7 +151,7 @@ META = fields({"net": fields(NET, required=tuple(NET)), "ensemble": integer(1, M
               required=("net", "ensemble"))
 PREPARED = {"targets": items(text(), min_len=1, max_len=MAX_COLUMNS, distinct=True), "time_col": optional(text()),
             "freq": optional(text(64)), "season": integer(1, MAX_STEPS), "base": choice("last", "seasonal", "none", "linear",
-                                                                                 "decomposition"),
+                                                                                 "decomposition", "combination"),
             "log": boolean, "step": integer(1, MAX_STEPS), "target_scaler": SCALER, "cov_scaler": SCALER,
             "known_scaler": SCALER,
             # the hybrid base's linear AR, and the share of the network's correction kept (both newer)
@@ -169,8 +169,13 @@ PREPARED = {"targets": items(text(), min_len=1, max_len=MAX_COLUMNS, distinct=Tr
                                                                   max_len=MAX_STEPS + 1), max_len=MAX_COLUMNS)},
                                              required=("lookback", "horizon", "seasons", "found", "coef"))),
             "start": optional(items(optional(any_of(text(), number(), expected="a time stamp or a number")),
-                                    min_len=2, max_len=2))}
-OPTIONAL_PREP = ("linear", "blend", "decomposition", "start")
+                                    min_len=2, max_len=2)),
+            # base "combination" (auto only): the two bases averaged; "linear" / "decomposition" hold theirs
+            "combination": optional(fields({"names": items(choice("last", "seasonal", "linear", "decomposition"),
+                                                           min_len=2, max_len=2, distinct=True),
+                                            "horizon": integer(1, MAX_STEPS), "lookback": integer(1, MAX_STEPS)},
+                                           required=("names", "horizon", "lookback")))}
+OPTIONAL_PREP = ("linear", "blend", "decomposition", "start", "combination")
 PREPROCESSING = fields(PREPARED, required=tuple(k for k in PREPARED if k not in OPTIONAL_PREP))
 
 
@@ -218,10 +223,18 @@ def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
             agree(f"{at} {name}.{part}", len(prep[name][part]), n, f"its length: {why}")
     agree(f"{at} log", prep["log"], prep["target_scaler"]["log"], "target_scaler.log")
     agree(f"{at} step", prep["step"], 1 if c.strategy == "recursive" else c.horizon, "config.strategy and horizon")
-    if prep["base"] == "seasonal" and not 1 < prep["season"] <= c.lookback:
+    parts = [prep["base"]]
+    if prep["base"] == "combination":
+        combination = prep.get("combination")
+        if combination is None:
+            _fail(f"{at} combination", "the two bases of base 'combination'", None)
+        agree(f"{at} combination.lookback", combination["lookback"], c.lookback, "config.lookback")
+        agree(f"{at} combination.horizon", combination["horizon"], prep["step"], "step")
+        parts = combination["names"]
+    if "seasonal" in parts and not 1 < prep["season"] <= c.lookback:
         _fail(f"{at} season", f"a season in (1, lookback {c.lookback}] for base 'seasonal'", prep["season"])
     check_freq(prep["freq"], f"{at} freq")
-    if prep["base"] == "linear":
+    if "linear" in parts:
         linear = prep.get("linear")
         if linear is None:
             _fail(f"{at} linear", "the linear AR of base 'linear'", None)
@@ -229,7 +242,7 @@ def check_saved(config: Config, meta: dict, prep: dict, where: dict) -> None:
         agree(f"{at} linear.horizon", linear["horizon"], prep["step"], "step")
         agree(f"{at} linear.coef", np.shape(linear["coef"]), (T, c.lookback + 1, prep["step"]),
               "(targets, lookback + 1, step)")
-    if prep["base"] == "decomposition":
+    if "decomposition" in parts:
         dec = prep.get("decomposition")
         if dec is None:
             _fail(f"{at} decomposition", "the profiles and AR of base 'decomposition'", None)

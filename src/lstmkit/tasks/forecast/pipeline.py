@@ -137,16 +137,22 @@ class Forecaster(Predictor):
 
     def _fit_base(self, z, train, val):
         """The fitted base ("linear", "decomposition") on the training windows; for base="auto"
-        (direct strategy), whichever of "last", the seasonal naive, "linear" and "decomposition"
-        forecasts the validation windows best (hybrid.candidates, hybrid.choose)."""
+        (direct strategy), whichever of "last", the seasonal naive, "linear", "decomposition" and the
+        average of two of them forecasts the validation folds best (hybrid.fold_errors, hybrid.choose);
+        the chosen bases are then fitted on the pipeline's own training windows."""
         c = self.config
         self.linear = None
         if c.strategy != "direct" or c.base not in ("auto", *hybrid.FITTED):
             return
         fitted = hybrid.fit_bases(z, train, val, c.lookback, c.horizon, self.season)
         if c.base == "auto":
-            found = hybrid.candidates(z, c.horizon, self.season, c.lookback, fitted)
-            self.base = hybrid.choose(found, z, val, c.horizon)
+            names = hybrid.choose(hybrid.fold_errors(z, train, val, c.lookback, c.horizon, self.season))
+            if len(names) > 1:
+                self.base = "combination"
+                self.linear = hybrid.CombinedBase(names, {n: fitted[n] for n in names if n in fitted},
+                                                  c.horizon, self.season, c.lookback)
+                return
+            self.base = names[0]
         elif c.base not in fitted:
             raise LstmkitError(f"base: 'decomposition' needs a season (> 1) with two full cycles before "
                                f"the validation windows; season length {self.season}, {val[0] + 1} steps")
@@ -181,7 +187,7 @@ class Forecaster(Predictor):
     def _phase_of(self, frame) -> int:
         """Steps from the training series' first step to `frame`'s (0 for the training series): the
         phase the decomposition base's profiles are read at."""
-        if self.base != "decomposition" or self.start is None or frame is self.frame:
+        if "decomposition" not in self._base_parts() or self.start is None or frame is self.frame:
             return 0
         if self.start[1] is not None and self.time_col is None:  # row numbers: read_series counts from 0
             raise DataError("data: base 'decomposition' reads its seasonal profiles at each step's place in "
@@ -194,6 +200,10 @@ class Forecaster(Predictor):
         lo, hi = min(first, now), max(first, now)
         n = len(pd.date_range(lo, hi, freq=self.freq)) - 1
         return n if now >= first else -n
+
+    def _base_parts(self) -> list:
+        """The bases this model's forecast is relative to: [self.base], or a combination's two."""
+        return self.linear.names if self.base == "combination" else [self.base]
 
     def _check_length(self, n):
         c = self.config
@@ -236,7 +246,7 @@ class Forecaster(Predictor):
         return x, z[ahead] - bases
 
     def _inputs(self, z, cov, cal, origins, horizon):
-        if self.base in hybrid.FITTED:  # the lookback relative to the last value, targets to the base
+        if self.base in hybrid.RELATIVE:  # the lookback relative to the last value, targets to the base
             x, _ = ts.make_windows(z, cov, cal, origins, self.config.lookback, horizon, np.zeros(horizon, int),
                                    "last")
             return x, self.linear(z, origins, self.phase)[:, :horizon]
@@ -436,10 +446,18 @@ class Forecaster(Predictor):
                 "base": self.base, "log": self.log, "step": self.step,
                 "target_scaler": self.target_scaler.to_dict(), "cov_scaler": self.cov_scaler.to_dict(),
                 "known_scaler": self.known_scaler.to_dict(),
-                "linear": self.linear.to_dict() if self.base == "linear" else None, "blend": self.blend,
-                **({"decomposition": self.linear.to_dict(), "start": self.start}
-                   if self.base == "decomposition" else {})}
+                "linear": self._part("linear"), "blend": self.blend,
+                **({"decomposition": self._part("decomposition"), "start": self.start}
+                   if "decomposition" in self._base_parts() else {}),
+                **({"combination": {"names": self.linear.names, "horizon": self.step,
+                                    "lookback": self.config.lookback}} if self.base == "combination" else {})}
         return {"net": self.net[0].config, "ensemble": len(self.net)}, self.net.state_dict(), prep
+
+    def _part(self, name):
+        """The saved form of the fitted base `name` when the forecast is relative to it, else None."""
+        if name not in self._base_parts():
+            return None
+        return (self.linear.parts[name] if self.base == "combination" else self.linear).to_dict()
 
     @classmethod
     def load(cls, path, *, runtime="torch"):
