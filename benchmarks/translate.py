@@ -161,6 +161,8 @@ def _plot(recs):
             ax.plot(*zip(*pts), marker="o", label=f"lstm ({name} Config)")
         ax.axhline(max(r["retrieval"]["bleu"] for r in mine), color="gray", ls="--", label="retrieval")
         ax.set(title=pair, xlabel="CPU seconds of training the run got (shared 2-core machine)", ylabel="BLEU")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
         ax.legend()
     fig.tight_layout()
     fig.savefig(RESULTS / "translate.png", dpi=100)
