@@ -22,6 +22,21 @@ from lstmkit import long_range
 RESULTS = Path(__file__).parent / "results"
 
 
+def _model_names(text):
+    """The comma-separated names in `text`, where a name may itself hold commas ("LSTM zoneout (0.1, 0.05)"):
+    pieces are joined until they form a name of long_range.MODELS; an unknown name is one line, exit 2."""
+    names, piece = [], ""
+    for part in text.split(","):
+        piece = f"{piece},{part}" if piece else part.strip()
+        if piece in long_range.MODELS:
+            names.append(piece)
+            piece = ""
+    if piece:
+        raise SystemExit(f"--models: unknown model {piece!r}; expected comma-separated names of "
+                         f"{', '.join(long_range.MODELS)}")
+    return names
+
+
 def _ints(text):
     return [int(v) for v in text.split(",") if v]
 
@@ -61,7 +76,7 @@ def main(argv=None):
         torch.set_num_threads(a.threads)
         part = out / f"long_range.{a.part}.jsonl"
         done = long_range.done_keys(long_range.load_runs([part])) if part.exists() else set()
-        models = [m for m in a.models.split(",") if m] or None
+        models = _model_names(a.models) or None
         grid = [(task, T, models_, math.ceil(_budget(a, task, T) / a.batch))
                 for task, T, models_, _ in long_range.make_grid(_ints(a.adding), _ints(a.temporal_order), 1,
                                                                 a.fast_from, models)]
