@@ -47,3 +47,17 @@ def test_chrono_init_spreads_the_forget_bias_up_to_the_lag():
     assert torch.equal(b[:H], -b[H:2 * H]) and (b[2 * H:] == 0).all() and (net.rnn.bias_hh_l0 == 0).all()
     plain = long_range.Net("LSTM", 2, 1, 16).rnn.bias_ih_l0.detach()
     assert (plain[H:2 * H] == 1).all()  # the Keras-style default the chrono variant replaces
+
+
+def test_cosine_lr_decays_from_lr_to_a_hundredth_over_the_budget_and_keeps_the_chrono_init():
+    lrs = [long_range.learning_rate(s, 50, 1e-3, True) for s in range(51)]
+    assert lrs[0] == 1e-3 and abs(lrs[-1] - 1e-5) < 1e-12 and abs(lrs[25] - 0.505e-3) < 1e-12
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert long_range.learning_rate(60, 50, 1e-3, True) == lrs[-1]  # past the budget it stays at the floor
+    assert {long_range.learning_rate(s, 50, 1e-3, False) for s in range(60)} == {1e-3}
+    b = long_range.Net("LSTM chrono init + cosine lr", 2, 1, 16, T=100).rnn.bias_ih_l0.detach()
+    assert (b[16:32] != 1).any() and torch.equal(b[:16], -b[16:32])
+    decayed = long_range.train_one("adding", 10, "LSTM chrono init + cosine lr", 0, budget=64, batch=32)
+    constant = long_range.train_one("adding", 10, "LSTM chrono init", 0, budget=64, batch=32)
+    same = all(torch.equal(p, q) for p, q in zip(decayed.net.parameters(), constant.net.parameters()))
+    assert not same  # the second step's smaller rate changes the weights

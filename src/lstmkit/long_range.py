@@ -25,6 +25,7 @@ Every finished run is appended as one JSON line to a results file (`append_run`)
 stopped and resumed (`done_keys`) and a partial grid still makes a valid table (`write_report`).
 """
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -114,7 +115,7 @@ class Net(nn.Module):
         super().__init__()
         self.kind = kind
         self.rnn = make_rnn(kind, inputs, hidden)
-        if kind.endswith("chrono init"):
+        if "chrono init" in kind:
             chrono_init(self.rnn, T)
         self.out = nn.Linear(hidden, outputs)
 
@@ -129,6 +130,8 @@ MODELS = {
     "GRU (torch.nn.GRU)": lambda I, H: nn.GRU(I, H, batch_first=True),
     "LSTM": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras"),
     "LSTM chrono init": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras"),  # then chrono_init
+    # the same network, its learning rate decayed over the budget (learning_rate below)
+    "LSTM chrono init + cosine lr": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras"),
     "LSTM peephole": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", peephole=True),
     "LSTM CIFG": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", cifg=True),
     "LSTM layer norm": lambda I, H: lnn.LSTM(I, H, batch_first=True, init="keras", layer_norm=True),
@@ -173,6 +176,18 @@ def _correct(task, out, target, O):
     return (out.softmax(-1) - nn.functional.one_hot(target, O)).abs().max(-1).values < 0.3
 
 
+def learning_rate(step, steps, lr, cosine):
+    """The step's learning rate: `lr` throughout, or with `cosine` half a cosine from lr down to lr/100
+    over `steps` (the run's budget in mini-batches).
+
+    >>> learning_rate(0, 100, 1e-3, True), learning_rate(100, 100, 1e-3, True), learning_rate(7, 100, 1e-3, False)
+    (0.001, 1e-05, 0.001)
+    """
+    if not cosine:
+        return lr
+    return lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1.0))))
+
+
 def train_one(task, T, model, seed, budget, hidden=32, batch=32, lr=1e-3, curve_every=20, deadline=None):
     """Train one model on one task until the paper's criterion holds or the budget is spent.
 
@@ -184,11 +199,13 @@ def train_one(task, T, model, seed, budget, hidden=32, batch=32, lr=1e-3, curve_
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(10_000 + seed)  # the same data for every model
     run, streak, t0 = Run(task, T, model, seed, budget, batch, hidden), 0, time.perf_counter()
-    step = 0
+    step, steps, cosine = 0, math.ceil(budget / batch), model.endswith("cosine lr")
     while run.seen < budget:
         if deadline is not None and time.monotonic() > deadline:
             run.cut = True
             break
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, steps, lr, cosine)
         x, target = make_batch(T, batch, gen)
         out = net(x)
         loss = nn.functional.mse_loss(out, target) if task == "adding" else nn.functional.cross_entropy(out, target)
