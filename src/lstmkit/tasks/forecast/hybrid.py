@@ -93,16 +93,19 @@ def folds(train: np.ndarray, val: np.ndarray, lookback: int, horizon: int) -> li
 
 
 def fold_errors(z: np.ndarray, train: np.ndarray, val: np.ndarray, lookback: int, horizon: int,
-                season: int) -> dict:
+                season: int, fitted: dict = None) -> dict:
     """Mean absolute error of every candidate base and every equal-weight pair of them, averaged
-    over `folds` (each fold's fitted bases refitted on its own training windows).
+    over `folds` (each fold's fitted bases refitted on its own training windows; `fitted`: those of
+    the first fold, (train, val), when the caller has them already, as `fit_bases` gives).
 
     Returns:
         {tuple of base names: error}, singles first in `candidates` order, then the pairs.
     """
     errors = {}
-    for fold_train, fold in folds(train, val, lookback, horizon):
-        found = candidates(z, horizon, season, lookback, fit_bases(z, fold_train, fold, lookback, horizon, season))
+    for k, (fold_train, fold) in enumerate(folds(train, val, lookback, horizon)):
+        if k or fitted is None:
+            fitted = fit_bases(z, fold_train, fold, lookback, horizon, season)
+        found = candidates(z, horizon, season, lookback, fitted)
         ahead = z[fold[:, None] + np.arange(1, horizon + 1)]  # (B, H, T)
         values = {name: base(fold) for name, base in found.items()}
         names = [(n,) for n in values] + list(itertools.combinations(values, 2))

@@ -146,7 +146,8 @@ class Forecaster(Predictor):
             return
         fitted = hybrid.fit_bases(z, train, val, c.lookback, c.horizon, self.season)
         if c.base == "auto":
-            names = hybrid.choose(hybrid.fold_errors(z, train, val, c.lookback, c.horizon, self.season))
+            names = hybrid.choose(hybrid.fold_errors(z, train, val, c.lookback, c.horizon, self.season,
+                                                    fitted))
             if len(names) > 1:
                 self.base = "combination"
                 self.linear = hybrid.CombinedBase(names, {n: fitted[n] for n in names if n in fitted},
