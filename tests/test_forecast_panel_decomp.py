@@ -62,6 +62,25 @@ def test_the_base_forecasts_trend_and_season_from_history_only(kind):
     np.testing.assert_array_equal(DecompBase(M, 6, kind=kind).fit(later, 110)(later, [115]), base(z, [115]))
 
 
+@pytest.mark.parametrize("kind", ["numpy", "mstl"])
+@pytest.mark.parametrize("log", [True, False])
+def test_with_the_scaler_the_base_is_the_raw_series_forecast_scaled(kind, log):
+    """In scaled units (log or not) the base is the decomposition's forecast from the series in its
+    own units, scaled back: the same as the statsforecast peer fitted on the raw values."""
+    from lstmkit.data.timeseries import Scaler
+    t = np.arange(150.0)
+    y = 1000 * (1 + 0.004 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / M)) + np.random.default_rng(1).normal(0, 5, 150)
+    scaler = Scaler.fit(y[:110, None], log=log)
+    z = scaler.transform(y[:, None])[:, 0]
+    origins = np.arange(110, 140, 5)
+    scaled = DecompBase(M, 6, kind=kind, scaler=scaler).fit(z, 110)(z, origins)
+    raw = DecompBase(M, 6, kind=kind).fit(scaler.inverse(z[:, None])[:, 0], 110)
+    expect = scaler.transform(raw(scaler.inverse(z[:, None])[:, 0], origins).reshape(-1, 1)).reshape(len(origins), 6)
+    np.testing.assert_allclose(scaled, expect, rtol=0, atol=1e-5)
+    if log:  # not the decomposition of the log-scaled values (what the base was before)
+        assert np.abs(DecompBase(M, 6, kind=kind).fit(z, 110)(z, origins) - scaled).max() > 1e-3
+
+
 def test_the_fallback_profile_and_trend_parameters_come_from_the_steps_given():
     t = np.arange(96.0)
     season = np.tile([3, 1, 0, -1, -2, -1, 0, 1, 2, 1, -1, -3.0], 8)

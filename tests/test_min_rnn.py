@@ -118,9 +118,11 @@ def test_long_range_quick_run(tmp_path):
     assert 100 <= x.shape[1] <= 110 and ((x[..., 1] == 1).sum(1) == 2).all()  # exactly two marked pairs
     marked = x[..., 1] == 1
     assert (marked[:, 49:].sum(1) == 0).all()  # both within the first T/2 - 1 pairs
-    values = x[..., 0] * marked
-    values[:, 0] = 0  # the paper sets X1 to zero when the first pair is the marked one
-    torch.testing.assert_close(target[:, 0], 0.5 + values.sum(1) / 4)
+    first = marked[:, 0]
+    assert first.any() and (x[first, 0, 0] == 0).all()  # the paper sets X1 to zero when the first pair is marked
+    assert (x[~first, 0, 1] == -1).all() and (x[:, -1, 1] == -1).all()
+    # the target is the scaled sum of the two marked inputs the network sees, in every case
+    torch.testing.assert_close(target[:, 0], 0.5 + (x[..., 0] * marked).sum(1) / 4)
     x, cls = long_range.temporal_order_batch(100, 64, torch.Generator().manual_seed(0))
     sym = x.argmax(-1)
     assert (sym[:, 0] == 0).all() and (sym[:, -1] == 1).all() and ((sym >= 6).sum(1) == 2).all()

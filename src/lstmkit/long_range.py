@@ -4,7 +4,8 @@ Two of the paper's tasks, with its success criterion, train every model with the
 seeds and report the success rate by minimal lag T and the sequences seen until success:
 
 - adding problem (the paper's Experiment 4): pairs (value in [-1, 1], marker in {-1, 0, 1}); X1 is
-  marked among the first 10 pairs, X2 among the first T/2 - 1; the first and last markers are -1.
+  marked among the first 10 pairs, X2 among the first T/2 - 1; the first and last markers are -1
+  (when the first pair is the marked one, its value X1 is set to zero).
   Length L in [T, T + T/10]. Target at the end 0.5 + (X1 + X2) / 4; a sequence is processed
   correctly when the absolute error is below 0.04.
 - temporal order (Experiment 6a): symbols E, B, a, b, c, d, X, Y one-hot; E first, B last, X or Y at
@@ -54,8 +55,10 @@ def adding_batch(T, batch, gen):
     p2 = torch.randint(0, T // 2 - 2, (batch,), generator=gen)
     p2 = p2 + (p2 >= p1).long()
     marker[rows, p1] = marker[rows, p2] = 1.0
-    x1 = torch.where(p1 == 0, torch.zeros(batch), values[rows, p1])  # the paper zeroes X1 at position 0
-    target = 0.5 + (x1 + values[rows, p2]) / 4
+    # "X1 is set to zero in the rare case where the first pair of the sequence got marked": the input
+    # value itself, so the target stays the sum of the marked inputs the network sees
+    values[rows, 0] = torch.where(p1 == 0, torch.zeros(batch), values[rows, 0])
+    target = 0.5 + (values[rows, p1] + values[rows, p2]) / 4
     return torch.stack([values, marker], -1), target[:, None]
 
 

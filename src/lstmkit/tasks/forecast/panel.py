@@ -218,7 +218,8 @@ class PanelForecaster(Forecaster):
         n = len(z) - self.config.test_size if len(z) - self.config.test_size > 2 * self.season else len(z)
         key = (self.sid, n, hash(z[:n].tobytes()))
         if key not in self.decomp:
-            self.decomp[key] = panel_base.DecompBase(self.season, self.step).fit(z[:, 0], n)
+            one = ts.Scaler(self.target_scaler.log, self.target_scaler.mean[:1], self.target_scaler.std[:1])
+            self.decomp[key] = panel_base.DecompBase(self.season, self.step, scaler=one).fit(z[:, 0], n)
         return self.decomp[key]
 
     def _run(self, x, bases):

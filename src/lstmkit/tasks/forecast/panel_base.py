@@ -39,6 +39,11 @@ class DecompBase:
 
     Args:
         season: m (> 1). horizon: H. kind: "mstl" or "numpy" (default: `engine()`).
+        scaler: the series' target scaler (`timeseries.Scaler`, one column), or None. With it the
+            decomposition runs on the series in its own units (`scaler.inverse(z)`: positive counts
+            stay positive, so MSTL's AutoETS trend may choose multiplicative errors as it does on
+            the raw series) and its forecast is scaled back (`scaler.transform`); the base is then
+            the forecast MSTL itself makes from the raw history.
 
     Example:
         >>> t = np.arange(120.0)
@@ -48,12 +53,17 @@ class DecompBase:
         True
     """
 
-    def __init__(self, season: int, horizon: int, kind: str | None = None):
-        self.season, self.horizon, self.kind = season, horizon, kind or engine()
+    def __init__(self, season: int, horizon: int, kind: str | None = None, scaler=None):
+        self.season, self.horizon, self.kind, self.scaler = season, horizon, kind or engine(), scaler
         self.model, self.params, self._cache = None, None, {}
 
+    def _units(self, z):
+        """z (N,) in the units the decomposition runs in (float64)."""
+        z = np.asarray(z, np.float64)
+        return z if self.scaler is None else np.asarray(self.scaler.inverse(z[:, None]), np.float64)[:, 0]
+
     def fit(self, z: np.ndarray, n: int) -> "DecompBase":
-        z = np.asarray(z, np.float64)[:n]
+        z = self._units(np.asarray(z)[:n])
         if self.kind == "mstl":
             from statsforecast.models import MSTL  # optional (the `peers` extra); engine() checked
             self.model = MSTL(season_length=[self.season]).fit(z)
@@ -70,7 +80,8 @@ class DecompBase:
     def _one(self, z, o):
         key = (o, hash(z[:o + 1].tobytes()))  # training passes ask for the same windows every epoch
         if key not in self._cache:
-            self._cache[key] = self._forecast(z[:o + 1])
+            ahead = self._forecast(self._units(z[:o + 1]))
+            self._cache[key] = ahead if self.scaler is None else self.scaler.transform(ahead[:, None])[:, 0]
         return self._cache[key]
 
     def _forecast(self, history):
