@@ -96,6 +96,17 @@ def test_cli_on_a_yearly_series(tmp_path):
     assert len(forecast) == 11 and forecast["time"].iloc[0].startswith("2009")
 
 
+def test_cli_base_flag_sets_what_the_lstm_corrects(tmp_path, capsys):
+    """--base seasonal is saved in the model; a base the CLI does not know is one line, exit 2."""
+    out = tmp_path / "sun"
+    assert main(["forecast", "--quiet", "--dataset", "sunspots", "--epochs", "2", "--ensemble", "1",
+                 "--peers", "off", "--hidden", "8", "--base", "seasonal", "--out", str(out)]) == 0
+    assert json.loads((out / "model" / "preprocessing.json").read_text())["base"] == "seasonal"
+    with pytest.raises(SystemExit) as stop:
+        main(["forecast", "--quiet", "--dataset", "sunspots", "--base", "arima", "--out", str(tmp_path / "x")])
+    assert stop.value.code == 2 and "argument --base: invalid choice: 'arima'" in capsys.readouterr().err
+
+
 def test_cli_on_half_hourly_demand_with_temperature(tmp_path):
     """Electricity demand: half-hourly (season 48), temperature as a past covariate."""
     out = tmp_path / "elec"

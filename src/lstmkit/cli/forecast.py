@@ -55,6 +55,10 @@ def register(subparsers) -> None:
                         (("--hidden-size", "--hidden"), "LSTM units")):
         m.add_argument(*flags, type=int, metavar="N", help=what)
     m.add_argument("--strategy", choices=("direct", "recursive"), help="multi-step strategy (default direct)")
+    m.add_argument("--base", choices=("auto", "last", "seasonal", "linear", "decomposition", "none"),
+                   help="what the LSTM corrects: the last value, the value a season back, a linear AR, a seasonal "
+                        "decomposition, or nothing (default auto: chosen on validation folds; with --id-col, "
+                        "decomposition is the per-series MSTL base)")
     m.add_argument("--augment", metavar="KINDS", help="jitter,scale: augmented copies for small series")
     m.add_argument("--nproc", type=int, metavar="N", help="train on N local processes (DistributedDataParallel, "
                    "gloo on CPU, nccl on GPU; the global batch split across them); under torchrun the "
@@ -153,7 +157,7 @@ def _train_config(args):
                  covariates=_split(args.covariates) or None,
                  future_covariates=_split(args.future_covariates) or None, fill=args.fill, horizon=args.horizon,
                  lookback=args.lookback, test_size=args.test_size, season_length=args.season,
-                 epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden_size, strategy=args.strategy,
+                 epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden_size, strategy=args.strategy, base=args.base,
                  augment=tuple(_split(args.augment)) or None, peers=args.peers, id_col=args.id_col,
                  static_covariates=_split(args.static_covariates) or None, series_embedding=args.series_embedding,
                  series_windows=args.series_windows)
