@@ -81,6 +81,19 @@ def test_with_the_scaler_the_base_is_the_raw_series_forecast_scaled(kind, log):
         assert np.abs(DecompBase(M, 6, kind=kind).fit(z, 110)(z, origins) - scaled).max() > 1e-3
 
 
+def test_a_log_scaled_series_whose_trend_forecast_crosses_zero_gets_a_finite_base(monkeypatch):
+    """A positive (log-scaled) series whose decomposition forecasts values <= 0: the base is floored at
+    1e-3 of the history's smallest value, finite, instead of log(0); positive forecasts are kept."""
+    from lstmkit.data.timeseries import Scaler
+    y = 50 + np.arange(120.0) % M
+    scaler = Scaler.fit(y[:100, None], log=True)
+    z = scaler.transform(y[:, None])[:, 0]
+    base = DecompBase(M, 4, kind="numpy", scaler=scaler).fit(z, 100)
+    monkeypatch.setattr(base, "_forecast", lambda history: np.array([-3.0, 0.0, 0.01, 60.0]))
+    raw = scaler.inverse(base(z, np.array([105])).reshape(-1, 1))[:, 0]
+    np.testing.assert_allclose(raw, [0.05, 0.05, 0.05, 60.0], rtol=1e-4)
+
+
 def test_the_fallback_profile_and_trend_parameters_come_from_the_steps_given():
     t = np.arange(96.0)
     season = np.tile([3, 1, 0, -1, -2, -1, 0, 1, 2, 1, -1, -3.0], 8)

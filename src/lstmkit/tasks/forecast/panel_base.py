@@ -80,7 +80,10 @@ class DecompBase:
     def _one(self, z, o):
         key = (o, hash(z[:o + 1].tobytes()))  # training passes ask for the same windows every epoch
         if key not in self._cache:
-            ahead = self._forecast(self._units(z[:o + 1]))
+            history = self._units(z[:o + 1])
+            ahead = self._forecast(history)
+            if self.scaler is not None and self.scaler.log:  # a log-scaled series stays positive: a
+                ahead = np.maximum(ahead, 1e-3 * history.min())  # trend forecast below zero is floored
             self._cache[key] = ahead if self.scaler is None else self.scaler.transform(ahead[:, None])[:, 0]
         return self._cache[key]
 
