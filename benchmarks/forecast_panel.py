@@ -241,6 +241,7 @@ def main(argv=None):
                     "(e.g. seasonal) and the mean of the two models' forecasts as one more contender")
     ap.add_argument("--reuse", action="append", default=[], metavar="NAME",
                     help="take contender NAME (e.g. neuralforecast_lstm) from the previous results file")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the lstmkit models (default 0)")
     ap.add_argument("--out", default=str(RESULTS / "forecast_panel.md"))
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -251,7 +252,7 @@ def main(argv=None):
     subset = ids[: args.subset or (2 if quick else 8)]
     epochs = args.epochs or (2 if quick else 60)
     cfg = dict(target="employed", time_col="month", horizon=H, lookback=L, test_size=TEST, season_length=SEASON,
-               quantiles=Q, peers="off", epochs=epochs, patience=10)
+               quantiles=Q, peers="off", epochs=epochs, patience=10, seed=args.seed)
     glob = Config(id_col="id", ensemble=args.ensemble or (1 if quick else 2), hidden_size=64, learning_rate=2e-3,
                   base=args.base, **cfg)
     single = Config(ensemble=1, **{**cfg, "epochs": 2 if quick else 300, "patience": 60})

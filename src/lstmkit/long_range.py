@@ -57,7 +57,7 @@ def adding_batch(T, batch, gen):
     marker[rows, p1] = marker[rows, p2] = 1.0
     # "X1 is set to zero in the rare case where the first pair of the sequence got marked": the input
     # value itself, so the target stays the sum of the marked inputs the network sees
-    values[rows, 0] = torch.where(p1 == 0, torch.zeros(batch), values[rows, 0])
+    values[p1 == 0, 0] = 0.0
     target = 0.5 + (values[rows, p1] + values[rows, p2]) / 4
     return torch.stack([values, marker], -1), target[:, None]
 

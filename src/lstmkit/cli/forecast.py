@@ -157,7 +157,8 @@ def _train_config(args):
                  covariates=_split(args.covariates) or None,
                  future_covariates=_split(args.future_covariates) or None, fill=args.fill, horizon=args.horizon,
                  lookback=args.lookback, test_size=args.test_size, season_length=args.season,
-                 epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden_size, strategy=args.strategy, base=args.base,
+                 epochs=args.epochs, ensemble=args.ensemble, hidden_size=args.hidden_size, strategy=args.strategy,
+                 base=args.base,
                  augment=tuple(_split(args.augment)) or None, peers=args.peers, id_col=args.id_col,
                  static_covariates=_split(args.static_covariates) or None, series_embedding=args.series_embedding,
                  series_windows=args.series_windows)
